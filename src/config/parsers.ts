@@ -1,0 +1,122 @@
+import { isIP } from 'node:net';
+import type { Parsed } from './options.js';
+
+/** Value parsers shared by every subcommand; each message names the variable and the rule. */
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function ok<T>(value: T): Parsed<T> {
+  return { value };
+}
+
+export function problem<T>(message: string): Parsed<T> {
+  return { problem: message };
+}
+
+export function httpUrl(raw: string, env: string): Parsed<URL> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return problem(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return problem(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  // Never echo a URL that carries credentials.
+  if (url.username !== '' || url.password !== '') return problem(`${env} must not contain a user or password`);
+  if (url.search !== '' || url.hash !== '') return problem(`${env} must not have a query string or fragment`);
+  return ok(url);
+}
+
+/** `host:port`, `[::1]:port` or `:port`; port 0 picks a free port (tests). */
+export function hostPort(raw: string, env: string): Parsed<HostPort> {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(raw);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (m === null || host === undefined || !(port >= 0 && port <= 65535)) {
+    return problem(`${env} must be host:port (e.g. 127.0.0.1:8787), got ${JSON.stringify(raw)}`);
+  }
+  return ok({ host: host === '' ? '0.0.0.0' : host, port });
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+export function positiveMs(raw: string, env: string): Parsed<number> {
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+    return problem(`${env} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(raw)}`);
+  }
+  return ok(Number(raw));
+}
+
+export function positiveInt(unit: string) {
+  return (raw: string, env: string): Parsed<number> => {
+    if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+      return problem(`${env} must be a whole number of ${unit} greater than 0, got ${JSON.stringify(raw)}`);
+    }
+    return ok(Number(raw));
+  };
+}
+
+export function nonNegativeInt(unit: string) {
+  return (raw: string, env: string): Parsed<number> => {
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+      return problem(`${env} must be a whole number of ${unit} (0 or more), got ${JSON.stringify(raw)}`);
+    }
+    return ok(Number(raw));
+  };
+}
+
+export function oneOf<T extends string>(choices: readonly T[]) {
+  return (raw: string, env: string): Parsed<T> =>
+    (choices as readonly string[]).includes(raw)
+      ? ok(raw as T)
+      : problem(`${env} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+}
+
+/** A comma-separated subset of `choices`, at least one, no repeats. */
+export function subsetOf<T extends string>(choices: readonly T[]) {
+  return (raw: string, env: string): Parsed<T[]> => {
+    const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const bad = items.filter((i) => !(choices as readonly string[]).includes(i));
+    if (items.length === 0 || bad.length > 0) {
+      return problem(`${env} must be a comma-separated list of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+    }
+    return ok([...new Set(items)] as T[]);
+  };
+}
+
+export function commaList(raw: string): Parsed<string[]> {
+  return ok(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+}
+
+export function filePath(raw: string, env: string): Parsed<string> {
+  if (raw.includes('\0')) return problem(`${env} must be a file path`);
+  return ok(raw);
+}
+
+/** RFC 9110 token characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function headerName(raw: string, env: string): Parsed<string> {
+  return HEADER_NAME.test(raw) ? ok(raw.toLowerCase()) : problem(`${env} must be an HTTP header name, got ${JSON.stringify(raw)}`);
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const logLevel = oneOf(LOG_LEVELS);
+
+/** An RFC 3339 timestamp, e.g. `2027-01-31T00:00:00Z`. */
+export function timestamp(raw: string, env: string): Parsed<Date> {
+  const ms = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(ms)) {
+    return problem(`${env} must be an RFC 3339 timestamp like 2027-01-31T00:00:00Z, got ${JSON.stringify(raw)}`);
+  }
+  return ok(new Date(ms));
+}

@@ -1,0 +1,231 @@
+import type { CredentialKind } from '../credentials/token.js';
+import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
+import type { CredentialSource } from '../proxy/translate.js';
+import { ConfigError, option, parseOptions } from './options.js';
+import {
+  commaList,
+  filePath,
+  headerName,
+  hostPort,
+  httpUrl,
+  isLoopback,
+  logLevel,
+  nonNegativeInt,
+  oneOf,
+  positiveInt,
+  positiveMs,
+  subsetOf,
+  timestamp,
+  type HostPort,
+  type LogLevel,
+} from './parsers.js';
+
+/** Every `auth-shim proxy` option; the README's configuration table is generated from this. */
+export const PROXY_OPTIONS = {
+  upstreamUrl: option({
+    env: 'AUTH_SHIM_UPSTREAM_URL',
+    required: true,
+    description: 'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
+    parse: httpUrl,
+  }),
+  listen: option({
+    env: 'AUTH_SHIM_LISTEN',
+    default: '127.0.0.1:8787',
+    description: 'Agent-facing listener. Loopback only: the shim attaches credentials to what it forwards.',
+    parse: hostPort,
+  }),
+  adminListen: option({
+    env: 'AUTH_SHIM_ADMIN_LISTEN',
+    default: '0.0.0.0:9464',
+    description: '`/healthz`, `/readyz`, `/metrics` (kubelet probes reach the pod IP, not loopback).',
+    parse: hostPort,
+  }),
+  oauthTokenFile: option({
+    env: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
+    description: 'File (mounted Secret key) holding a subscription OAuth token `sk-ant-oat…`.',
+    parse: filePath,
+  }),
+  apiKeyFile: option({
+    env: 'AUTH_SHIM_API_KEY_FILE',
+    description: 'File holding an Anthropic API key `sk-ant-api…`.',
+    parse: filePath,
+  }),
+  litellmKeyFile: option({
+    env: 'AUTH_SHIM_LITELLM_KEY_FILE',
+    description: 'File holding the LiteLLM virtual key, sent in the LiteLLM key header.',
+    parse: filePath,
+  }),
+  credentialSource: option({
+    env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
+    default: 'client-first',
+    description: '`client-first`: the client\'s Anthropic credential if it sent one, else the shim\'s. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim\'s.',
+    parse: oneOf<CredentialSource>(['client-first', 'shim-only', 'client-only']),
+  }),
+  allowedCredentials: option({
+    env: 'AUTH_SHIM_ALLOWED_CREDENTIALS',
+    default: 'oauth,api-key',
+    description: 'Credential kinds that may be forwarded; `oauth` alone refuses to forward a metered API key (403).',
+    parse: subsetOf<CredentialKind>(['oauth', 'api-key']),
+  }),
+  litellmKeyHeader: option({
+    env: 'AUTH_SHIM_LITELLM_KEY_HEADER',
+    default: 'x-litellm-api-key',
+    description: 'Header for the LiteLLM key (match LiteLLM\'s `litellm_key_header_name` if you changed it).',
+    parse: headerName,
+  }),
+  allowedPaths: option({
+    env: 'AUTH_SHIM_ALLOWED_PATHS',
+    default: DEFAULT_ALLOWED_PATHS.join(','),
+    description: 'Comma-separated paths forwarded upstream; `{id}` matches one path segment. Everything else gets 404.',
+    parse: commaList,
+  }),
+  connectTimeoutMs: option({
+    env: 'AUTH_SHIM_UPSTREAM_CONNECT_TIMEOUT_MS',
+    default: '10000',
+    description: 'Time to open a connection to the upstream (→ 504).',
+    parse: positiveMs,
+  }),
+  headersTimeoutMs: option({
+    env: 'AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS',
+    default: '600000',
+    description: 'Time for the upstream to send response headers; non-streaming generations can take minutes (→ 504).',
+    parse: positiveMs,
+  }),
+  bodyTimeoutMs: option({
+    env: 'AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS',
+    default: '300000',
+    description: 'Longest silence between two response body chunks (→ 504, or `event: error` in a stream).',
+    parse: positiveMs,
+  }),
+  upstreamConnections: option({
+    env: 'AUTH_SHIM_UPSTREAM_CONNECTIONS',
+    default: '128',
+    description: 'Most keep-alive connections to the upstream.',
+    parse: positiveInt('connections'),
+  }),
+  connectRetries: option({
+    env: 'AUTH_SHIM_UPSTREAM_CONNECT_RETRIES',
+    default: '1',
+    description: 'Retries of a request whose connection failed before any byte was sent (the only retry; a POST is never resent).',
+    parse: nonNegativeInt('retries'),
+  }),
+  maxBodyBytes: option({
+    env: 'AUTH_SHIM_MAX_BODY_BYTES',
+    default: String(32 * 1024 * 1024),
+    description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
+    parse: positiveInt('bytes'),
+  }),
+  drainTimeoutMs: option({
+    env: 'AUTH_SHIM_DRAIN_TIMEOUT_MS',
+    default: '25000',
+    description: 'On SIGTERM/SIGINT, how long in-flight requests and streams may finish before exit.',
+    parse: positiveMs,
+  }),
+  reloadIntervalMs: option({
+    env: 'AUTH_SHIM_CREDENTIAL_RELOAD_INTERVAL_MS',
+    default: '30000',
+    description: 'Periodic re-read of credential files, a fallback for missed file-watch events.',
+    parse: positiveMs,
+  }),
+  oauthTokenExpiresAt: option({
+    env: 'AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT',
+    description: 'When the OAuth token expires (RFC 3339), for the expiry metric; `claude setup-token` tokens last ~1 year.',
+    parse: timestamp,
+  }),
+  logLevel: option({
+    env: 'AUTH_SHIM_LOG_LEVEL',
+    default: 'info',
+    description: '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
+    parse: logLevel,
+  }),
+};
+
+export interface ProxyConfig {
+  readonly upstream: URL;
+  /** Upstream path prefix without a trailing slash (`/anthropic`), prepended to every request path. */
+  readonly upstreamBasePath: string;
+  readonly listen: HostPort;
+  readonly adminListen: HostPort;
+  readonly oauthTokenFile: string | undefined;
+  readonly apiKeyFile: string | undefined;
+  readonly litellmKeyFile: string | undefined;
+  readonly credentialSource: CredentialSource;
+  readonly allowedCredentials: CredentialKind[];
+  readonly litellmKeyHeader: string;
+  readonly allowedPaths: string[];
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly upstreamConnections: number;
+  readonly connectRetries: number;
+  readonly maxBodyBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly reloadIntervalMs: number;
+  readonly oauthTokenExpiresAt: Date | undefined;
+  readonly logLevel: LogLevel;
+}
+
+/** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
+const RESERVED_HEADERS = ['authorization', 'x-api-key', 'anthropic-beta', 'host', 'content-length', 'connection', 'transfer-encoding'];
+
+/** Parses and validates the proxy configuration; throws one ConfigError listing every problem. */
+export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): ProxyConfig {
+  const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
+
+  if (v.listen !== undefined && !isLoopback(v.listen.host)) {
+    problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(v.listen.host)}: the shim attaches credentials to every request it forwards`);
+  }
+  if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
+    problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
+  }
+  const allowed = v.allowedCredentials ?? [];
+  if (v.oauthTokenFile !== undefined && v.allowedCredentials !== undefined && !allowed.includes('oauth')) {
+    problems.push('AUTH_SHIM_OAUTH_TOKEN_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth');
+  }
+  if (v.apiKeyFile !== undefined && v.allowedCredentials !== undefined && !allowed.includes('api-key')) {
+    problems.push('AUTH_SHIM_API_KEY_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key');
+  }
+  if (v.credentialSource === 'shim-only' && v.oauthTokenFile === undefined && v.apiKeyFile === undefined) {
+    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE');
+  }
+  if (v.credentialSource === 'client-only' && (v.oauthTokenFile !== undefined || v.apiKeyFile !== undefined)) {
+    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE: unset them or choose client-first');
+  }
+  if (v.litellmKeyHeader !== undefined && (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))) {
+    problems.push(`AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`);
+  }
+  if (v.allowedPaths !== undefined) {
+    if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
+    for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
+  }
+  if (v.oauthTokenExpiresAt !== undefined && v.oauthTokenFile === undefined) {
+    problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const upstream = v.upstreamUrl;
+  return {
+    upstream,
+    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
+    listen: v.listen,
+    adminListen: v.adminListen,
+    oauthTokenFile: v.oauthTokenFile,
+    apiKeyFile: v.apiKeyFile,
+    litellmKeyFile: v.litellmKeyFile,
+    credentialSource: v.credentialSource,
+    allowedCredentials: v.allowedCredentials,
+    litellmKeyHeader: v.litellmKeyHeader,
+    allowedPaths: v.allowedPaths,
+    connectTimeoutMs: v.connectTimeoutMs,
+    headersTimeoutMs: v.headersTimeoutMs,
+    bodyTimeoutMs: v.bodyTimeoutMs,
+    upstreamConnections: v.upstreamConnections,
+    connectRetries: v.connectRetries,
+    maxBodyBytes: v.maxBodyBytes,
+    drainTimeoutMs: v.drainTimeoutMs,
+    reloadIntervalMs: v.reloadIntervalMs,
+    oauthTokenExpiresAt: v.oauthTokenExpiresAt,
+    logLevel: v.logLevel,
+  };
+}

@@ -1,0 +1,64 @@
+/** What a credential is, decided by its prefix alone — never by the header it arrived in. */
+export type CredentialKind = 'oauth' | 'api-key';
+
+/** Subscription OAuth access tokens (`claude setup-token`, the interactive login). */
+export const OAUTH_PREFIX = 'sk-ant-oat';
+/** Metered Anthropic API keys. */
+export const API_KEY_PREFIX = 'sk-ant-api';
+/** Any Anthropic-issued secret, including refresh tokens (`sk-ant-ort…`) and admin keys. */
+export const ANTHROPIC_SECRET_PREFIX = 'sk-ant-';
+
+/** Classifies a raw token; `undefined` means "not an Anthropic credential we forward". */
+export function classifyToken(token: string): CredentialKind | undefined {
+  if (token.startsWith(OAUTH_PREFIX)) return 'oauth';
+  if (token.startsWith(API_KEY_PREFIX)) return 'api-key';
+  return undefined;
+}
+
+/**
+ * A header value must be visible ASCII with no spaces for a token: a CR/LF would split the header
+ * (header injection), and a space usually means two values were pasted into one Secret.
+ */
+const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+
+export type TokenSlot = 'oauth' | 'api-key' | 'litellm-key';
+
+/**
+ * Checks a value read from a Secret for its slot; returns the problem (never quoting the value),
+ * or `undefined` when the value is usable. The caller trims first.
+ */
+export function tokenProblem(slot: TokenSlot, value: string): string | undefined {
+  if (value.length === 0) return 'is empty';
+  if (/[\r\n]/.test(value)) return 'has more than one line';
+  if (!TOKEN_CHARS.test(value)) return 'contains characters that are not allowed in an HTTP header (spaces or non-ASCII)';
+  const kind = classifyToken(value);
+  switch (slot) {
+    case 'oauth':
+      if (kind === 'oauth') return undefined;
+      return kind === 'api-key'
+        ? `holds an Anthropic API key (${API_KEY_PREFIX}…), expected a subscription OAuth token (${OAUTH_PREFIX}…)`
+        : `is not a subscription OAuth token (expected ${OAUTH_PREFIX}…)`;
+    case 'api-key':
+      if (kind === 'api-key') return undefined;
+      return kind === 'oauth'
+        ? `holds a subscription OAuth token (${OAUTH_PREFIX}…), expected an Anthropic API key (${API_KEY_PREFIX}…)`
+        : `is not an Anthropic API key (expected ${API_KEY_PREFIX}…)`;
+    case 'litellm-key':
+      // LiteLLM forwards its key header to Anthropic, so an Anthropic secret here would leak.
+      if (value.startsWith(ANTHROPIC_SECRET_PREFIX)) {
+        return `holds an Anthropic credential (${ANTHROPIC_SECRET_PREFIX}…), expected a LiteLLM virtual key`;
+      }
+      return undefined;
+  }
+}
+
+/** Trims what a Secret file typically carries around the value (a trailing newline or CRLF). */
+export function normaliseSecret(raw: string): string {
+  return raw.trim();
+}
+
+/** A printable stand-in for a secret: its well-known prefix and length, never a secret character. */
+export function maskSecret(value: string): string {
+  const prefix = /^sk-ant-[a-z]{3}\d{2}-/.exec(value)?.[0] ?? (value.startsWith('sk-') ? 'sk-' : '');
+  return `${prefix}***(${value.length} chars)`;
+}

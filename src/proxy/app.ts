@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { Pool } from 'undici';
+import { createAdminServer } from '../admin/server.js';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { CredentialStore, slotLabel } from '../credentials/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { ProxyMetrics } from '../telemetry/metrics.js';
+import { createProxyHandler, type ResponseObserver } from './handler.js';
+
+export interface RunningProxy {
+  /** Agent-facing base URL, e.g. `http://127.0.0.1:8787`. */
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly registry: Registry;
+  readonly metrics: ProxyMetrics;
+  readonly credentials: CredentialStore;
+  /** Graceful: not ready, stop accepting, let in-flight requests finish up to the drain timeout. */
+  shutdown(): Promise<{ drained: boolean; abandoned: number }>;
+}
+
+export interface StartOptions {
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly defaultMetrics?: boolean;
+  readonly observe?: ResponseObserver;
+}
+
+/** Starts the sidecar: credentials first, then the admin and agent-facing listeners. */
+export async function startProxy(config: ProxyConfig, opts: StartOptions): Promise<RunningProxy> {
+  const { log } = opts;
+  const registry = opts.registry ?? new Registry();
+  const metrics = new ProxyMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
+  let listening = false;
+  let draining = false;
+
+  const credentials = new CredentialStore({
+    files: { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile },
+    reloadIntervalMs: config.reloadIntervalMs,
+    oauthExpiresAt: config.oauthTokenExpiresAt,
+    log,
+    events: {
+      onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotLabel(slot), result }),
+      onSnapshot: (snap, changed) => {
+        const now = Date.now() / 1000;
+        for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotLabel(slot) }, now);
+        metrics.credentialGeneration.set(snap.generation);
+        if (snap.oauthExpiresAt !== undefined) metrics.credentialExpiry.set(snap.oauthExpiresAt.getTime() / 1000);
+      },
+    },
+  });
+  await credentials.start();
+
+  const dispatcher = new Pool(config.upstream.origin, {
+    connections: config.upstreamConnections,
+    connect: { timeout: config.connectTimeoutMs },
+    headersTimeout: config.headersTimeoutMs,
+    bodyTimeout: config.bodyTimeoutMs,
+  });
+  const handler = createProxyHandler({
+    config, credentials, dispatcher, metrics, log, ...(opts.observe === undefined ? {} : { observe: opts.observe }),
+  });
+
+  const notReadyReasons = (): string[] => {
+    const reasons: string[] = [];
+    if (draining) reasons.push('shutting down');
+    if (!listening) reasons.push('the agent-facing listener is not bound yet');
+    reasons.push(...credentials.notReadyReasons());
+    return reasons;
+  };
+
+  const admin = createAdminServer({ registry, notReadyReasons });
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 60_000, requestTimeout: 300_000 }, handler);
+  try {
+    await listen(admin, config.adminListen.host, config.adminListen.port);
+    await listen(server, config.listen.host, config.listen.port);
+  } catch (err) {
+    credentials.stop();
+    admin.close();
+    server.close();
+    await dispatcher.destroy();
+    throw err;
+  }
+  listening = true;
+  const url = urlOf(server);
+  const adminUrl = urlOf(admin);
+  log.info({ event: 'listening', url, admin: adminUrl, upstream: config.upstream.origin + config.upstreamBasePath, source: config.credentialSource }, 'auth-shim proxy ready');
+
+  let shuttingDown: Promise<{ drained: boolean; abandoned: number }> | undefined;
+  async function shutdown(): Promise<{ drained: boolean; abandoned: number }> {
+    draining = true;
+    handler.drain();
+    server.close(); // no new connections; idle keep-alive sockets are closed
+    const deadline = Date.now() + config.drainTimeoutMs;
+    while (handler.inflight() > 0 && Date.now() < deadline) {
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const abandoned = handler.inflight();
+    server.closeAllConnections();
+    credentials.stop();
+    await new Promise<void>((r) => admin.close(() => r()));
+    admin.closeAllConnections();
+    await dispatcher.destroy().catch(() => undefined);
+    log.info({ event: 'stopped', drained: abandoned === 0, abandoned }, 'auth-shim proxy stopped');
+    return { drained: abandoned === 0, abandoned };
+  }
+
+  return {
+    url,
+    adminUrl,
+    registry,
+    metrics,
+    credentials,
+    shutdown: () => (shuttingDown ??= shutdown()),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}

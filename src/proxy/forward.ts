@@ -1,0 +1,224 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { errorBody, errorEvent, errorHeaders, type ErrorKind } from './errors.js';
+import { MAX_ENVELOPE_BYTES, unwrapLitellmError } from './litellm-envelope.js';
+import { copyResponseHeaders, setHeader, type ResponseHead } from './response-headers.js';
+import { classifyUpstreamError, ClientGoneError, describeUpstreamError } from './upstream-errors.js';
+
+/** What the handler reports back to the request's owner, once, when the exchange is over. */
+export interface ForwardOutcome {
+  /** Status the client saw (0 if nothing was sent). */
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  requestId: string | undefined;
+  /** Error kind if the shim answered or cut the response itself. */
+  error: ErrorKind | undefined;
+  /** The upstream failure's own message, for the log line (never contains secrets). */
+  cause: string | undefined;
+  /** True once upstream response headers arrived (the request reached the upstream). */
+  reachedUpstream: boolean;
+  unwrapped: boolean;
+}
+
+export interface ForwardHooks {
+  onHeaders(head: ResponseHead, status: number): void;
+  onData?(chunk: Buffer): void;
+  /** Called when the connection failed before any byte was sent; return true to retry. */
+  retry(err: Error): boolean;
+  done(outcome: ForwardOutcome): void;
+}
+
+/**
+ * An undici dispatch handler that streams one upstream response into the client's response
+ * byte for byte: headers as soon as they arrive (SSE needs them flushed), each chunk written as
+ * it comes, the upstream paused when the client is slow (backpressure), and the upstream aborted
+ * the moment the client leaves — an abandoned generation keeps costing tokens.
+ */
+export class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #hooks: ForwardHooks;
+  readonly #upstreamHost: string;
+  #controller: Dispatcher.DispatchController | undefined;
+  #clientGone = false;
+  #started = false;
+  #finished = false;
+  #sse = false;
+  #framed = false; // response has Content-Length: we cannot append an error event
+  /** Last four bytes written, to know whether the stream sits on an SSE event boundary. */
+  #tail = 0;
+  #buffer: Buffer[] | undefined;
+  #buffered = 0;
+  #head: ResponseHead | undefined;
+  #status = 0;
+  readonly #outcome: ForwardOutcome = {
+    status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false,
+  };
+
+  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string) {
+    this.#req = req;
+    this.#res = res;
+    this.#hooks = hooks;
+    this.#upstreamHost = upstreamHost;
+    res.on('drain', () => this.#controller?.resume());
+    res.on('close', () => {
+      if (!res.writableFinished) this.#abortUpstream();
+    });
+  }
+
+  #abortUpstream(): void {
+    if (this.#finished) return;
+    this.#clientGone = true;
+    this.#controller?.abort(new ClientGoneError());
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#started = true;
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ClientGoneError());
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#outcome.bytesIn += chunk.length;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    const raw = (controller.rawHeaders ?? []) as Array<Buffer | string>;
+    const head = copyResponseHeaders(raw);
+    this.#head = head;
+    this.#status = statusCode;
+    this.#outcome.reachedUpstream = true;
+    this.#outcome.requestId = head.requestId;
+    this.#hooks.onHeaders(head, statusCode);
+
+    // Only small JSON error bodies are held back, to un-wrap an old LiteLLM's envelope.
+    if (
+      statusCode >= 400 &&
+      head.contentType.startsWith('application/json') &&
+      (head.contentEncoding === '' || head.contentEncoding === 'identity') &&
+      (head.contentLength === undefined || head.contentLength <= MAX_ENVELOPE_BYTES) &&
+      this.#req.method !== 'HEAD'
+    ) {
+      this.#buffer = [];
+      return;
+    }
+    this.#writeHead(statusCode, head.headers);
+  }
+
+  #writeHead(status: number, headers: string[]): void {
+    if (this.#clientGone) return;
+    const head = this.#head as ResponseHead;
+    this.#sse = head.contentType.startsWith('text/event-stream');
+    this.#framed = head.contentLength !== undefined;
+    this.#outcome.status = status;
+    this.#res.sendDate = false; // the upstream's Date header passes through
+    this.#res.writeHead(status, headers);
+    // Send headers now: a stream's client waits on them before the first event.
+    this.#res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#clientGone) return;
+    this.#hooks.onData?.(chunk);
+    if (this.#buffer !== undefined) {
+      this.#buffer.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered > MAX_ENVELOPE_BYTES) this.#flushBuffer();
+      return;
+    }
+    this.#write(chunk, controller);
+  }
+
+  #write(chunk: Buffer, controller?: Dispatcher.DispatchController): void {
+    const n = chunk.length;
+    if (n === 0) return;
+    if (n >= 4) this.#tail = chunk.readUInt32BE(n - 4);
+    else for (const b of chunk) this.#tail = ((this.#tail << 8) | b) >>> 0;
+    this.#outcome.bytesOut += n;
+    if (!this.#res.write(chunk)) controller?.pause();
+  }
+
+  /** Gives up holding an error body back (too big to be an envelope): stream it unchanged. */
+  #flushBuffer(): void {
+    const chunks = this.#buffer ?? [];
+    this.#buffer = undefined;
+    this.#writeHead(this.#status, (this.#head as ResponseHead).headers);
+    for (const c of chunks) this.#write(c, this.#controller);
+  }
+
+  onResponseEnd(): void {
+    if (this.#buffer !== undefined) {
+      const chunks = this.#buffer;
+      this.#buffer = undefined;
+      this.#endBuffered(Buffer.concat(chunks));
+    }
+    this.#finish();
+    if (!this.#clientGone) this.#res.end();
+  }
+
+  #endBuffered(body: Buffer): void {
+    const head = this.#head as ResponseHead;
+    const unwrapped = unwrapLitellmError(body.toString('utf8'));
+    if (unwrapped === undefined) {
+      this.#writeHead(this.#status, head.headers);
+      this.#write(body);
+      return;
+    }
+    const headers = [...head.headers];
+    const inner = Buffer.from(unwrapped.body, 'utf8');
+    setHeader(headers, 'content-length', String(inner.length));
+    setHeader(headers, 'content-type', 'application/json');
+    if (head.requestId === undefined && unwrapped.requestId !== undefined) {
+      headers.push('request-id', unwrapped.requestId);
+      this.#outcome.requestId = unwrapped.requestId;
+    }
+    headers.push('x-auth-shim-unwrapped', 'litellm-error-envelope');
+    this.#outcome.unwrapped = true;
+    this.#writeHead(this.#status, headers);
+    this.#write(inner);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#clientGone || err instanceof ClientGoneError) {
+      this.#finish();
+      return;
+    }
+    if (!this.#started && !this.#outcome.reachedUpstream && this.#hooks.retry(err)) return;
+
+    const kind = classifyUpstreamError(err);
+    const message = describeUpstreamError(kind, err, this.#upstreamHost);
+    this.#outcome.error = kind;
+    this.#outcome.cause = (err as { code?: string }).code ?? err.name;
+    const res = this.#res;
+    if (!res.headersSent) {
+      // Nothing sent yet (or only a held-back error body): a normal Anthropic-shaped error.
+      const body = errorBody(kind.type, message);
+      this.#outcome.status = kind.status;
+      res.writeHead(kind.status, errorHeaders(kind, body));
+      res.end(body);
+    } else if (this.#sse && !this.#framed && this.#atEventBoundary()) {
+      // Anthropic's own way to fail a stream after 200; the SDK raises it instead of silently
+      // stopping (a bare `data: {"error":…}` chunk is swallowed by its iterator).
+      const event = errorEvent(kind.type, message);
+      this.#outcome.bytesOut += Buffer.byteLength(event);
+      res.end(event);
+    } else {
+      // Mid-event or a framed body: an appended event would corrupt it. Cut the connection so the
+      // client sees a failed response, never a truncated one that looks complete.
+      res.destroy();
+    }
+    this.#finish();
+  }
+
+  #atEventBoundary(): boolean {
+    // An SSE event ends with a blank line: "\n\n" or "\r\n\r\n" (WHATWG HTML §9.2.6).
+    return (this.#tail & 0xffff) === 0x0a0a || this.#tail === 0x0d0a0d0a || this.#outcome.bytesOut === 0;
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#hooks.done(this.#outcome);
+  }
+}

@@ -1,0 +1,216 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import type { CredentialSnapshot } from '../credentials/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ProxyMetrics } from '../telemetry/metrics.js';
+import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
+import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
+import { createPathPolicy } from './paths.js';
+import type { ResponseHead } from './response-headers.js';
+import { createTranslator } from './translate.js';
+import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
+
+/** What the handler needs from the credential store. */
+export interface CredentialSource {
+  snapshot(): CredentialSnapshot;
+  notReadyReasons(): string[];
+}
+
+export interface ProxyHandlerDeps {
+  readonly config: ProxyConfig;
+  readonly credentials: CredentialSource;
+  readonly dispatcher: Dispatcher;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  /** Taps response headers and bytes (telemetry) without touching them. */
+  readonly observe?: ResponseObserver;
+}
+
+export interface ResponseObserver {
+  start(): ResponseTap;
+}
+
+export interface ResponseTap {
+  headers(head: ResponseHead, status: number): void;
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST']);
+
+export interface ProxyHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Requests in flight, for graceful shutdown. */
+  inflight(): number;
+  /** From now on every response closes its connection, so keep-alive clients move on. */
+  drain(): void;
+}
+
+/** Builds the agent-facing request handler; everything config-dependent is compiled here once. */
+export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
+  const { config, credentials, dispatcher, metrics, log } = deps;
+  const translate = createTranslator({
+    source: config.credentialSource,
+    allowed: config.allowedCredentials,
+    litellmKeyHeader: config.litellmKeyHeader,
+  });
+  const paths = createPathPolicy(config.allowedPaths);
+  const upstreamHost = config.upstream.host;
+  let inflight = 0;
+  let draining = false;
+
+  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome): void {
+    inflight--;
+    metrics.inflight.dec();
+    const code = String(o.status);
+    metrics.requests.inc({ code, credential });
+    metrics.duration.observe((performance.now() - started) / 1000);
+    if (o.error !== undefined) {
+      if (o.reachedUpstream || o.error.code.startsWith('upstream_')) metrics.upstreamErrors.inc({ reason: o.error.code });
+      else metrics.rejected.inc({ reason: o.error.code });
+    }
+    const line = {
+      event: 'request',
+      method: req.method,
+      path,
+      status: o.status,
+      credential,
+      origin,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      bytes_in: o.bytesIn,
+      bytes_out: o.bytesOut,
+      request_id: o.requestId,
+      error: o.error?.code,
+      cause: o.cause,
+      unwrapped: o.unwrapped || undefined,
+    };
+    if (o.error !== undefined && o.error.status >= 500) log.warn(line, 'request failed');
+    else log.info(line, 'request');
+  }
+
+  function reject(req: IncomingMessage, res: ServerResponse, path: string, started: number, kind: ErrorKind, message: string): void {
+    const body = errorBody(kind.type, message);
+    const headers = errorHeaders(kind, body);
+    if (kind === ERRORS.methodNotAllowed) headers.push('allow', 'GET, HEAD, POST');
+    // A refused body may still be arriving; close rather than read it.
+    if (kind === ERRORS.bodyTooLarge) res.shouldKeepAlive = false;
+    res.writeHead(kind.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+    finish(req, path, started, 'none', undefined, {
+      status: kind.status, bytesIn: 0, bytesOut: body.length, requestId: undefined, error: kind, cause: undefined, reachedUpstream: false, unwrapped: false,
+    });
+  }
+
+  const handler = function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    inflight++;
+    metrics.inflight.inc();
+    if (draining) res.shouldKeepAlive = false;
+    const target = req.url ?? '';
+
+    const verdict = paths.check(target);
+    const logPath = verdict.ok ? verdict.path : '(rejected)';
+    if (!METHODS.has(req.method ?? '')) {
+      reject(req, res, logPath, started, ERRORS.methodNotAllowed, `auth-shim: method ${JSON.stringify(req.method)} is not allowed (GET, HEAD, POST)`);
+      return;
+    }
+    if (!verdict.ok) {
+      reject(req, res, logPath, started, ERRORS.pathNotAllowed, `auth-shim: ${verdict.reason}`);
+      return;
+    }
+
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
+      reject(req, res, verdict.path, started, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${config.maxBodyBytes} bytes)`);
+      return;
+    }
+
+    const creds = credentials.snapshot();
+    if (config.litellmKeyFile !== undefined && creds.litellmKey === undefined) {
+      reject(req, res, verdict.path, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
+      return;
+    }
+    const t = translate(req.rawHeaders, creds);
+    if (!t.ok) {
+      const reasons = t.error === ERRORS.missingCredential ? credentials.notReadyReasons() : [];
+      if (reasons.length > 0 && config.credentialSource !== 'client-only') {
+        // The shim should hold a credential but its Secret has not loaded: transient, retryable.
+        reject(req, res, verdict.path, started, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
+      } else {
+        reject(req, res, verdict.path, started, t.error, t.message);
+      }
+      return;
+    }
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ event: 'translate', path: verdict.path, credential: t.credential, origin: t.origin, before: headerNames(req.rawHeaders), after: headerNames(t.headers) }, 'header names before and after translation');
+    }
+
+    const tap = deps.observe?.start();
+    let attempts = 0;
+    const hooks: ForwardHooks = {
+      onHeaders(head, status) {
+        metrics.firstByte.observe((performance.now() - started) / 1000);
+        tap?.headers(head, status);
+      },
+      ...(tap === undefined ? {} : { onData: (chunk: Buffer) => tap.data(chunk) }),
+      retry(err) {
+        // Only a connection that failed before any byte was sent is retried: safe even for POST.
+        if (attempts >= config.connectRetries || !isConnectFailure(err) || res.destroyed) return false;
+        attempts++;
+        setTimeout(dispatch, 100 * attempts).unref();
+        return true;
+      },
+      done(outcome) {
+        tap?.end();
+        finish(req, verdict.path, started, t.credential, t.origin, outcome);
+      },
+    };
+    const forward = new ForwardHandler(req, res, hooks, upstreamHost);
+    const body = requestBody(req, declared, config.maxBodyBytes);
+    const options: Dispatcher.DispatchOptions = {
+      path: config.upstreamBasePath + verdict.path + verdict.query,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: t.headers,
+      body,
+      headersTimeout: config.headersTimeoutMs,
+      bodyTimeout: config.bodyTimeoutMs,
+    };
+    function dispatch(): void {
+      dispatcher.dispatch(options, forward);
+    }
+    dispatch();
+  } as ProxyHandler;
+
+  handler.inflight = () => inflight;
+  handler.drain = () => {
+    draining = true;
+  };
+  return handler;
+}
+
+/**
+ * The body undici reads: none for GET/HEAD, the request itself when its length is declared (the
+ * limit was checked up front), or a byte counter for chunked bodies that fails past the limit.
+ */
+function requestBody(req: IncomingMessage, declared: string | undefined, limit: number): Readable | null {
+  if (req.method === 'GET' || req.method === 'HEAD') return null;
+  if (declared !== undefined || req.headers['transfer-encoding'] === undefined) return req;
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new BodyTooLargeError(limit));
+      else cb(null, chunk);
+    },
+  });
+  req.on('error', (err) => counter.destroy(err));
+  return req.pipe(counter);
+}
+
+function headerNames(flat: readonly string[]): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) names.push((flat[i] as string).toLowerCase());
+  return names;
+}

@@ -1,0 +1,94 @@
+/**
+ * Which request targets may reach the upstream. The LiteLLM key is attached to every forwarded
+ * request, so any route outside the allowlist (LiteLLM's `/key/*`, `/user/*`, other pass-throughs)
+ * must be unreachable — through traversal, encoding tricks or absolute-form targets included.
+ */
+export const DEFAULT_ALLOWED_PATHS = ['/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/v1/models/{id}'];
+
+/** A model id or similar path parameter: no `%`, `/`, `\`, and never `.` or `..` on its own. */
+const PARAM_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
+const PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+const LITERAL_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
+
+export type PathVerdict = { readonly ok: true; readonly path: string; readonly query: string } | { readonly ok: false; readonly reason: string };
+
+export interface PathPolicy {
+  check(target: string): PathVerdict;
+}
+
+/** Problems with an allowlist entry from configuration (empty list means the entry is usable). */
+export function allowedPathProblems(entry: string): string[] {
+  if (!entry.startsWith('/')) return [`"${entry}" must start with /`];
+  if (entry.includes('?')) return [`"${entry}" must not contain a query string`];
+  const segments = entry.slice(1).split('/');
+  const problems: string[] = [];
+  for (const s of segments) {
+    if (s === '' || s === '.' || s === '..') problems.push(`"${entry}" has an empty, . or .. segment`);
+    else if (!PLACEHOLDER.test(s) && !LITERAL_SEGMENT.test(s)) problems.push(`"${entry}" has an invalid segment "${s}"`);
+  }
+  return problems;
+}
+
+/** Compiles the allowlist: exact paths go in a Set, `{param}` patterns match one safe segment. */
+export function createPathPolicy(allowed: readonly string[]): PathPolicy {
+  const exact = new Set<string>();
+  const patterns: string[][] = [];
+  for (const entry of allowed) {
+    const segments = entry.slice(1).split('/');
+    if (segments.some((s) => PLACEHOLDER.test(s))) patterns.push(segments);
+    else exact.add(entry);
+  }
+
+  function matchesPattern(path: string): boolean {
+    if (patterns.length === 0) return false;
+    const segments = path.slice(1).split('/');
+    outer: for (const p of patterns) {
+      if (p.length !== segments.length) continue;
+      for (let i = 0; i < p.length; i++) {
+        const want = p[i] as string;
+        const got = segments[i] as string;
+        if (PLACEHOLDER.test(want)) {
+          if (!PARAM_SEGMENT.test(got) || got === '.' || got === '..') continue outer;
+        } else if (want !== got) continue outer;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  return {
+    check(target) {
+      // Origin-form only (RFC 9112 §3.2.1): absolute-form `http://…` and authority-form targets
+      // would let a client choose the host the LiteLLM key is sent to.
+      if (target.charCodeAt(0) !== 0x2f /* / */) return reject('the request target must be a path starting with /');
+      const q = target.indexOf('?');
+      const path = q < 0 ? target : target.slice(0, q);
+      const query = q < 0 ? '' : target.slice(q);
+      if (exact.has(path)) return { ok: true, path, query };
+      const reason = suspicious(path);
+      if (reason !== undefined) return reject(reason);
+      if (matchesPattern(path)) return { ok: true, path, query };
+      return reject(`path ${printable(path)} is not forwarded by auth-shim (allowed: ${allowed.join(', ')})`);
+    },
+  };
+}
+
+/** Names the trick a path uses, so the error says more than "not found". */
+function suspicious(path: string): string | undefined {
+  if (path.startsWith('//')) return 'the request target must not start with // (it would name another host)';
+  if (path.includes('\\') || /%5c/i.test(path)) return 'the path must not contain backslashes';
+  if (/%2f/i.test(path)) return 'the path must not contain encoded slashes';
+  if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)) return 'the path must not contain . or .. segments';
+  if (path.includes('//')) return 'the path must not contain empty segments';
+  return undefined;
+}
+
+/** Paths are echoed in errors; cap and escape them so the error stays one readable line. */
+function printable(path: string): string {
+  const short = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  return JSON.stringify(short);
+}
+
+function reject(reason: string): PathVerdict {
+  return { ok: false, reason };
+}

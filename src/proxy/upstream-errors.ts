@@ -1,0 +1,78 @@
+import { ERRORS, type ErrorKind } from './errors.js';
+
+/** Raised by the request-body counter when a chunked body passes AUTH_SHIM_MAX_BODY_BYTES. */
+export class BodyTooLargeError extends Error {
+  readonly code = 'AUTH_SHIM_BODY_TOO_LARGE';
+  constructor(limit: number) {
+    super(`the request body is larger than AUTH_SHIM_MAX_BODY_BYTES (${limit} bytes)`);
+  }
+}
+
+/** Raised to abort the upstream call when the client has gone. */
+export class ClientGoneError extends Error {
+  readonly code = 'AUTH_SHIM_CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
+
+/**
+ * The one place transport failures become error kinds (fastify-reply-from does the same in one
+ * block). Undici often wraps the system error, so the cause's code counts too.
+ */
+export function classifyUpstreamError(err: unknown): ErrorKind {
+  const code = errorCode(err);
+  const causeCode = errorCode((err as { cause?: unknown } | null)?.cause);
+  for (const c of [code, causeCode]) {
+    if (c === undefined) continue;
+    if (c === 'AUTH_SHIM_BODY_TOO_LARGE') return ERRORS.bodyTooLarge;
+    if (c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'ETIMEDOUT') return ERRORS.upstreamConnectTimeout;
+    if (c === 'UND_ERR_HEADERS_TIMEOUT') return ERRORS.upstreamHeadersTimeout;
+    if (c === 'UND_ERR_BODY_TIMEOUT') return ERRORS.upstreamBodyTimeout;
+    if (UNREACHABLE.has(c)) return ERRORS.upstreamUnreachable;
+    if (c === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET_CLIENT') {
+      return ERRORS.clientBodyError;
+    }
+  }
+  for (const c of [code, causeCode]) {
+    if (c !== undefined && RESET.has(c)) return ERRORS.upstreamReset;
+  }
+  return ERRORS.upstreamProtocol;
+}
+
+/** A short, secret-free description of the failure for error bodies and logs. */
+export function describeUpstreamError(kind: ErrorKind, err: unknown, upstreamHost: string): string {
+  const code = errorCode((err as { cause?: unknown } | null)?.cause) ?? errorCode(err) ?? 'error';
+  switch (kind.code) {
+    case 'upstream_unreachable':
+      return `auth-shim: the upstream ${upstreamHost} is unreachable (${code})`;
+    case 'upstream_connect_timeout':
+      return `auth-shim: connecting to the upstream ${upstreamHost} timed out (AUTH_SHIM_UPSTREAM_CONNECT_TIMEOUT_MS)`;
+    case 'upstream_headers_timeout':
+      return `auth-shim: the upstream ${upstreamHost} sent no response headers in time (AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS)`;
+    case 'upstream_body_timeout':
+      return `auth-shim: the upstream ${upstreamHost} stopped sending the response body (AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS)`;
+    case 'upstream_reset':
+      return `auth-shim: the upstream ${upstreamHost} closed the connection (${code})`;
+    case 'body_too_large':
+      return `auth-shim: ${(err as Error).message}`;
+    case 'client_body_error':
+      return 'auth-shim: the request body ended early or did not match Content-Length';
+    default:
+      return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${code})`;
+  }
+}
+
+/** Errors where nothing reached the upstream, so sending the request again is safe. */
+export function isConnectFailure(err: unknown): boolean {
+  const kind = classifyUpstreamError(err);
+  return kind === ERRORS.upstreamUnreachable || kind === ERRORS.upstreamConnectTimeout || kind === ERRORS.upstreamReset;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

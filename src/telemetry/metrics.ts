@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+
+/**
+ * Latency buckets in seconds. prom-client's defaults stop at 10 s; a long generation takes minutes,
+ * so these reach 10 minutes (the default upstream headers timeout).
+ */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/**
+ * Every metric the proxy exports, registered on the registry passed in (never the global one).
+ * Labels are bounded sets chosen by the shim — never a value from a request header or path.
+ */
+export class ProxyMetrics {
+  readonly requests: Counter<'code' | 'credential'>;
+  readonly duration: Histogram<never>;
+  readonly firstByte: Histogram<never>;
+  readonly inflight: Gauge<never>;
+  readonly upstreamErrors: Counter<'reason'>;
+  readonly rejected: Counter<'reason'>;
+  readonly credentialReloads: Counter<'slot' | 'result'>;
+  readonly credentialLastLoad: Gauge<'slot'>;
+  readonly credentialGeneration: Gauge<never>;
+  readonly credentialExpiry: Gauge<never>;
+
+  constructor(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'auth_shim_requests_total',
+      help: 'Requests answered, by HTTP status code and the kind of credential forwarded (oauth, api-key, none).',
+      labelNames: ['code', 'credential'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'auth_shim_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its response, streams included.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.firstByte = new Histogram({
+      name: 'auth_shim_upstream_first_byte_seconds',
+      help: 'Time from receiving a request to the upstream response headers.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inflight = new Gauge({ name: 'auth_shim_inflight_requests', help: 'Requests being proxied now.', registers });
+    this.upstreamErrors = new Counter({
+      name: 'auth_shim_upstream_errors_total',
+      help: 'Upstream transport failures, by reason (unreachable, timeouts, resets, protocol errors, streams cut).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rejected = new Counter({
+      name: 'auth_shim_rejected_requests_total',
+      help: 'Requests the shim answered itself without forwarding, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.credentialReloads = new Counter({
+      name: 'auth_shim_credential_reloads_total',
+      help: 'Credential file reads, by slot and result (loaded, unchanged, invalid, missing, error).',
+      labelNames: ['slot', 'result'],
+      registers,
+    });
+    this.credentialLastLoad = new Gauge({
+      name: 'auth_shim_credential_last_load_timestamp_seconds',
+      help: 'Unix time a new credential value was last loaded, by slot.',
+      labelNames: ['slot'],
+      registers,
+    });
+    this.credentialGeneration = new Gauge({
+      name: 'auth_shim_credential_generation',
+      help: 'Increments every time the set of credentials in use changes.',
+      registers,
+    });
+    this.credentialExpiry = new Gauge({
+      name: 'auth_shim_oauth_token_expiry_timestamp_seconds',
+      help: 'Unix time the OAuth token expires, when known (credentials JSON or AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT).',
+      registers,
+    });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'auth_shim_' });
+  }
+}
