@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { looksSecret, quoteValue } from '../credentials/token.js';
 import type { Parsed } from './options.js';
 
 /** Value parsers shared by every subcommand; each message names the variable and the rule. */
@@ -21,10 +22,10 @@ export function httpUrl(raw: string, env: string): Parsed<URL> {
   try {
     url = new URL(raw);
   } catch {
-    return problem(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be an http(s) URL, got ${quoteValue(raw)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return problem(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be an http(s) URL, got ${quoteValue(raw)}`);
   }
   // Never echo a URL that carries credentials.
   if (url.username !== '' || url.password !== '') return problem(`${env} must not contain a user or password`);
@@ -38,7 +39,7 @@ export function hostPort(raw: string, env: string): Parsed<HostPort> {
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
   if (m === null || host === undefined || !(port >= 0 && port <= 65535)) {
-    return problem(`${env} must be host:port (e.g. 127.0.0.1:8787), got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be host:port (e.g. 127.0.0.1:8787), got ${quoteValue(raw)}`);
   }
   return ok({ host: host === '' ? '0.0.0.0' : host, port });
 }
@@ -50,7 +51,7 @@ export function isLoopback(host: string): boolean {
 
 export function positiveMs(raw: string, env: string): Parsed<number> {
   if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
-    return problem(`${env} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be a whole number of milliseconds greater than 0, got ${quoteValue(raw)}`);
   }
   return ok(Number(raw));
 }
@@ -58,7 +59,7 @@ export function positiveMs(raw: string, env: string): Parsed<number> {
 export function positiveInt(unit: string) {
   return (raw: string, env: string): Parsed<number> => {
     if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
-      return problem(`${env} must be a whole number of ${unit} greater than 0, got ${JSON.stringify(raw)}`);
+      return problem(`${env} must be a whole number of ${unit} greater than 0, got ${quoteValue(raw)}`);
     }
     return ok(Number(raw));
   };
@@ -67,7 +68,7 @@ export function positiveInt(unit: string) {
 export function nonNegativeInt(unit: string) {
   return (raw: string, env: string): Parsed<number> => {
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-      return problem(`${env} must be a whole number of ${unit} (0 or more), got ${JSON.stringify(raw)}`);
+      return problem(`${env} must be a whole number of ${unit} (0 or more), got ${quoteValue(raw)}`);
     }
     return ok(Number(raw));
   };
@@ -77,7 +78,7 @@ export function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: string, env: string): Parsed<T> =>
     (choices as readonly string[]).includes(raw)
       ? ok(raw as T)
-      : problem(`${env} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+      : problem(`${env} must be one of ${choices.join(', ')}, got ${quoteValue(raw)}`);
 }
 
 /** A comma-separated subset of `choices`, at least one, no repeats. */
@@ -86,7 +87,7 @@ export function subsetOf<T extends string>(choices: readonly T[]) {
     const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
     const bad = items.filter((i) => !(choices as readonly string[]).includes(i));
     if (items.length === 0 || bad.length > 0) {
-      return problem(`${env} must be a comma-separated list of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+      return problem(`${env} must be a comma-separated list of ${choices.join(', ')}, got ${quoteValue(raw)}`);
     }
     return ok([...new Set(items)] as T[]);
   };
@@ -97,6 +98,8 @@ export function commaList(raw: string): Parsed<string[]> {
 }
 
 export function filePath(raw: string, env: string): Parsed<string> {
+  // The most common mistake: the secret itself instead of the path of the file that holds it.
+  if (looksSecret(raw)) return problem(`${env} must be the path of a file holding the secret, not the secret itself`);
   if (raw.includes('\0')) return problem(`${env} must be a file path`);
   return ok(raw);
 }
@@ -105,7 +108,7 @@ export function filePath(raw: string, env: string): Parsed<string> {
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function headerName(raw: string, env: string): Parsed<string> {
-  return HEADER_NAME.test(raw) ? ok(raw.toLowerCase()) : problem(`${env} must be an HTTP header name, got ${JSON.stringify(raw)}`);
+  return HEADER_NAME.test(raw) ? ok(raw.toLowerCase()) : problem(`${env} must be an HTTP header name, got ${quoteValue(raw)}`);
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -116,7 +119,7 @@ export const logLevel = oneOf(LOG_LEVELS);
 export function timestamp(raw: string, env: string): Parsed<Date> {
   const ms = Date.parse(raw);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(ms)) {
-    return problem(`${env} must be an RFC 3339 timestamp like 2027-01-31T00:00:00Z, got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be an RFC 3339 timestamp like 2027-01-31T00:00:00Z, got ${quoteValue(raw)}`);
   }
   return ok(new Date(ms));
 }

@@ -1,4 +1,4 @@
-import type { CredentialKind } from '../credentials/token.js';
+import { quoteValue, type CredentialKind } from '../credentials/token.js';
 import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
 import type { CredentialSource } from '../proxy/translate.js';
 import { ConfigError, option, parseOptions } from './options.js';
@@ -173,7 +173,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
   const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
 
   if (v.listen !== undefined && !isLoopback(v.listen.host)) {
-    problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(v.listen.host)}: the shim attaches credentials to every request it forwards`);
+    problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`);
   }
   if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
     problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);

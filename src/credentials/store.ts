@@ -1,9 +1,8 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { dirname, basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { ShimCredentials } from '../proxy/translate.js';
 import { readCredentialFile } from './read-credential.js';
 import type { TokenSlot } from './token.js';
+import { watchFiles, type FileWatch } from './watch-files.js';
 
 /** The three credentials the shim may hold, each from its own mounted Secret key. */
 export type Slot = 'oauth' | 'apiKey' | 'litellmKey';
@@ -68,18 +67,14 @@ export interface SlotStatus {
 }
 
 /**
- * Holds the credentials read from mounted Secret files and keeps them current. Kubernetes updates
- * a mounted Secret by writing `..<timestamp>/` and atomically renaming the `..data` symlink; a
- * watch on the key file goes silent after the first swap, so the *directory* is watched. Events
- * are debounced, the file re-read and validated, and only a good, different value replaces the
- * current one; a slow periodic re-read catches anything the watch missed.
+ * Holds the credentials read from mounted Secret files and keeps them current (`watchFiles` says
+ * when to look again). Each re-read is validated, and only a good, different value replaces the
+ * current one; a bad or missing file keeps the last good value, logged and counted.
  */
 export class CredentialStore {
   readonly #opts: CredentialStoreOptions;
   readonly #slots = new Map<Slot, SlotState>();
-  readonly #watchers = new Map<string, FSWatcher>();
-  readonly #debounce = new Map<string, NodeJS.Timeout>();
-  #interval: NodeJS.Timeout | undefined;
+  #watch: FileWatch | undefined;
   #snapshot: CredentialSnapshot = Object.freeze({ generation: 0 });
   #stopped = false;
 
@@ -102,21 +97,19 @@ export class CredentialStore {
   async start(): Promise<void> {
     await this.reloadAll();
     if (this.#stopped) return;
-    this.#watchAll();
-    this.#interval = setInterval(() => {
-      this.#watchAll(); // re-arm a watch lost to a deleted directory
-      void this.reloadAll();
-    }, this.#opts.reloadIntervalMs);
-    this.#interval.unref();
+    const slotOf = new Map([...this.#slots].map(([slot, s]) => [s.file, slot]));
+    this.#watch = watchFiles(
+      [...slotOf.keys()],
+      (files) => {
+        for (const f of files) void this.reload(slotOf.get(f) as Slot);
+      },
+      { intervalMs: this.#opts.reloadIntervalMs, debounceMs: this.#opts.debounceMs ?? 100 },
+    );
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#interval !== undefined) clearInterval(this.#interval);
-    for (const t of this.#debounce.values()) clearTimeout(t);
-    this.#debounce.clear();
-    for (const w of this.#watchers.values()) w.close();
-    this.#watchers.clear();
+    this.#watch?.stop();
   }
 
   /** Problems that keep `/readyz` false: a configured credential that has never loaded. */
@@ -197,41 +190,6 @@ export class CredentialStore {
     });
     this.#snapshot = next;
     this.#opts.events?.onSnapshot?.(next, changed);
-  }
-
-  #watchAll(): void {
-    if (this.#stopped) return;
-    const dirs = new Set([...this.#slots.values()].map((s) => dirname(s.file)));
-    for (const dir of dirs) {
-      if (this.#watchers.has(dir)) continue;
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => this.#onEvent(dir, name));
-        w.on('error', () => {
-          w.close();
-          this.#watchers.delete(dir);
-        });
-        this.#watchers.set(dir, w);
-      } catch {
-        // The directory does not exist (yet): the periodic re-read retries the watch.
-      }
-    }
-  }
-
-  #onEvent(dir: string, name: string | Buffer | null): void {
-    // Any `..` entry may be the kubelet's `..data` swap; otherwise only a watched file's own name
-    // counts (editors write temporary files beside it). Every slot in the directory is re-read.
-    const entry = name === null ? undefined : String(name);
-    const inDir = [...this.#slots].filter(([, s]) => dirname(s.file) === dir);
-    const relevant = entry === undefined || entry.startsWith('..') || inDir.some(([, s]) => basename(s.file) === entry);
-    if (!relevant || inDir.length === 0) return;
-    const prev = this.#debounce.get(dir);
-    if (prev !== undefined) clearTimeout(prev);
-    const t = setTimeout(() => {
-      this.#debounce.delete(dir);
-      for (const [slot] of inDir) void this.reload(slot);
-    }, this.#opts.debounceMs ?? 100);
-    t.unref();
-    this.#debounce.set(dir, t);
   }
 }
 

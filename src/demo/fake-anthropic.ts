@@ -82,11 +82,12 @@ export function requestId(): string {
 /** Anthropic's behaviour for the few routes the shim forwards. */
 export const defaultResponder: Responder = (req, res) => {
   const path = req.url.split('?')[0];
-  if (req.method === 'GET' && path === '/v1/models') {
+  const get = req.method === 'GET' || req.method === 'HEAD'; // node:http omits the body for HEAD
+  if (get && path === '/v1/models') {
     json(res, 200, { data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }], has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' });
     return;
   }
-  if (req.method === 'GET' && path?.startsWith('/v1/models/')) {
+  if (get && path?.startsWith('/v1/models/')) {
     json(res, 200, { type: 'model', id: path.slice('/v1/models/'.length), display_name: 'Claude' });
     return;
   }

@@ -111,7 +111,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const target = req.url ?? '';
 
     const verdict = paths.check(target);
-    const logPath = verdict.ok ? verdict.path : '(rejected)';
+    const logPath = verdict.ok ? verdict.route : '(rejected)';
     if (!METHODS.has(req.method ?? '')) {
       reject(req, res, logPath, started, ERRORS.methodNotAllowed, `auth-shim: method ${JSON.stringify(req.method)} is not allowed (GET, HEAD, POST)`);
       return;
@@ -123,13 +123,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
 
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
-      reject(req, res, verdict.path, started, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${config.maxBodyBytes} bytes)`);
+      reject(req, res, verdict.route, started, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${config.maxBodyBytes} bytes)`);
       return;
     }
 
     const creds = credentials.snapshot();
     if (config.litellmKeyFile !== undefined && creds.litellmKey === undefined) {
-      reject(req, res, verdict.path, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
+      reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
       return;
     }
     const t = translate(req.rawHeaders, creds);
@@ -137,14 +137,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       const reasons = t.error === ERRORS.missingCredential ? credentials.notReadyReasons() : [];
       if (reasons.length > 0 && config.credentialSource !== 'client-only') {
         // The shim should hold a credential but its Secret has not loaded: transient, retryable.
-        reject(req, res, verdict.path, started, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
+        reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
       } else {
-        reject(req, res, verdict.path, started, t.error, t.message);
+        reject(req, res, verdict.route, started, t.error, t.message);
       }
       return;
     }
     if (log.isLevelEnabled('debug')) {
-      log.debug({ event: 'translate', path: verdict.path, credential: t.credential, origin: t.origin, before: headerNames(req.rawHeaders), after: headerNames(t.headers) }, 'header names before and after translation');
+      log.debug({ event: 'translate', path: verdict.route, credential: t.credential, origin: t.origin, before: headerNames(req.rawHeaders), after: headerNames(t.headers) }, 'header names before and after translation');
     }
 
     const tap = deps.observe?.start();
@@ -164,7 +164,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       },
       done(outcome) {
         tap?.end();
-        finish(req, verdict.path, started, t.credential, t.origin, outcome);
+        finish(req, verdict.route, started, t.credential, t.origin, outcome);
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost);

@@ -1,3 +1,5 @@
+import { quoteValue } from '../credentials/token.js';
+
 /**
  * Which request targets may reach the upstream. The LiteLLM key is attached to every forwarded
  * request, so any route outside the allowlist (LiteLLM's `/key/*`, `/user/*`, other pass-throughs)
@@ -10,7 +12,13 @@ const PARAM_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
 const PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 const LITERAL_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
 
-export type PathVerdict = { readonly ok: true; readonly path: string; readonly query: string } | { readonly ok: false; readonly reason: string };
+/**
+ * `route` is the allowlist entry that matched (`/v1/models/{id}`): logs name the route, never the
+ * concrete path, whose parameters are client data (and could be anything, a pasted token included).
+ */
+export type PathVerdict =
+  | { readonly ok: true; readonly path: string; readonly query: string; readonly route: string }
+  | { readonly ok: false; readonly reason: string };
 
 export interface PathPolicy {
   check(target: string): PathVerdict;
@@ -32,17 +40,17 @@ export function allowedPathProblems(entry: string): string[] {
 /** Compiles the allowlist: exact paths go in a Set, `{param}` patterns match one safe segment. */
 export function createPathPolicy(allowed: readonly string[]): PathPolicy {
   const exact = new Set<string>();
-  const patterns: string[][] = [];
+  const patterns: Array<{ route: string; segments: string[] }> = [];
   for (const entry of allowed) {
     const segments = entry.slice(1).split('/');
-    if (segments.some((s) => PLACEHOLDER.test(s))) patterns.push(segments);
+    if (segments.some((s) => PLACEHOLDER.test(s))) patterns.push({ route: entry, segments });
     else exact.add(entry);
   }
 
-  function matchesPattern(path: string): boolean {
-    if (patterns.length === 0) return false;
+  function matchPattern(path: string): string | undefined {
+    if (patterns.length === 0) return undefined;
     const segments = path.slice(1).split('/');
-    outer: for (const p of patterns) {
+    outer: for (const { route, segments: p } of patterns) {
       if (p.length !== segments.length) continue;
       for (let i = 0; i < p.length; i++) {
         const want = p[i] as string;
@@ -51,9 +59,9 @@ export function createPathPolicy(allowed: readonly string[]): PathPolicy {
           if (!PARAM_SEGMENT.test(got) || got === '.' || got === '..') continue outer;
         } else if (want !== got) continue outer;
       }
-      return true;
+      return route;
     }
-    return false;
+    return undefined;
   }
 
   return {
@@ -64,10 +72,11 @@ export function createPathPolicy(allowed: readonly string[]): PathPolicy {
       const q = target.indexOf('?');
       const path = q < 0 ? target : target.slice(0, q);
       const query = q < 0 ? '' : target.slice(q);
-      if (exact.has(path)) return { ok: true, path, query };
+      if (exact.has(path)) return { ok: true, path, query, route: path };
       const reason = suspicious(path);
       if (reason !== undefined) return reject(reason);
-      if (matchesPattern(path)) return { ok: true, path, query };
+      const route = matchPattern(path);
+      if (route !== undefined) return { ok: true, path, query, route };
       return reject(`path ${printable(path)} is not forwarded by auth-shim (allowed: ${allowed.join(', ')})`);
     },
   };
@@ -85,8 +94,7 @@ function suspicious(path: string): string | undefined {
 
 /** Paths are echoed in errors; cap and escape them so the error stays one readable line. */
 function printable(path: string): string {
-  const short = path.length > 200 ? `${path.slice(0, 200)}…` : path;
-  return JSON.stringify(short);
+  return quoteValue(path);
 }
 
 function reject(reason: string): PathVerdict {

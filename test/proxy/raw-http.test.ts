@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { API_KEY, startShim, type Shim } from '../helpers/shim.js';
+
+let shim: Shim | undefined;
+afterEach(async () => {
+  await shim?.close();
+  shim = undefined;
+});
+
+async function open(s: Shim): Promise<Socket> {
+  const sock = connect(Number(new URL(s.proxy.url).port), '127.0.0.1');
+  await once(sock, 'connect');
+  return sock;
+}
+
+function readUntil(sock: Socket, pred: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (c: Buffer) => {
+      text += c.toString('latin1');
+      if (pred(text)) {
+        sock.off('data', onData);
+        resolve(text);
+      }
+    };
+    sock.on('data', onData);
+    sock.on('error', reject);
+    sock.on('close', () => resolve(text));
+  });
+}
+
+describe('raw HTTP/1.1 behaviour', () => {
+  it('Expect: 100-continue is answered by the shim and never forwarded', async () => {
+    shim = await startShim();
+    const sock = await open(shim);
+    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n`);
+    expect(await readUntil(sock, (t) => t.includes('\r\n\r\n'))).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+    sock.write('{}');
+    expect(await readUntil(sock, (t) => t.includes('"type":"message"'))).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    sock.destroy();
+    expect(shim.fake.requests[0]?.headers['expect']).toBeUndefined();
+    expect(shim.fake.requests[0]?.body.toString()).toBe('{}');
+  });
+
+  it('pipelined requests get their responses in order', async () => {
+    shim = await startShim();
+    const sock = await open(shim);
+    const one = `GET /v1/models/first HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\n\r\n`;
+    const two = `GET /v1/models/second HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\n\r\n`;
+    sock.write(one + two);
+    const text = await readUntil(sock, (t) => t.includes('"second"'));
+    sock.destroy();
+    expect(text.indexOf('"first"')).toBeGreaterThan(0);
+    expect(text.indexOf('"first"')).toBeLessThan(text.indexOf('"second"'));
+  });
+
+  it('Content-Length together with Transfer-Encoding (a smuggling shape) is refused before forwarding', async () => {
+    shim = await startShim();
+    const sock = await open(shim);
+    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /key/generate HTTP/1.1\r\nhost: x\r\n\r\n`);
+    const text = await readUntil(sock, () => false);
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(shim.fake.requests).toHaveLength(0);
+  });
+});
