@@ -13,6 +13,18 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'the sidecar: translate credentials on 127.0.0.1 and forward to LiteLLM',
     run: async (args) => (await import('./proxy.js')).runProxy(args),
   },
+  webhook: {
+    summary: 'the injector: a mutating admission webhook that adds the sidecar to annotated pods',
+    run: async (args) => (await import('./webhook.js')).runWebhook(args),
+  },
+  inject: {
+    summary: 'render the sidecar into Kubernetes YAML (GitOps, Helm --post-renderer)',
+    run: async (args) => (await import('./inject.js')).runInject(args),
+  },
+  check: {
+    summary: 'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping',
+    run: async (args) => (await import('./check.js')).runCheck(args),
+  },
   demo: {
     summary: 'the embedded default: a fake Anthropic, the shim and one Claude-Code-shaped request',
     run: async (args) => (await import('./demo.js')).runDemo(args),

@@ -123,3 +123,4 @@ export function timestamp(raw: string, env: string): Parsed<Date> {
   }
   return ok(new Date(ms));
 }
+

@@ -1,6 +1,7 @@
 import { quoteValue, type CredentialKind } from '../credentials/token.js';
 import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
 import type { CredentialSource } from '../proxy/translate.js';
+import { secretKey, secretRef } from './kube-names.js';
 import { ConfigError, option, parseOptions } from './options.js';
 import {
   commaList,
@@ -54,6 +55,26 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_LITELLM_KEY_FILE',
     description: 'File holding the LiteLLM virtual key, sent in the LiteLLM key header.',
     parse: filePath,
+  }),
+  secret: option({
+    env: 'AUTH_SHIM_SECRET',
+    description: 'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
+    parse: secretRef,
+  }),
+  secretOauthTokenKey: option({
+    env: 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY',
+    description: 'With `AUTH_SHIM_SECRET`: the data key holding the OAuth token.',
+    parse: secretKey,
+  }),
+  secretApiKeyKey: option({
+    env: 'AUTH_SHIM_SECRET_API_KEY_KEY',
+    description: 'With `AUTH_SHIM_SECRET`: the data key holding the Anthropic API key.',
+    parse: secretKey,
+  }),
+  secretLitellmKeyKey: option({
+    env: 'AUTH_SHIM_SECRET_LITELLM_KEY_KEY',
+    description: 'With `AUTH_SHIM_SECRET`: the data key holding the LiteLLM virtual key.',
+    parse: secretKey,
   }),
   credentialSource: option({
     env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
@@ -149,6 +170,9 @@ export interface ProxyConfig {
   readonly oauthTokenFile: string | undefined;
   readonly apiKeyFile: string | undefined;
   readonly litellmKeyFile: string | undefined;
+  /** Kubernetes API mode: the Secret and the data key of each slot it provides. */
+  readonly secret: { readonly namespace: string; readonly name: string } | undefined;
+  readonly secretKeys: { readonly oauth?: string; readonly apiKey?: string; readonly litellmKey?: string };
   readonly credentialSource: CredentialSource;
   readonly allowedCredentials: CredentialKind[];
   readonly litellmKeyHeader: string;
@@ -178,18 +202,32 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
   if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
     problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
   }
+  const keyOptions = [v.secretOauthTokenKey, v.secretApiKeyKey, v.secretLitellmKeyKey];
+  if (v.secret !== undefined) {
+    for (const [file, env] of [[v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'], [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'], [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE']] as const) {
+      if (file !== undefined) problems.push(`${env} and AUTH_SHIM_SECRET are exclusive: credentials come either from files or from the Kubernetes API`);
+    }
+    if (keyOptions.every((k) => k === undefined)) {
+      problems.push('AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY');
+    }
+  } else if (keyOptions.some((k) => k !== undefined)) {
+    problems.push('AUTH_SHIM_SECRET_*_KEY options are set but AUTH_SHIM_SECRET is not');
+  }
+  // One name per slot for the rules below, whichever source provides it.
+  const oauthFrom = v.oauthTokenFile !== undefined ? 'AUTH_SHIM_OAUTH_TOKEN_FILE' : v.secretOauthTokenKey !== undefined ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY' : undefined;
+  const apiKeyFrom = v.apiKeyFile !== undefined ? 'AUTH_SHIM_API_KEY_FILE' : v.secretApiKeyKey !== undefined ? 'AUTH_SHIM_SECRET_API_KEY_KEY' : undefined;
   const allowed = v.allowedCredentials ?? [];
-  if (v.oauthTokenFile !== undefined && v.allowedCredentials !== undefined && !allowed.includes('oauth')) {
-    problems.push('AUTH_SHIM_OAUTH_TOKEN_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth');
+  if (oauthFrom !== undefined && v.allowedCredentials !== undefined && !allowed.includes('oauth')) {
+    problems.push(`${oauthFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth`);
   }
-  if (v.apiKeyFile !== undefined && v.allowedCredentials !== undefined && !allowed.includes('api-key')) {
-    problems.push('AUTH_SHIM_API_KEY_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key');
+  if (apiKeyFrom !== undefined && v.allowedCredentials !== undefined && !allowed.includes('api-key')) {
+    problems.push(`${apiKeyFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key`);
   }
-  if (v.credentialSource === 'shim-only' && v.oauthTokenFile === undefined && v.apiKeyFile === undefined) {
-    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE');
+  if (v.credentialSource === 'shim-only' && oauthFrom === undefined && apiKeyFrom === undefined) {
+    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)');
   }
-  if (v.credentialSource === 'client-only' && (v.oauthTokenFile !== undefined || v.apiKeyFile !== undefined)) {
-    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE: unset them or choose client-first');
+  if (v.credentialSource === 'client-only' && (oauthFrom !== undefined || apiKeyFrom !== undefined)) {
+    problems.push(`AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`);
   }
   if (v.litellmKeyHeader !== undefined && (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))) {
     problems.push(`AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`);
@@ -198,7 +236,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
     for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
   }
-  if (v.oauthTokenExpiresAt !== undefined && v.oauthTokenFile === undefined) {
+  if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
     problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
   }
 
@@ -213,6 +251,12 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     oauthTokenFile: v.oauthTokenFile,
     apiKeyFile: v.apiKeyFile,
     litellmKeyFile: v.litellmKeyFile,
+    secret: v.secret,
+    secretKeys: {
+      ...(v.secretOauthTokenKey === undefined ? {} : { oauth: v.secretOauthTokenKey }),
+      ...(v.secretApiKeyKey === undefined ? {} : { apiKey: v.secretApiKeyKey }),
+      ...(v.secretLitellmKeyKey === undefined ? {} : { litellmKey: v.secretLitellmKeyKey }),
+    },
     credentialSource: v.credentialSource,
     allowedCredentials: v.allowedCredentials,
     litellmKeyHeader: v.litellmKeyHeader,

@@ -6,7 +6,7 @@ export const MAX_CREDENTIAL_FILE_BYTES = 64 * 1024;
 
 export type ReadOutcome =
   | { readonly ok: true; readonly value: string; readonly expiresAt?: Date | undefined }
-  | { readonly ok: false; readonly missing: boolean; readonly problem: string };
+  | { readonly ok: false; readonly missing: boolean; readonly unreadable?: boolean; readonly problem: string };
 
 /**
  * Reads one credential from a file and validates it for its slot. The problem text never contains
@@ -21,7 +21,7 @@ export async function readCredentialFile(file: string, slot: TokenSlot): Promise
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { ok: false, missing: true, problem: `${file} does not exist` };
-    return { ok: false, missing: false, problem: `${file} cannot be read (${code ?? 'error'})` };
+    return { ok: false, missing: false, unreadable: true, problem: `${file} cannot be read (${code ?? 'error'})` };
   }
   if (raw.length > MAX_CREDENTIAL_FILE_BYTES) {
     return { ok: false, missing: false, problem: `${file} is larger than ${MAX_CREDENTIAL_FILE_BYTES} bytes` };

@@ -1,23 +1,19 @@
 import type { Logger } from 'pino';
 import type { ShimCredentials } from '../proxy/translate.js';
-import { readCredentialFile } from './read-credential.js';
+import type { ReadOutcome } from './read-credential.js';
 import type { TokenSlot } from './token.js';
-import { watchFiles, type FileWatch } from './watch-files.js';
 
-/** The three credentials the shim may hold, each from its own mounted Secret key. */
+/** The three credentials the shim may hold. */
 export type Slot = 'oauth' | 'apiKey' | 'litellmKey';
 
 export const SLOTS: readonly Slot[] = ['oauth', 'apiKey', 'litellmKey'];
 
-const SLOT_INFO: Record<Slot, { token: TokenSlot; env: string; label: string }> = {
-  oauth: { token: 'oauth', env: 'AUTH_SHIM_OAUTH_TOKEN_FILE', label: 'oauth token' },
-  apiKey: { token: 'api-key', env: 'AUTH_SHIM_API_KEY_FILE', label: 'api key' },
-  litellmKey: { token: 'litellm-key', env: 'AUTH_SHIM_LITELLM_KEY_FILE', label: 'litellm key' },
-};
+const TOKEN_SLOT: Record<Slot, TokenSlot> = { oauth: 'oauth', apiKey: 'api-key', litellmKey: 'litellm-key' };
+const LABEL: Record<Slot, string> = { oauth: 'oauth token', apiKey: 'api key', litellmKey: 'litellm key' };
 
-/** Metric label for a slot (`oauth`, `api-key`, `litellm-key`). */
+/** Validation/metric name of a slot (`oauth`, `api-key`, `litellm-key`). */
 export function slotLabel(slot: Slot): TokenSlot {
-  return SLOT_INFO[slot].token;
+  return TOKEN_SLOT[slot];
 }
 
 /**
@@ -37,54 +33,59 @@ export interface CredentialEvents {
   onSnapshot?(snapshot: CredentialSnapshot, changed: readonly Slot[]): void;
 }
 
+/** Where values come from (mounted files, or a Secret through the Kubernetes API). */
+export interface CredentialFeed {
+  /** Delivers the first batch before resolving, then keeps delivering on change. */
+  start(store: CredentialStore): Promise<void>;
+  /** Re-reads now (tests, and the file feed's periodic pass). */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
 export interface CredentialStoreOptions {
-  readonly files: Partial<Record<Slot, string | undefined>>;
-  readonly reloadIntervalMs: number;
-  /** Wait for file events to settle (the kubelet writes a directory, a symlink, then renames). */
-  readonly debounceMs?: number;
-  /** Expiry stated by configuration (AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT); wins over the file's. */
+  /** Slots that must load for the shim to be ready, each with where it comes from (for messages). */
+  readonly slots: Partial<Record<Slot, string>>;
+  /** Expiry stated by configuration (AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT); wins over the value's own. */
   readonly oauthExpiresAt?: Date | undefined;
   readonly log: Logger;
   readonly events?: CredentialEvents;
 }
 
 interface SlotState {
-  readonly file: string;
+  readonly source: string;
   value: string | undefined;
   expiresAt: Date | undefined;
   loadedAt: Date | undefined;
+  firstLoadedAt: Date | undefined;
   problem: string | undefined;
-  running: Promise<void> | undefined;
-  again: boolean;
 }
 
 export interface SlotStatus {
   readonly slot: Slot;
-  readonly file: string;
+  readonly source: string;
   readonly loaded: boolean;
   readonly loadedAt: Date | undefined;
+  readonly expiresAt: Date | undefined;
   readonly problem: string | undefined;
 }
 
 /**
- * Holds the credentials read from mounted Secret files and keeps them current (`watchFiles` says
- * when to look again). Each re-read is validated, and only a good, different value replaces the
- * current one; a bad or missing file keeps the last good value, logged and counted.
+ * The credentials in use. A feed hands in a *batch* of read outcomes — every key of one Secret
+ * read together — and the store applies it at once: good, different values replace the current
+ * ones in a single new snapshot; a bad or missing value keeps the last good one, logged and
+ * counted, and never quoted.
  */
 export class CredentialStore {
   readonly #opts: CredentialStoreOptions;
   readonly #slots = new Map<Slot, SlotState>();
-  #watch: FileWatch | undefined;
+  #feed: CredentialFeed | undefined;
   #snapshot: CredentialSnapshot = Object.freeze({ generation: 0 });
-  #stopped = false;
 
   constructor(opts: CredentialStoreOptions) {
     this.#opts = opts;
     for (const slot of SLOTS) {
-      const file = opts.files[slot];
-      if (file !== undefined) {
-        this.#slots.set(slot, { file, value: undefined, expiresAt: undefined, loadedAt: undefined, problem: undefined, running: undefined, again: false });
-      }
+      const source = opts.slots[slot];
+      if (source !== undefined) this.#slots.set(slot, { source, value: undefined, expiresAt: undefined, loadedAt: undefined, firstLoadedAt: undefined, problem: undefined });
     }
   }
 
@@ -93,90 +94,72 @@ export class CredentialStore {
     return this.#snapshot;
   }
 
-  /** Reads every configured file once, then starts watching. Missing files are not fatal: not ready. */
-  async start(): Promise<void> {
-    await this.reloadAll();
-    if (this.#stopped) return;
-    const slotOf = new Map([...this.#slots].map(([slot, s]) => [s.file, slot]));
-    this.#watch = watchFiles(
-      [...slotOf.keys()],
-      (files) => {
-        for (const f of files) void this.reload(slotOf.get(f) as Slot);
-      },
-      { intervalMs: this.#opts.reloadIntervalMs, debounceMs: this.#opts.debounceMs ?? 100 },
-    );
+  /** Loads the first values (missing ones only make the shim not ready) and follows changes. */
+  async start(feed: CredentialFeed | undefined): Promise<void> {
+    this.#feed = feed;
+    await feed?.start(this);
   }
 
   stop(): void {
-    this.#stopped = true;
-    this.#watch?.stop();
+    this.#feed?.stop();
   }
 
-  /** Problems that keep `/readyz` false: a configured credential that has never loaded. */
+  /** Re-reads every source now. */
+  async reloadAll(): Promise<void> {
+    await this.#feed?.refresh();
+  }
+
+  /** Why the shim is not ready: a configured credential that has never loaded. */
   notReadyReasons(): string[] {
     const reasons: string[] = [];
-    for (const [slot, s] of this.#slots) {
-      if (s.value === undefined) reasons.push(`${SLOT_INFO[slot].env}: ${s.problem ?? 'not loaded yet'}`);
+    for (const s of this.#slots.values()) {
+      if (s.value === undefined) reasons.push(`${s.source}: ${s.problem ?? 'not loaded yet'}`);
     }
     return reasons;
   }
 
   status(): SlotStatus[] {
-    return [...this.#slots].map(([slot, s]) => ({ slot, file: s.file, loaded: s.value !== undefined, loadedAt: s.loadedAt, problem: s.problem }));
+    return [...this.#slots].map(([slot, s]) => ({ slot, source: s.source, loaded: s.value !== undefined, loadedAt: s.loadedAt, expiresAt: s.expiresAt, problem: s.problem }));
   }
 
-  async reloadAll(): Promise<void> {
-    await Promise.all([...this.#slots.keys()].map((slot) => this.reload(slot)));
-  }
-
-  /** Re-reads one slot; overlapping calls coalesce so an older read never lands after a newer one. */
-  reload(slot: Slot): Promise<void> {
-    const s = this.#slots.get(slot);
-    if (s === undefined) return Promise.resolve();
-    if (s.running !== undefined) {
-      s.again = true;
-      return s.running;
+  /** Applies one batch; publishes at most one new snapshot for it. */
+  apply(batch: ReadonlyMap<Slot, ReadOutcome>): void {
+    const changed: Slot[] = [];
+    const results: Array<[Slot, ReloadResult]> = [];
+    for (const [slot, outcome] of batch) {
+      const s = this.#slots.get(slot);
+      if (s === undefined) continue;
+      results.push([slot, this.#applyOne(slot, s, outcome, changed)]);
     }
-    const run = async (): Promise<void> => {
-      do {
-        s.again = false;
-        await this.#readOnce(slot, s);
-      } while (s.again && !this.#stopped);
-    };
-    s.running = run().finally(() => {
-      s.running = undefined;
-    });
-    return s.running;
+    if (changed.length > 0) this.#publish(changed);
+    for (const slot of changed) {
+      const s = this.#slots.get(slot) as SlotState;
+      this.#opts.log.info(
+        { event: 'credential_loaded', slot: slotLabel(slot), source: s.source, generation: this.#snapshot.generation },
+        s.loadedAt === s.firstLoadedAt ? `${LABEL[slot]} loaded` : `${LABEL[slot]} rotated`,
+      );
+    }
+    for (const [slot, result] of results) this.#opts.events?.onReload?.(slot, result);
   }
 
-  async #readOnce(slot: Slot, s: SlotState): Promise<void> {
-    const info = SLOT_INFO[slot];
-    const outcome = await readCredentialFile(s.file, info.token);
-    let result: ReloadResult;
+  #applyOne(slot: Slot, s: SlotState, outcome: ReadOutcome, changed: Slot[]): ReloadResult {
     if (outcome.ok) {
       s.problem = undefined;
-      if (outcome.value === s.value && sameTime(outcome.expiresAt, s.expiresAt)) {
-        result = 'unchanged';
-      } else {
-        const first = s.value === undefined;
-        s.value = outcome.value;
-        s.expiresAt = outcome.expiresAt;
-        s.loadedAt = new Date();
-        result = 'loaded';
-        this.#publish([slot]);
-        this.#opts.log.info({ event: 'credential_loaded', slot: info.token, file: s.file, generation: this.#snapshot.generation }, first ? `${info.label} loaded` : `${info.label} rotated`);
-      }
-    } else {
-      result = outcome.missing ? 'missing' : 'invalid';
-      if (/cannot be read/.test(outcome.problem)) result = 'error';
-      const changed = s.problem !== outcome.problem;
-      s.problem = outcome.problem;
-      if (changed) {
-        const keeping = s.value === undefined ? 'no credential loaded yet' : 'keeping the last good value';
-        this.#opts.log.warn({ event: 'credential_rejected', slot: info.token, file: s.file, result }, `${outcome.problem}; ${keeping}`);
-      }
+      if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) return 'unchanged';
+      s.value = outcome.value;
+      s.expiresAt = outcome.expiresAt;
+      s.loadedAt = new Date();
+      s.firstLoadedAt ??= s.loadedAt;
+      changed.push(slot);
+      return 'loaded';
     }
-    this.#opts.events?.onReload?.(slot, result);
+    const result: ReloadResult = outcome.missing ? 'missing' : outcome.unreadable === true ? 'error' : 'invalid';
+    if (s.problem !== outcome.problem) {
+      const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the last good value';
+      this.#opts.log.warn({ event: 'credential_rejected', slot: slotLabel(slot), source: s.source, result }, `${outcome.problem}; ${keeping}`);
+    }
+    s.problem = outcome.problem;
+    return result;
   }
 
   #publish(changed: Slot[]): void {
@@ -191,8 +174,4 @@ export class CredentialStore {
     this.#snapshot = next;
     this.#opts.events?.onSnapshot?.(next, changed);
   }
-}
-
-function sameTime(a: Date | undefined, b: Date | undefined): boolean {
-  return a?.getTime() === b?.getTime();
 }

@@ -4,9 +4,11 @@ import { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { createAdminServer } from '../admin/server.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
+import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
 import { CredentialStore, slotLabel } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
+import { createUsageObserver } from '../telemetry/usage-tap.js';
 import { createProxyHandler, type ResponseObserver } from './handler.js';
 
 export interface RunningProxy {
@@ -36,8 +38,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   let draining = false;
 
   const credentials = new CredentialStore({
-    files: { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile },
-    reloadIntervalMs: config.reloadIntervalMs,
+    slots: credentialSlots(config),
     oauthExpiresAt: config.oauthTokenExpiresAt,
     log,
     events: {
@@ -50,7 +51,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
       },
     },
   });
-  await credentials.start();
+  await credentials.start(credentialFeed(config, log));
 
   const dispatcher = new Pool(config.upstream.origin, {
     connections: config.upstreamConnections,
@@ -59,7 +60,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     bodyTimeout: config.bodyTimeoutMs,
   });
   const handler = createProxyHandler({
-    config, credentials, dispatcher, metrics, log, ...(opts.observe === undefined ? {} : { observe: opts.observe }),
+    config, credentials, dispatcher, metrics, log, observe: opts.observe ?? createUsageObserver(metrics),
   });
 
   const notReadyReasons = (): string[] => {

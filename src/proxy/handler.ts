@@ -58,6 +58,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   });
   const paths = createPathPolicy(config.allowedPaths);
   const upstreamHost = config.upstream.host;
+  const litellmKeyConfigured = config.litellmKeyFile !== undefined || config.secretKeys.litellmKey !== undefined;
   let inflight = 0;
   let draining = false;
 
@@ -128,7 +129,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
 
     const creds = credentials.snapshot();
-    if (config.litellmKeyFile !== undefined && creds.litellmKey === undefined) {
+    if (litellmKeyConfigured && creds.litellmKey === undefined) {
       reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
       return;
     }

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { RateLimitMetrics } from './ratelimit.js';
+import { UsageMetrics } from './usage-metrics.js';
 
 /**
  * Latency buckets in seconds. prom-client's defaults stop at 10 s; a long generation takes minutes,
@@ -21,6 +23,10 @@ export class ProxyMetrics {
   readonly credentialLastLoad: Gauge<'slot'>;
   readonly credentialGeneration: Gauge<never>;
   readonly credentialExpiry: Gauge<never>;
+  /** Token usage read from responses (usage-tap.ts). */
+  readonly usage: UsageMetrics;
+  /** Anthropic's rate-limit headers as gauges (ratelimit.ts). */
+  readonly rateLimits: RateLimitMetrics;
 
   constructor(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
     const registers = [registry];
@@ -77,6 +83,8 @@ export class ProxyMetrics {
       help: 'Unix time the OAuth token expires, when known (credentials JSON or AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT).',
       registers,
     });
+    this.usage = new UsageMetrics(registry);
+    this.rateLimits = new RateLimitMetrics(registry);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'auth_shim_' });
   }
 }

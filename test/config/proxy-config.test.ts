@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, flagFor, optionsMarkdown } from '../../src/config/options.js';
 import { loadProxyConfig, PROXY_OPTIONS } from '../../src/config/proxy-config.js';
+import { GENERATED_SECTIONS, renderSections } from '../../src/docs/sections.js';
 
 const base = { AUTH_SHIM_UPSTREAM_URL: 'http://litellm.ai.svc.cluster.local:4000/anthropic' };
 
@@ -78,10 +79,10 @@ describe('proxy configuration', () => {
   });
 
   it('cross-field rules', () => {
-    expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' })).toEqual(['AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE']);
+    expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' })).toEqual(['AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)']);
     expect(problems({ ...base, AUTH_SHIM_OAUTH_TOKEN_FILE: '/t', AUTH_SHIM_ALLOWED_CREDENTIALS: 'api-key' })).toEqual(['AUTH_SHIM_OAUTH_TOKEN_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth']);
     expect(problems({ ...base, AUTH_SHIM_API_KEY_FILE: '/k', AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth' })).toEqual(['AUTH_SHIM_API_KEY_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key']);
-    expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'client-only', AUTH_SHIM_API_KEY_FILE: '/k' })[0]).toContain('client-only never uses');
+    expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'client-only', AUTH_SHIM_API_KEY_FILE: '/k' })).toEqual(['AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses AUTH_SHIM_API_KEY_FILE: unset it or choose client-first']);
     expect(problems({ ...base, AUTH_SHIM_LISTEN: '127.0.0.1:9464' })).toEqual(['AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are 9464']);
     expect(problems({ ...base, AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: '2027-01-01T00:00:00Z' })).toEqual(['AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not']);
     expect(problems({ ...base, AUTH_SHIM_OAUTH_TOKEN_FILE: '/t', AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: 'next year' })[0]).toContain('RFC 3339');
@@ -94,5 +95,26 @@ describe('proxy configuration', () => {
   it('the README configuration table is the one generated from the option table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(optionsMarkdown(PROXY_OPTIONS));
+  });
+
+  it('every generated docs section is current (run npm run docs after changing options)', () => {
+    for (const file of new Set(GENERATED_SECTIONS.map((s) => s.file))) {
+      const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      expect(renderSections(file, text), file).toBe(text);
+    }
+  });
+
+  it('Kubernetes API mode options', () => {
+    const c = loadProxyConfig({ ...base, AUTH_SHIM_SECRET: 'agents/claude-creds', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'token', AUTH_SHIM_SECRET_LITELLM_KEY_KEY: 'litellm' });
+    expect(c.secret).toEqual({ namespace: 'agents', name: 'claude-creds' });
+    expect(c.secretKeys).toEqual({ oauth: 'token', litellmKey: 'litellm' });
+    expect(problems({ ...base, AUTH_SHIM_SECRET: 'agents/x' })).toEqual([expect.stringContaining('AUTH_SHIM_SECRET needs at least one of')]);
+    expect(problems({ ...base, AUTH_SHIM_SECRET: 'Agents/x_y', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'bad key' })).toEqual([
+      'AUTH_SHIM_SECRET must be <namespace>/<name> of a Secret, got "Agents/x_y"',
+      'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY must be a Secret key ([-._a-zA-Z0-9]+), got "bad key"',
+    ]);
+    expect(problems({ ...base, AUTH_SHIM_SECRET: 'a/b', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 't', AUTH_SHIM_OAUTH_TOKEN_FILE: '/t' })[0]).toContain('exclusive');
+    expect(problems({ ...base, AUTH_SHIM_SECRET_API_KEY_KEY: 'k' })).toEqual(['AUTH_SHIM_SECRET_*_KEY options are set but AUTH_SHIM_SECRET is not']);
+    expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_SECRET: 'a/b', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 't' })).toEqual([]);
   });
 });

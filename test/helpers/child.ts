@@ -13,8 +13,8 @@ export interface ChildShim {
 }
 
 /** Runs the built CLI (`dist/cli.js`) with the Node running the tests (24, from devDependencies). */
-export function runCli(args: string[], env: Record<string, string> = {}): ChildShim {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): ChildShim {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,147 @@
+import type { V1Container, V1EnvVar, V1Probe, V1Volume } from '@kubernetes/client-node';
+import type { CredentialSource } from '../proxy/translate.js';
+
+/**
+ * The one definition of what auth-shim injects: the sidecar container, its Secret volumes and the
+ * agent's environment. The webhook and `auth-shim inject` both call these through `mutate.ts`
+ * (linkerd: one definition of the proxy used by every path that injects it). The types come from
+ * @kubernetes/client-node (type-only import: nothing is loaded at run time), so a misspelt field
+ * fails to compile.
+ */
+
+export const SIDECAR_NAME = 'auth-shim';
+export const ADMIN_PORT_NAME = 'auth-shim-admin';
+export const SECRET_MOUNT_ROOT = '/var/run/secrets/auth-shim';
+export const BASE_URL_ENV = 'ANTHROPIC_BASE_URL';
+/** A value the proxy never mistakes for a credential (it is neither `sk-ant-oat…` nor `sk-ant-api…`). */
+export const PLACEHOLDER_API_KEY = 'auth-shim-placeholder';
+/** Environment variables through which Anthropic clients send a credential (facts §2). */
+export const CREDENTIAL_ENVS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
+export const NON_ROOT_UID = 65532;
+
+export type SecretSlot = 'oauth' | 'apiKey' | 'litellmKey';
+
+/** The proxy variable each slot's file goes to (src/config/proxy-config.ts). */
+export const SLOT_FILE_ENV: Record<SecretSlot, string> = {
+  oauth: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
+  apiKey: 'AUTH_SHIM_API_KEY_FILE',
+  litellmKey: 'AUTH_SHIM_LITELLM_KEY_FILE',
+};
+
+export const SLOT_DIR: Record<SecretSlot, string> = {
+  oauth: 'oauth-token',
+  apiKey: 'api-key',
+  litellmKey: 'litellm-key',
+};
+
+export interface SecretMount {
+  readonly slot: SecretSlot;
+  readonly secretName: string;
+  readonly key: string;
+  /** Chosen by the mutation so it never collides with the pod's own volumes. */
+  readonly volumeName: string;
+}
+
+/** Everything that varies from one injected pod to the next, resolved from annotations and config. */
+export interface SidecarSettings {
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  readonly upstream: string;
+  readonly credentialSource: CredentialSource;
+  readonly native: boolean;
+  readonly secrets: readonly SecretMount[];
+  readonly port: number;
+  readonly adminPort: number;
+  readonly cpuRequest: string;
+  readonly cpuLimit: string | undefined;
+  readonly memoryRequest: string;
+  readonly memoryLimit: string;
+  readonly logLevel: string;
+}
+
+export function secretFile(m: Pick<SecretMount, 'slot' | 'key'>): string {
+  return `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}/${m.key}`;
+}
+
+/** The `auth-shim proxy` configuration, in the proxy's own variable names. */
+export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
+  const env: V1EnvVar[] = [
+    { name: 'AUTH_SHIM_UPSTREAM_URL', value: s.upstream },
+    { name: 'AUTH_SHIM_LISTEN', value: `127.0.0.1:${s.port}` },
+    // Kubelet probes reach the pod IP, not loopback (facts §4).
+    { name: 'AUTH_SHIM_ADMIN_LISTEN', value: `0.0.0.0:${s.adminPort}` },
+    { name: 'AUTH_SHIM_CREDENTIAL_SOURCE', value: s.credentialSource },
+  ];
+  for (const m of s.secrets) env.push({ name: SLOT_FILE_ENV[m.slot], value: secretFile(m) });
+  env.push({ name: 'AUTH_SHIM_LOG_LEVEL', value: s.logLevel });
+  const heap = heapMiB(s.memoryLimit);
+  if (heap !== undefined) env.push({ name: 'NODE_OPTIONS', value: `--max-old-space-size=${heap}` });
+  return env;
+}
+
+/**
+ * V8 sizes its heap from the machine, not the container: without a cap a busy sidecar grows
+ * until the kernel OOM-kills it. Half the limit leaves room for buffers, code and the stack.
+ */
+export function heapMiB(limit: string): number | undefined {
+  const m = /^(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[kMGTPE])?$/.exec(limit);
+  if (m === null) return undefined;
+  const scale: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+  const bytes = Number(m[1]) * (scale[m[2] ?? ''] ?? 1);
+  const mib = Math.floor(bytes / 2 ** 20 / 2);
+  return mib >= 16 ? mib : undefined;
+}
+
+function probe(path: string, port: number, periodSeconds: number, failureThreshold: number): V1Probe {
+  return { httpGet: { path, port, scheme: 'HTTP' }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
+}
+
+/** The sidecar container; a native sidecar is an init container with `restartPolicy: Always`. */
+export function sidecarContainer(s: SidecarSettings): V1Container {
+  const limits: Record<string, string> = { memory: s.memoryLimit };
+  if (s.cpuLimit !== undefined) limits['cpu'] = s.cpuLimit;
+  const c: V1Container = {
+    name: SIDECAR_NAME,
+    image: s.image,
+    imagePullPolicy: s.imagePullPolicy,
+    args: ['proxy'],
+    env: sidecarEnv(s),
+    ports: [{ name: ADMIN_PORT_NAME, containerPort: s.adminPort, protocol: 'TCP' }],
+    // Holds back the app containers until credentials are loaded: a native sidecar's startup
+    // probe gates the containers after it. 120 × 1 s covers a Secret created just after the pod
+    // (the kubelet fills an optional volume within its sync period, facts §4).
+    startupProbe: probe('/readyz', s.adminPort, 1, 120),
+    readinessProbe: probe('/readyz', s.adminPort, 5, 2),
+    livenessProbe: probe('/healthz', s.adminPort, 10, 3),
+    resources: { requests: { cpu: s.cpuRequest, memory: s.memoryRequest }, limits },
+    securityContext: {
+      runAsNonRoot: true,
+      // `runAsNonRoot` needs a numeric user to be verifiable (distroless `nonroot`, facts §4).
+      runAsUser: NON_ROOT_UID,
+      runAsGroup: NON_ROOT_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    // Directories, never `subPath`: a subPath mount never sees a rotation (kubernetes#50345).
+    volumeMounts: s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+  if (s.native) c.restartPolicy = 'Always';
+  return c;
+}
+
+/**
+ * One Secret volume per credential. `optional: true`: a missing Secret must not hold the pod in
+ * `ContainerCreating` with a mount error; the sidecar starts, `/readyz` names the missing file,
+ * the startup probe keeps the agent from starting, and the kubelet fills the volume once the
+ * Secret exists.
+ */
+export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
+  return s.secrets.map((m) => ({ name: m.volumeName, secret: { secretName: m.secretName, optional: true } }));
+}
+
+export function baseUrl(s: Pick<SidecarSettings, 'port'>): string {
+  return `http://127.0.0.1:${s.port}`;
+}

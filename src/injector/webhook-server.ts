@@ -1,0 +1,233 @@
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { createAdminServer } from '../admin/server.js';
+import type { HostPort } from '../config/parsers.js';
+import type { Logger } from '../telemetry/logger.js';
+import { parseAdmissionReview, review } from './admission.js';
+import type { InjectorConfig } from './config.js';
+import { WebhookMetrics } from './metrics.js';
+import type { ServingCert } from './tls.js';
+
+export interface CertHooks {
+  readonly onCert: (cert: ServingCert) => void;
+  readonly onReload: (result: 'loaded' | 'unchanged' | 'error', error?: string) => void;
+}
+
+/** Where the serving certificate comes from: files (cert-manager) or auto (generated, in a Secret). */
+export interface CertSource {
+  /** Loads the first certificate (or records why it could not) and keeps it current via `onCert`. */
+  start(hooks: CertHooks): Promise<void>;
+  /** Why no certificate is in use yet; `undefined` once one is. */
+  problem(): string | undefined;
+  stop(): void;
+}
+
+export interface WebhookServerOptions {
+  readonly injector: InjectorConfig;
+  readonly listen: HostPort;
+  readonly adminListen: HostPort;
+  readonly maxBodyBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly certs: CertSource;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly defaultMetrics?: boolean;
+}
+
+export interface RunningWebhook {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly registry: Registry;
+  readonly metrics: WebhookMetrics;
+  shutdown(): Promise<{ drained: boolean }>;
+}
+
+/**
+ * `/mutate` serves the webhook entry selected by annotation (pods that say `auth-shim.io/inject:
+ * "true"`), `/mutate/namespace-enabled` the entry whose namespaceSelector matches
+ * `auth-shim.io/inject=enabled`: the API server's selectors tell the webhook which case it is,
+ * so it never needs to read Namespaces (Istio splits its webhook the same way).
+ */
+const ROUTES: Record<string, boolean> = { '/mutate': false, '/mutate/namespace-enabled': true };
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(new HttpError(413, `AdmissionReview is ${declared} bytes, more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, `AdmissionReview is more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+export async function startWebhook(opts: WebhookServerOptions): Promise<RunningWebhook> {
+  const { log } = opts;
+  const registry = opts.registry ?? new Registry();
+  const metrics = new WebhookMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
+  let listening = false;
+  let draining = false;
+  let inflight = 0;
+
+  // A server without a certificate yet fails handshakes until `onCert` arrives; `/readyz` says why.
+  const server: HttpsServer = createHttpsServer({
+    requestTimeout: opts.requestTimeoutMs,
+    headersTimeout: Math.min(opts.requestTimeoutMs, 60_000),
+    keepAliveTimeout: 5_000,
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    inflight++;
+    res.on('close', () => inflight--);
+    void handle(req, res);
+  });
+  server.on('tlsClientError', (err) => log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'));
+
+  const onCert = (cert: ServingCert): void => {
+    server.setSecureContext({ cert: cert.cert, key: cert.key });
+    metrics.certExpiry.set(cert.notAfter.getTime() / 1000);
+    log.info({ event: 'certificate_loaded', notAfter: cert.notAfter.toISOString() }, 'serving certificate loaded');
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const optedIn = ROUTES[path];
+    let dryRun = false;
+    try {
+      if (optedIn === undefined) throw new HttpError(404, 'not found: POST /mutate or /mutate/namespace-enabled');
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        throw new HttpError(405, 'method not allowed: POST an AdmissionReview');
+      }
+      const raw = await readBody(req, opts.maxBodyBytes);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
+      }
+      const parsed = parseAdmissionReview(body);
+      if ('problem' in parsed) throw new HttpError(400, `malformed AdmissionReview: ${parsed.problem}`);
+      const request = parsed.request;
+      dryRun = request.dryRun;
+      const result = review(request, opts.injector, optedIn);
+      send(res, 200, JSON.stringify(result.review), 'application/json');
+      metrics.reviews.inc({ decision: result.decision, dry_run: String(dryRun) });
+      const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+      log.info({
+        event: 'review',
+        uid: request.uid,
+        namespace: request.namespace,
+        name: request.name ?? meta?.name ?? meta?.generateName,
+        operation: request.operation,
+        decision: result.decision,
+        reason: result.reason,
+        dryRun,
+      }, `pod ${result.decision}`);
+    } catch (err) {
+      // Nothing escapes the handler: a bad review is the client's problem (4xx), anything else is
+      // ours (500, and the API server applies the webhook's failurePolicy).
+      const status = err instanceof HttpError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      send(res, status, `${message}\n`);
+      if (status >= 400) metrics.reviews.inc({ decision: status >= 500 ? 'error' : 'invalid', dry_run: String(dryRun) });
+      (status >= 500 ? log.error.bind(log) : log.warn.bind(log))({ event: 'review_failed', status, err: message }, 'review not answered');
+      if (status === 413) res.on('finish', () => req.destroy());
+    } finally {
+      metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  await opts.certs.start({
+    onCert,
+    onReload: (result, error) => {
+      metrics.tlsReloads.inc({ result });
+      if (result === 'error') log.warn({ event: 'certificate_reload_failed', err: error }, 'serving certificate not (re)loaded; the last good one stays in use');
+    },
+  });
+
+  const notReadyReasons = (): string[] => {
+    const reasons: string[] = [];
+    if (draining) reasons.push('shutting down');
+    if (!listening) reasons.push('the webhook listener is not bound yet');
+    const p = opts.certs.problem();
+    if (p !== undefined) reasons.push(`no serving certificate: ${p}`);
+    return reasons;
+  };
+  const admin = createAdminServer({ registry, notReadyReasons });
+  try {
+    await listen(admin, opts.adminListen);
+    await listen(server, opts.listen);
+  } catch (err) {
+    opts.certs.stop();
+    admin.close();
+    server.close();
+    throw err;
+  }
+  listening = true;
+  const url = urlOf(server, 'https');
+  const adminUrl = urlOf(admin, 'http');
+  log.info({ event: 'listening', url, admin: adminUrl }, 'auth-shim webhook ready');
+
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  async function shutdown(): Promise<{ drained: boolean }> {
+    draining = true;
+    server.close();
+    const deadline = Date.now() + opts.drainTimeoutMs;
+    while (inflight > 0 && Date.now() < deadline) {
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const drained = inflight === 0;
+    server.closeAllConnections();
+    opts.certs.stop();
+    await new Promise<void>((r) => admin.close(() => r()));
+    admin.closeAllConnections();
+    log.info({ event: 'stopped', drained }, 'auth-shim webhook stopped');
+    return { drained };
+  }
+  return { url, adminUrl, registry, metrics, shutdown: () => (stopping ??= shutdown()) };
+}
+
+function listen(server: Server | HttpsServer, at: HostPort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server | HttpsServer, scheme: string): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `${scheme}://${host}:${a.port}`;
+}
