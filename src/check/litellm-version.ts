@@ -1,9 +1,12 @@
 /**
- * What a LiteLLM version means for auth-shim (facts.md §3, checked against LiteLLM's source):
+ * What a LiteLLM version means for auth-shim, read from LiteLLM's published source and confirmed
+ * against real releases in test/e2e (this corrects facts.md §3, which put the boundary at 1.83):
  * - ≤ 1.74.13: `/anthropic` always goes to api.anthropic.com (ANTHROPIC_API_BASE ignored);
- * - 1.74.14 – 1.82.x: with no Anthropic key on the LiteLLM pod it injects `x-api-key: None`, and
- *   Anthropic decides on x-api-key when both arrive — a subscription token can never get through;
- * - ≥ 1.83: the client's Authorization reaches Anthropic (if the pod has no Anthropic credential);
+ * - 1.74.14 – 1.82.4: `anthropic_proxy_route` sends `x-api-key: "{}".format(key)` — the literal
+ *   `None` when the LiteLLM pod has no Anthropic key — and Anthropic decides on x-api-key when both
+ *   arrive, so a subscription token can never get through;
+ * - ≥ 1.82.5: the route adds a credential only when LiteLLM has one (`get_auth_header`), so the
+ *   client's Authorization reaches Anthropic (if the pod has no Anthropic credential);
  * - 1.82.7, 1.82.8 and 1.107.0 were malicious or compromised uploads.
  */
 export interface LitellmVerdict {
@@ -36,9 +39,9 @@ export function litellmVerdict(version: string): LitellmVerdict {
   if (!atLeast(v, [1, 74, 14])) {
     notes.push('this version ignores ANTHROPIC_API_BASE and sends /anthropic straight to api.anthropic.com');
   }
-  const oauth = atLeast(v, [1, 83, 0]);
+  const oauth = atLeast(v, [1, 82, 5]);
   if (!oauth) {
-    notes.push('/anthropic cannot carry a subscription OAuth token before LiteLLM 1.83: with no Anthropic key on the LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)');
+    notes.push('/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)');
   } else {
     notes.push('OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through Anthropic deployment (a server credential wins over the client\'s)');
   }

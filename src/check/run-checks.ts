@@ -99,15 +99,9 @@ async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, chec
   }
   checks.push({ name: 'upstream', status: 'ok', detail: `${origin} reachable (GET /health/readiness → ${readiness.status})` });
 
-  let version: string | undefined;
-  try {
-    const v = (JSON.parse(readiness.body) as { litellm_version?: unknown }).litellm_version;
-    if (typeof v === 'string') version = v;
-  } catch {
-    // not LiteLLM, or not its readiness endpoint
-  }
+  const version = readinessVersion(readiness.body) ?? (await openapiVersion(origin));
   if (version === undefined) {
-    checks.push({ name: 'litellm version', status: 'warn', detail: 'the upstream did not report a LiteLLM version (not LiteLLM, or /health/readiness is not exposed)' });
+    checks.push({ name: 'litellm version', status: 'warn', detail: 'the upstream did not report a LiteLLM version (/health/readiness, /openapi.json): not LiteLLM, or those routes are not exposed' });
     return undefined;
   }
   const verdict = litellmVerdict(version);
@@ -128,6 +122,31 @@ async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, chec
     }
   }
   return version;
+}
+
+/** LiteLLM ≤ ~1.9x reports `litellm_version` in `/health/readiness`; newer releases stopped. */
+function readinessVersion(body: string): string | undefined {
+  try {
+    const v = (JSON.parse(body) as { litellm_version?: unknown }).litellm_version;
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Newer LiteLLM (1.106 seen) still states its version in its OpenAPI document. */
+async function openapiVersion(origin: string): Promise<string | undefined> {
+  try {
+    const res = await request(`${origin}/openapi.json`, { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    const doc = (await res.body.json()) as { info?: { title?: unknown; version?: unknown } };
+    return doc.info?.title === 'LiteLLM API' && typeof doc.info.version === 'string' ? doc.info.version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function sampleMapping(config: ProxyConfig, snap: CredentialSnapshot): CheckReport['mapping'] {

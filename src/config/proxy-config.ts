@@ -136,6 +136,18 @@ export const PROXY_OPTIONS = {
     description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
     parse: positiveInt('bytes'),
   }),
+  clientHeadersTimeoutMs: option({
+    env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
+    default: '60000',
+    description: 'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
+    parse: positiveMs,
+  }),
+  clientRequestTimeoutMs: option({
+    env: 'AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS',
+    default: '300000',
+    description: 'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
+    parse: positiveMs,
+  }),
   drainTimeoutMs: option({
     env: 'AUTH_SHIM_DRAIN_TIMEOUT_MS',
     default: '25000',
@@ -183,6 +195,8 @@ export interface ProxyConfig {
   readonly upstreamConnections: number;
   readonly connectRetries: number;
   readonly maxBodyBytes: number;
+  readonly clientHeadersTimeoutMs: number;
+  readonly clientRequestTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly reloadIntervalMs: number;
   readonly oauthTokenExpiresAt: Date | undefined;
@@ -236,6 +250,10 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
     for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
   }
+  // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE).
+  if (v.clientHeadersTimeoutMs !== undefined && v.clientRequestTimeoutMs !== undefined && v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs) {
+    problems.push(`AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`);
+  }
   if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
     problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
   }
@@ -267,6 +285,8 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     upstreamConnections: v.upstreamConnections,
     connectRetries: v.connectRetries,
     maxBodyBytes: v.maxBodyBytes,
+    clientHeadersTimeoutMs: v.clientHeadersTimeoutMs,
+    clientRequestTimeoutMs: v.clientRequestTimeoutMs,
     drainTimeoutMs: v.drainTimeoutMs,
     reloadIntervalMs: v.reloadIntervalMs,
     oauthTokenExpiresAt: v.oauthTokenExpiresAt,

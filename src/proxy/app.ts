@@ -72,7 +72,15 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   };
 
   const admin = createAdminServer({ registry, notReadyReasons });
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 60_000, requestTimeout: 300_000 }, handler);
+  // Slowloris: node:http answers 408 and closes a connection whose headers or whole request take
+  // too long. It checks only every `connectionsCheckingInterval` (30 s by default), so the check
+  // runs at least twice per headers timeout for a short one to take effect.
+  const server = createServer({
+    keepAliveTimeout: 5_000,
+    headersTimeout: config.clientHeadersTimeoutMs,
+    requestTimeout: config.clientRequestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
+  }, handler);
   try {
     await listen(admin, config.adminListen.host, config.adminListen.port);
     await listen(server, config.listen.host, config.listen.port);

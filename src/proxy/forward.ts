@@ -159,7 +159,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   #endBuffered(body: Buffer): void {
     const head = this.#head as ResponseHead;
-    const unwrapped = unwrapLitellmError(body.toString('utf8'));
+    const unwrapped = unwrapLitellmError(body.toString('utf8'), this.#status);
     if (unwrapped === undefined) {
       this.#writeHead(this.#status, head.headers);
       this.#write(body);
@@ -173,7 +173,10 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       headers.push('request-id', unwrapped.requestId);
       this.#outcome.requestId = unwrapped.requestId;
     }
-    headers.push('x-auth-shim-unwrapped', 'litellm-error-envelope');
+    if (unwrapped.retry !== undefined && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-should-retry')) {
+      headers.push('x-should-retry', String(unwrapped.retry));
+    }
+    headers.push('x-auth-shim-unwrapped', unwrapped.kind === 'wrapped' ? 'litellm-error-envelope' : 'litellm-error');
     this.#outcome.unwrapped = true;
     this.#writeHead(this.#status, headers);
     this.#write(inner);

@@ -1,41 +1,73 @@
 /**
- * LiteLLM before PR #32133 wraps an upstream Anthropic error in its own envelope, keeping the status:
- *   {"error":{"message":"<Anthropic error JSON, escaped>","type":"None","param":"None","code":"429"}}
- * and for `stream: true` requests the message is a Python bytes repr: "b'{\"type\":\"error\",…}'".
- * Clients then see an unknown error type and retry wrongly (Claude Code spent 11 attempts on a
- * wrapped `overloaded_error`). We return the inner Anthropic error unchanged; anything that is not
- * exactly this shape is left alone.
+ * LiteLLM answers errors in its own envelope, `{"error":{"message":…,"type":…,"param":…,"code":…}}`,
+ * which Anthropic clients cannot classify (Claude Code spent 11 attempts on a wrapped
+ * `overloaded_error`; an unknown 401 is retried for ~3 minutes). Two cases:
+ * - before PR #32133 it wraps an upstream Anthropic error, keeping the status, with `type: "None"`
+ *   and the Anthropic JSON as the message (a Python bytes repr `b'…'` for `stream: true`
+ *   requests): we return the inner Anthropic error unchanged;
+ * - its own errors (a bad virtual key, a budget exceeded, …): we answer the same status with an
+ *   Anthropic-shaped error carrying LiteLLM's message, minus any key fragment it echoes.
+ * A body that is not exactly this envelope is left alone.
  */
 
 /** Error bodies larger than this are never inspected (the envelope is a few hundred bytes). */
 export const MAX_ENVELOPE_BYTES = 64 * 1024;
 
 export interface UnwrappedError {
-  /** The inner Anthropic error, as LiteLLM received it. */
+  /** `wrapped`: the inner Anthropic error as LiteLLM received it; `litellm`: LiteLLM's own error, reshaped. */
+  readonly kind: 'wrapped' | 'litellm';
   readonly body: string;
   /** The inner `request_id`, to restore the `request-id` header SDKs read. */
   readonly requestId: string | undefined;
+  /** For LiteLLM's own credential errors: tell clients not to retry (they will not fix themselves). */
+  readonly retry: boolean | undefined;
 }
 
-export function unwrapLitellmError(raw: string): UnwrappedError | undefined {
+/** Anthropic's error type for a status (Anthropic's and Claude Code's gateway contract). */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400: return 'invalid_request_error';
+    case 401: return 'authentication_error';
+    case 402: return 'billing_error';
+    case 403: return 'permission_error';
+    case 404: return 'not_found_error';
+    case 413: return 'request_too_large';
+    case 429: return 'rate_limit_error';
+    case 529: return 'overloaded_error';
+    default: return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+/** LiteLLM echoes part of a refused key (`Received API Key = sk-…ab`); never pass a fragment on. */
+const KEY_FRAGMENT = /\bsk-[^\s,;"')]*/g;
+
+export function unwrapLitellmError(raw: string, status: number): UnwrappedError | undefined {
   const outer = parseObject(raw);
   const envelope = outer?.['error'];
-  if (!isObject(envelope) || typeof envelope['message'] !== 'string') return undefined;
-  // LiteLLM stringifies Python's None for type and param; anything else is LiteLLM's own error.
-  if (envelope['type'] !== 'None') return undefined;
+  if (outer === undefined || outer['type'] === 'error' || !isObject(envelope) || typeof envelope['message'] !== 'string') return undefined;
+  // LiteLLM's envelope always has these four fields; other gateways' `{"error":{…}}` is left alone.
+  if (!('type' in envelope) || !('param' in envelope) || !('code' in envelope)) return undefined;
+  // LiteLLM stringifies Python's None for type and param when it wraps an upstream error.
+  if (envelope['type'] !== 'None') return litellmOwn(envelope['message'], status);
 
   let message = envelope['message'];
   if (message.startsWith("b'") || message.startsWith('b"')) {
     const decoded = decodePythonBytesRepr(message);
-    if (decoded === undefined) return undefined;
+    if (decoded === undefined) return litellmOwn(envelope['message'], status);
     message = decoded;
   }
   const inner = parseObject(message);
-  if (inner === undefined || inner['type'] !== 'error') return undefined;
+  if (inner === undefined || inner['type'] !== 'error') return litellmOwn(envelope['message'], status);
   const error = inner['error'];
-  if (!isObject(error) || typeof error['type'] !== 'string') return undefined;
+  if (!isObject(error) || typeof error['type'] !== 'string') return litellmOwn(envelope['message'], status);
   const requestId = typeof inner['request_id'] === 'string' ? inner['request_id'] : undefined;
-  return { body: message, requestId };
+  return { kind: 'wrapped', body: message, requestId, retry: undefined };
+}
+
+function litellmOwn(message: string, status: number): UnwrappedError {
+  const clean = message.replace(KEY_FRAGMENT, 'sk-***').slice(0, 2000);
+  const body = JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: `LiteLLM: ${clean}` } });
+  return { kind: 'litellm', body, requestId: undefined, retry: status === 401 || status === 403 ? false : undefined };
 }
 
 /**

@@ -221,12 +221,21 @@ describe('upstream errors pass through; old LiteLLM envelopes are un-wrapped', (
     expect(r.json()).toEqual(JSON.parse(inner));
   });
 
-  it("LiteLLM's own errors (bad key) are left as LiteLLM sent them", async () => {
+  it("LiteLLM's own errors (bad key) become Anthropic-shaped, not retried, no key fragment", async () => {
     shim = await startShim();
     const own = JSON.stringify({ error: { message: 'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...ey', type: 'auth_error', param: 'None', code: '401' } });
     shim.fake.respond = (_req, res) => void res.writeHead(401, { 'content-type': 'application/json' }).end(own);
     const r = await call('/v1/messages');
-    expect(r.status).toBe(401);
-    expect(r.text).toBe(own);
+    expectAnthropicError(r, 401, 'authentication_error', false, 'LiteLLM: Authentication Error, Invalid proxy server token passed.');
+    expect(r.text).not.toContain('sk-...ey');
+    expect(r.headers['x-auth-shim-unwrapped']).toBe('litellm-error');
+  });
+
+  it('error bodies from other gateways are left byte for byte', async () => {
+    shim = await startShim();
+    const other = '{"error":{"message":"quota","code":7}}';
+    shim.fake.respond = (_req, res) => void res.writeHead(429, { 'content-type': 'application/json' }).end(other);
+    const r = await call('/v1/messages');
+    expect(r.text).toBe(other);
   });
 });

@@ -1,0 +1,135 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { claudeCodeRequest } from '../../src/cli/demo.js';
+import { anthropicError, sseEvents, startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { anthropicErrorType } from '../../src/proxy/litellm-envelope.js';
+import { runCli } from '../helpers/child.js';
+import { OAUTH, startShim, type Shim } from '../helpers/shim.js';
+import { LITELLM_NEW, startLitellm, type Litellm } from './_peers.js';
+
+/**
+ * agent → auth-shim → real LiteLLM `/anthropic` → recording fake Anthropic. Only Anthropic is
+ * faked. Failure messages name the peer and version: `LiteLLM 1.106.4: …`.
+ */
+const peer = `LiteLLM ${LITELLM_NEW}`;
+let fake: FakeAnthropic;
+let litellm: Litellm;
+let shim: Shim;
+
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+  litellm = await startLitellm(LITELLM_NEW, fake.url);
+  shim = await startShim({ upstream: fake, upstreamUrl: litellm.anthropicUrl, files: { litellm: litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+}, 300_000);
+
+afterAll(async () => {
+  await shim?.close();
+  await litellm?.stop();
+  await fake?.close();
+});
+
+function lastUpstream() {
+  const r = fake.requests.at(-1);
+  if (r === undefined) throw new Error(`${peer}: the fake Anthropic received nothing`);
+  return r;
+}
+
+describe(`through real ${peer}`, () => {
+  it('a Claude-Code-shaped streaming request: Bearer token, no x-api-key, oauth beta, other headers unchanged, SSE event for event', async () => {
+    const events = sseEvents('claude-sonnet-4-5', ['one', ' two', ' three']);
+    fake.respond = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_e2e_stream' });
+      for (const e of events) res.write(e);
+      res.end();
+    };
+    const { headers, body } = claudeCodeRequest(OAUTH);
+    const res = await request(`${shim.proxy.url}/v1/messages?beta=true`, { method: 'POST', headers, body, dispatcher: shim.client });
+    const text = await res.body.text();
+    expect(res.statusCode, `${peer}: status`).toBe(200);
+    expect(text, `${peer}: the SSE stream differs from what Anthropic sent`).toBe(events.join(''));
+
+    const got = lastUpstream();
+    expect(got.url, `${peer}: path`).toBe('/v1/messages?beta=true');
+    expect(got.headers['authorization'], `${peer}: authorization`).toEqual([`Bearer ${OAUTH}`]);
+    expect(got.headers['x-api-key'], `${peer}: x-api-key must not reach Anthropic`).toBeUndefined();
+    expect(got.headers['anthropic-beta'], `${peer}: anthropic-beta`).toEqual([`${headers['anthropic-beta']},oauth-2025-04-20`]);
+    for (const name of ['anthropic-version', 'user-agent', 'x-app', 'x-claude-code-session-id', 'x-stainless-lang', 'x-stainless-retry-count', 'anthropic-dangerous-direct-browser-access']) {
+      expect(got.headers[name], `${peer}: header ${name} changed`).toEqual([headers[name]]);
+    }
+    // Observed, contrary to facts.md §3's table: this LiteLLM does not forward x-litellm-api-key.
+    expect(got.headers['x-litellm-api-key'], `${peer}: x-litellm-api-key reached Anthropic`).toBeUndefined();
+  });
+
+  it('non-streaming through the real Anthropic SDK', async () => {
+    fake.respond = (await import('../../src/demo/fake-anthropic.js')).defaultResponder;
+    const client = new Anthropic({ apiKey: OAUTH, baseURL: shim.proxy.url, maxRetries: 0 });
+    const msg = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] });
+    expect(msg.content[0], `${peer}: message`).toMatchObject({ type: 'text', text: 'Hello from the fake Anthropic.' });
+    expect(lastUpstream().headers['authorization']).toEqual([`Bearer ${OAUTH}`]);
+  });
+
+  it('streaming through the real Anthropic SDK: every event parsed, the final message assembled', async () => {
+    fake.respond = (await import('../../src/demo/fake-anthropic.js')).defaultResponder;
+    const client = new Anthropic({ apiKey: OAUTH, baseURL: shim.proxy.url, maxRetries: 0 });
+    const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] });
+    const types: string[] = [];
+    for await (const e of stream) types.push(e.type);
+    expect(types[0], `${peer}: first event`).toBe('message_start');
+    expect(types.at(-1), `${peer}: last event`).toBe('message_stop');
+    expect((await stream.finalMessage()).content[0]).toMatchObject({ type: 'text', text: 'Hello from the fake Anthropic.' });
+  });
+
+  it('auth-shim check: version detected, OAuth possible, key accepted, exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'check-new-'));
+    await writeFile(join(dir, 'key'), litellm.masterKey);
+    try {
+      const child = runCli(['check'], { AUTH_SHIM_UPSTREAM_URL: litellm.anthropicUrl, AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'key') });
+      const { code } = await child.exited;
+      const out = child.stdout.join('\n');
+      expect(out).toContain(`ok    litellm version  ${LITELLM_NEW}: can carry OAuth tokens`);
+      expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);
+      expect(out).toContain('authorization: Bearer sk-ant-oat01-***');
+      expect(out).not.toContain(litellm.masterKey);
+      expect(code, `${peer}: check output:\n${out}`).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('LiteLLM authenticates the injected key: a wrong key is refused, and the refusal reaches the client Anthropic-shaped', async () => {
+    const wrong = await startShim({ upstream: fake, upstreamUrl: litellm.anthropicUrl, files: { litellm: 'sk-wrong-virtual-key-0000' }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+    try {
+      const before = fake.requests.length;
+      const res = await request(`${wrong.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body: '{"model":"m","max_tokens":1,"messages":[]}', dispatcher: wrong.client });
+      const body = (await res.body.json()) as { type: string; error: { type: string; message: string } };
+      // Without a database LiteLLM refuses every key but its master key with 400 "No connected db."
+      // (a database-backed LiteLLM answers 401); either way the client gets an Anthropic error.
+      expect([400, 401], `${peer}: status for a wrong LiteLLM key`).toContain(res.statusCode);
+      expect(body.type).toBe('error');
+      expect(body.error.type).toBe(anthropicErrorType(res.statusCode));
+      expect(body.error.message).toMatch(/^LiteLLM: /);
+      expect(res.headers['x-auth-shim-unwrapped']).toBe('litellm-error');
+      expect(JSON.stringify(body)).not.toContain('sk-wrong-virtual-key');
+      expect(fake.requests.length, `${peer}: a refused request reached Anthropic`).toBe(before);
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it.each([
+    [429, 'rate_limit_error'],
+    [529, 'overloaded_error'],
+  ])('Anthropic %i reaches the client as %s with its status', async (status, type) => {
+    fake.respond = (_req, res) => anthropicError(res, status, type, 'from the fake', { 'retry-after': '7' });
+    for (const stream of [false, true]) {
+      const res = await request(`${shim.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', max_tokens: 1, stream, messages: [] }), dispatcher: shim.client });
+      const body = (await res.body.json()) as { type: string; error: { type: string } };
+      expect(res.statusCode, `${peer} (stream: ${stream}): status`).toBe(status);
+      expect(body, `${peer} (stream: ${stream}): body`).toMatchObject({ type: 'error', error: { type } });
+    }
+  });
+});
