@@ -1,6 +1,7 @@
 import { runChecks, type CheckReport } from '../check/run-checks.js';
 import { ConfigError, optionsHelp } from '../config/options.js';
 import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
+import { EXIT_CONFIG, wantsHelp } from './load-config.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 
@@ -11,7 +12,7 @@ const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
  */
 export async function runCheck(args: string[]): Promise<number> {
   const json = args.includes('--json');
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     process.stdout.write(`${optionsHelp('check', 'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping (--json for machines)', PROXY_OPTIONS)}\n`);
     return 0;
   }
@@ -22,7 +23,7 @@ export async function runCheck(args: string[]): Promise<number> {
     if (!(err instanceof ConfigError)) throw err;
     if (json) process.stdout.write(`${JSON.stringify({ ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) }, null, 2)}\n`);
     else process.stderr.write(`auth-shim check: ${err.message}\n`);
-    return 2;
+    return EXIT_CONFIG;
   }
   const report = await runChecks(config);
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : render(report));

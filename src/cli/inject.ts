@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
-import { ConfigError, optionsHelp } from '../config/options.js';
+import { optionsHelp } from '../config/options.js';
 import { INJECTOR_OPTIONS, loadInjectorConfig } from '../injector/config.js';
 import { injectManifests } from '../injector/manifests.js';
+import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';
 
 export interface InjectIo {
   readonly stdin: NodeJS.ReadableStream;
@@ -24,20 +25,12 @@ Other documents are copied unchanged. Helm: helm install … --post-renderer aut
  * manifest on stdout.
  */
 export async function runInject(args: string[], io: InjectIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     io.stdout.write(`${USAGE}\n${optionsHelp('inject', 'render the sidecar into manifests', INJECTOR_OPTIONS)}\n`);
     return 0;
   }
-  let parsed;
-  try {
-    parsed = loadInjectorConfig(io.env, args, ['--all']);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr.write(`auth-shim inject: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = loadOrReport('inject', () => loadInjectorConfig(io.env, args, ['--all']), io.stderr);
+  if (parsed === undefined) return EXIT_CONFIG;
   const all = args.includes('--all');
   const files = parsed.positionals.length === 0 ? ['-'] : parsed.positionals;
 

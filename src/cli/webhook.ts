@@ -1,26 +1,19 @@
-import { ConfigError, optionsHelp } from '../config/options.js';
+import { optionsHelp } from '../config/options.js';
 import { INJECTOR_OPTIONS, loadWebhookConfig, WEBHOOK_OPTIONS } from '../injector/config.js';
 import { fileCertSource } from '../injector/tls.js';
 import { startWebhook, type CertSource } from '../injector/webhook-server.js';
 import { onShutdownSignals } from '../lifecycle/signals.js';
 import { createLogger } from '../telemetry/logger.js';
+import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';
 
 /** `auth-shim webhook`: validate everything, then answer AdmissionReviews until SIGTERM/SIGINT. */
 export async function runWebhook(args: string[]): Promise<number | undefined> {
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     process.stdout.write(`${optionsHelp('webhook', 'the sidecar injector (mutating admission webhook)', { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS })}\n`);
     return 0;
   }
-  let config;
-  try {
-    config = loadWebhookConfig(process.env, args);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`auth-shim webhook: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadOrReport('webhook', () => loadWebhookConfig(process.env, args));
+  if (config === undefined) return EXIT_CONFIG;
   const { injector, webhook } = config;
   const log = createLogger(webhook.logLevel);
   let certs: CertSource;
