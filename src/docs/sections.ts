@@ -1,6 +1,8 @@
 import { optionsMarkdown } from '../config/options.js';
 import { PROXY_OPTIONS } from '../config/proxy-config.js';
+import { Registry } from 'prom-client';
 import { annotationsMarkdown } from '../injector/annotations.js';
+import { ProxyMetrics } from '../telemetry/metrics.js';
 
 /** A Markdown section derived from code; `npm run docs` rewrites it, a test checks it. */
 export interface GeneratedSection {
@@ -12,7 +14,21 @@ export interface GeneratedSection {
 export const GENERATED_SECTIONS: GeneratedSection[] = [
   { file: 'README.md', name: 'proxy-options', render: () => optionsMarkdown(PROXY_OPTIONS) },
   { file: 'README.md', name: 'annotations', render: annotationsMarkdown },
+  { file: 'README.md', name: 'metrics', render: metricsMarkdown },
+  { file: 'docs/METRICS.md', name: 'metrics', render: metricsMarkdown },
 ];
+
+/** The metric table, straight from what ProxyMetrics registers: name | type | labels | meaning. */
+export function metricsMarkdown(): string {
+  const registry = new Registry();
+  new ProxyMetrics(registry, { defaultMetrics: false });
+  const rows = registry.getMetricsAsArray().map((m) => {
+    const { name, type, help, labelNames } = m as unknown as { name: string; type: string; help: string; labelNames: string[] };
+    const labels = labelNames.map((l) => `\`${l}\``).join(', ');
+    return `| \`${name}\` | ${type} | ${labels} | ${help.replaceAll('|', '\\|')} |`;
+  });
+  return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
 
 /** Replaces the body of every generated section of `file` in `text`. */
 export function renderSections(file: string, text: string): string {

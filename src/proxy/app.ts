@@ -47,7 +47,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
         const now = Date.now() / 1000;
         for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotLabel(slot) }, now);
         metrics.credentialGeneration.set(snap.generation);
-        if (snap.oauthExpiresAt !== undefined) metrics.credentialExpiry.set(snap.oauthExpiresAt.getTime() / 1000);
+        if (snap.oauthExpiresAt !== undefined) metrics.setOauthExpiry(snap.oauthExpiresAt);
       },
     },
   });

@@ -22,7 +22,9 @@ export class ProxyMetrics {
   readonly credentialReloads: Counter<'slot' | 'result'>;
   readonly credentialLastLoad: Gauge<'slot'>;
   readonly credentialGeneration: Gauge<never>;
-  readonly credentialExpiry: Gauge<never>;
+  readonly credentialExpiry: Gauge<'slot'>;
+  readonly credentialExpiresIn: Gauge<'slot'>;
+  #oauthExpiresAtMs: number | undefined;
   /** Token usage read from responses (usage-tap.ts). */
   readonly usage: UsageMetrics;
   /** Anthropic's rate-limit headers as gauges (ratelimit.ts). */
@@ -78,13 +80,33 @@ export class ProxyMetrics {
       help: 'Increments every time the set of credentials in use changes.',
       registers,
     });
+    // Labelled so that no sample exists until the expiry is known: an unlabelled gauge would read
+    // 0 ("expired in 1970") and trip every naive expiry alert.
     this.credentialExpiry = new Gauge({
       name: 'auth_shim_oauth_token_expiry_timestamp_seconds',
       help: 'Unix time the OAuth token expires, when known (credentials JSON or AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT).',
+      labelNames: ['slot'],
       registers,
+    });
+    const expiresAt = (): number | undefined => this.#oauthExpiresAtMs;
+    this.credentialExpiresIn = new Gauge({
+      name: 'auth_shim_oauth_token_expires_in_seconds',
+      help: 'Seconds until the OAuth token expires (negative once expired), when known; computed at scrape time.',
+      labelNames: ['slot'],
+      registers,
+      collect() {
+        const at = expiresAt();
+        if (at !== undefined) this.set({ slot: 'oauth' }, Math.round((at - Date.now()) / 1000));
+      },
     });
     this.usage = new UsageMetrics(registry);
     this.rateLimits = new RateLimitMetrics(registry);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'auth_shim_' });
+  }
+
+  /** Records when the OAuth token in use expires (both expiry gauges follow it). */
+  setOauthExpiry(at: Date): void {
+    this.#oauthExpiresAtMs = at.getTime();
+    this.credentialExpiry.set({ slot: 'oauth' }, at.getTime() / 1000);
   }
 }

@@ -160,7 +160,7 @@ describe('credential rotation through a kubelet-style Secret volume', () => {
     shim = await startShim({ files: { creds: json }, env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/creds' } });
     expect(await send(shim)).toBe(200);
     expect(shim.fake.lastHeader('authorization')).toBe(`Bearer ${token(1)}`);
-    expect(await metric(shim, 'auth_shim_oauth_token_expiry_timestamp_seconds')).toContain(`auth_shim_oauth_token_expiry_timestamp_seconds ${expiresAt / 1000}`);
+    expect(await metric(shim, 'auth_shim_oauth_token_expiry_timestamp_seconds')).toContain(`auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"} ${expiresAt / 1000}`);
     expect(shim.logs.join('\n')).not.toContain('sk-ant-ort01');
   });
 });

@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 /** Histograms of durations: bucket counts and sums depend on the machine, `_count` does not. */
 const TIMING = /^(auth_shim_request_duration_seconds|auth_shim_upstream_first_byte_seconds)_(bucket|sum)[{ ]/;
 /** Gauges holding "now" when something happened. */
-const CLOCK = /^(auth_shim_credential_last_load_timestamp_seconds|auth_shim_ratelimit_last_seen_timestamp_seconds)[{ ]/;
+const CLOCK = /^(auth_shim_credential_last_load_timestamp_seconds|auth_shim_ratelimit_last_seen_timestamp_seconds|auth_shim_oauth_token_expires_in_seconds)[{ ]/;
 /**
  * Credential re-reads other than `loaded`: the file watcher may look again any number of times
  * (each sees `unchanged` or the same `invalid`); the script forces each result at least once.
