@@ -89,4 +89,51 @@ describe('backpressure', () => {
     for await (const c of res.body) received += (c as Buffer).length;
     expect(received).toBe(total * chunk.length);
   });
+
+  it('an upstream that stops reading the request body stalls the client\'s upload instead of the shim buffering it', async () => {
+    shim = await startShim({ env: { AUTH_SHIM_MAX_BODY_BYTES: String(256 * 1024 * 1024) } });
+    let upstreamRead = 0;
+    let resumeUpstream: () => void = () => undefined;
+    // Read the first chunk, then stop reading: TCP buffers fill up back to the client.
+    shim.fake.server.removeAllListeners('request');
+    shim.fake.server.on('request', (req, res) => {
+      req.once('data', (c: Buffer) => {
+        upstreamRead += c.length;
+        req.pause();
+        resumeUpstream = () => {
+          req.on('data', (d: Buffer) => (upstreamRead += d.length));
+          req.resume();
+        };
+      });
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    const total = 64 * 1024 * 1024;
+    const sock = connect(Number(new URL(shim.proxy.url).port), '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: ${total}\r\n\r\n`);
+    const chunk = Buffer.alloc(1024 * 1024, 0x62);
+    let written = 0;
+    while (written < total && sock.write(chunk)) written += chunk.length;
+    if (written < total) written += chunk.length; // the write that returned false was still queued
+    await eventually(() => upstreamRead > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    // The client could not push the whole 64 MiB: the shim did not read ahead of the upstream.
+    expect(written).toBeLessThan(32 * 1024 * 1024);
+    resumeUpstream();
+    while (written < total) {
+      if (!sock.write(chunk)) await once(sock, 'drain');
+      written += chunk.length;
+    }
+    const response = await new Promise<string>((resolve) => {
+      let text = '';
+      sock.on('data', (c: Buffer) => {
+        text += c.toString();
+        if (text.includes('{}')) resolve(text); // chunked or length-framed
+      });
+    });
+    sock.destroy();
+    expect(response).toMatch(/^HTTP\/1\.1 200 /);
+    expect(upstreamRead).toBe(total);
+  });
 });
+
