@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { manifestProblems } from './_validate.js';
+
+/** The validator used on every rendered object must itself reject what it exists to catch. */
+describe('manifestProblems', () => {
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'x' },
+    spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+  };
+
+  it('accepts a valid Deployment', async () => {
+    expect(await manifestProblems(deployment)).toEqual([]);
+  });
+
+  it('rejects a wrong type and a misspelt field in a built-in kind', async () => {
+    const bad = structuredClone(deployment) as Record<string, any>;
+    bad['spec'].replicas = 'two';
+    bad['spec'].template.spec.containers[0].imagePullPolicyy = 'Always';
+    const problems = await manifestProblems(bad);
+    expect(problems.join('\n')).toMatch(/replicas must be integer/);
+    expect(problems.join('\n')).toContain('unknown field /spec/template/spec/containers/0/imagePullPolicyy');
+  });
+
+  it('rejects a wrong type in a CRD (Prometheus Operator, cert-manager, Flux)', async () => {
+    expect(await manifestProblems({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: { selector: {}, endpoints: [{ port: 9464 }] } })).not.toEqual([]);
+    expect(await manifestProblems({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' }, spec: { secretName: 's', issuerRef: {} } })).not.toEqual([]);
+    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' }, spec: { interval: 5 } })).not.toEqual([]);
+  });
+
+  it('reports a kind it has no schema for instead of passing it', async () => {
+    expect(await manifestProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } })).toHaveLength(1);
+  });
+});
