@@ -8,8 +8,16 @@ export const API_KEY_PREFIX = 'sk-ant-api';
 /** Any Anthropic-issued secret, including refresh tokens (`sk-ant-ort…`) and admin keys. */
 export const ANTHROPIC_SECRET_PREFIX = 'sk-ant-';
 
+/**
+ * Anthropic tokens are one base64url-style word. A value holding more (`sk-ant-oat…,sk-ant-api…`,
+ * a second key after a tab) is not a credential: forwarded whole, the extra secret would reach the
+ * upstream (test/reliability/regressions/compound-client-credential.test.ts).
+ */
+const TOKEN_WORD = /^[A-Za-z0-9_-]+$/;
+
 /** Classifies a raw token; `undefined` means "not an Anthropic credential we forward". */
 export function classifyToken(token: string): CredentialKind | undefined {
+  if (!TOKEN_WORD.test(token)) return undefined;
   if (token.startsWith(OAUTH_PREFIX)) return 'oauth';
   if (token.startsWith(API_KEY_PREFIX)) return 'api-key';
   return undefined;
@@ -32,6 +40,9 @@ export function tokenProblem(slot: TokenSlot, value: string): string | undefined
   if (/[\r\n]/.test(value)) return 'has more than one line';
   if (!TOKEN_CHARS.test(value)) return 'contains characters that are not allowed in an HTTP header (spaces or non-ASCII)';
   const kind = classifyToken(value);
+  if (slot !== 'litellm-key' && kind === undefined && value.startsWith(ANTHROPIC_SECRET_PREFIX)) {
+    return 'contains characters that are not part of an Anthropic token (a comma or space usually means two values in one Secret)';
+  }
   switch (slot) {
     case 'oauth':
       if (kind === 'oauth') return undefined;

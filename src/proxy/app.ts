@@ -9,6 +9,7 @@ import { CredentialStore, slotLabel } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
+import { answerClientError } from './client-errors.js';
 import { createProxyHandler, type ResponseObserver } from './handler.js';
 
 export interface RunningProxy {
@@ -81,6 +82,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     requestTimeout: config.clientRequestTimeoutMs,
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
   }, handler);
+  server.on('clientError', answerClientError);
   try {
     await listen(admin, config.adminListen.host, config.adminListen.port);
     await listen(server, config.listen.host, config.listen.port);

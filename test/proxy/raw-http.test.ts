@@ -65,3 +65,22 @@ describe('raw HTTP/1.1 behaviour', () => {
     expect(shim.fake.requests).toHaveLength(0);
   });
 });
+
+describe('requests node:http refuses before the handler', () => {
+  it.each([
+    ['oversized headers → 431', (k: string) => `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: ${k}\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'too large'],
+    ['a CR in a header value → 400', (k: string) => `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: ${k}\r\nx-bad: a\rb\r\n\r\n`, 400, 'malformed HTTP request'],
+    ['obs-fold → 400', (k: string) => `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: ${k}\r\nx-folded: a\r\n b\r\n\r\n`, 400, 'malformed HTTP request'],
+  ])('%s, Anthropic-shaped, no secret echoed', async (_name, request, status, says) => {
+    shim = await startShim();
+    const sock = await open(shim);
+    sock.write(request(API_KEY));
+    const text = await readUntil(sock, () => false);
+    expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { type: string; error: { type: string; message: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(body.error.message).toContain(says);
+    expect(text).not.toContain(API_KEY);
+    expect(shim.fake.requests).toHaveLength(0);
+  });
+});
