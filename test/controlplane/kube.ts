@@ -1,0 +1,163 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { expect } from 'vitest';
+import type { ChildShim } from '../helpers/child.js';
+import type { ControlPlane } from './cluster.js';
+
+/** Helpers shared by the control-plane tests: objects in, stored objects out, golden comparison. */
+
+export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
+
+/** Creates (or dry-runs) an object; returns the object the API server stored and its warnings. */
+export async function create(cp: ControlPlane, obj: unknown, extra: readonly string[] = []): Promise<{ code: number; stored?: Obj; stderr: string; warnings: string[] }> {
+  const r = await cp.kubectl(['create', '-f', '-', '-o', 'json', ...extra], JSON.stringify(obj));
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('Warning: ')).map((l) => l.slice('Warning: '.length));
+  return r.code === 0 ? { code: 0, stored: JSON.parse(r.stdout) as Obj, stderr: r.stderr, warnings } : { code: r.code, stderr: r.stderr, warnings };
+}
+
+export async function createOk(cp: ControlPlane, obj: unknown, extra: readonly string[] = []): Promise<Obj> {
+  const r = await create(cp, obj, extra);
+  if (r.stored === undefined) throw new Error(`create was refused: ${r.stderr}`);
+  return r.stored;
+}
+
+export async function getJson(cp: ControlPlane, args: readonly string[]): Promise<Obj> {
+  return JSON.parse(await cp.kubectlOk(['get', ...args, '-o', 'json'])) as Obj;
+}
+
+export async function apply(cp: ControlPlane, objs: readonly unknown[]): Promise<void> {
+  await cp.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+}
+
+/** Polls until `fn` returns a value (not undefined) or the bound passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, boundMs = 20_000): Promise<T> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`${what}: not within ${boundMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A stored object with what changes from run to run replaced: server-set identity and times,
+ * generated name suffixes, the ServiceAccount token volume's random suffix, UIDs wherever they
+ * appear (owner references, Job labels).
+ */
+export function normalise(obj: Obj): Obj {
+  const o = structuredClone(obj);
+  const meta = (o.metadata ?? {}) as Record<string, unknown>;
+  for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation']) delete meta[k];
+  if (typeof meta['generateName'] === 'string') meta['name'] = `${meta['generateName']}<generated>`;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (UID.test(v)) return '<uid>';
+      return v.replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-<random>');
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  const out = walk(o) as Obj;
+  // Pods of a ReplicaSet carry its generated name and template hash: stable for one template,
+  // but they say nothing the rest of the object does not.
+  const m = out.metadata as Record<string, unknown>;
+  const labels = m['labels'] as Record<string, string> | undefined;
+  const hash = labels?.['pod-template-hash'];
+  return hash === undefined ? out : (JSON.parse(JSON.stringify(out).replaceAll(hash, '<hash>')) as Obj);
+}
+
+/** Compares with a YAML golden file, or rewrites it with UPDATE_GOLDEN=1. */
+export async function expectGoldenYaml(file: string, obj: unknown): Promise<void> {
+  const actual = stringify(obj, { lineWidth: 0 });
+  if (process.env['UPDATE_GOLDEN'] === '1') {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, actual);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = await readFile(file, 'utf8');
+  } catch {
+    throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 and review the diff`);
+  }
+  expect(parse(actual)).toEqual(parse(expected));
+}
+
+/**
+ * `expected` ⊆ `actual`: every field of `expected` is in `actual` with the same value; objects in
+ * `actual` may have more fields (the API server's defaults). Arrays must have the same length,
+ * except that `ignore` names array elements (by `name`) that `actual` may have in addition.
+ * Returns the JSON paths that differ.
+ */
+export function notContained(expected: unknown, actual: unknown, ignore: (name: string) => boolean, at = ''): string[] {
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`${at}: expected an array, stored ${JSON.stringify(actual)}`];
+    const kept = actual.filter((a) => !(typeof a === 'object' && a !== null && typeof (a as { name?: unknown }).name === 'string' && ignore((a as { name: string }).name)));
+    if (kept.length !== expected.length) return [`${at}: expected ${expected.length} items, stored ${kept.length}: ${JSON.stringify(kept).slice(0, 300)}`];
+    return expected.flatMap((e, i) => notContained(e, kept[i], ignore, `${at}/${i}`));
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (typeof actual !== 'object' || actual === null) return [`${at}: expected an object, stored ${JSON.stringify(actual)}`];
+    return Object.entries(expected).flatMap(([k, v]) => notContained(v, (actual as Record<string, unknown>)[k], ignore, `${at}/${k}`));
+  }
+  return expected === actual ? [] : [`${at}: expected ${JSON.stringify(expected)}, stored ${JSON.stringify(actual)}`];
+}
+
+/** Waits for a CLI child's `listening` line, failing with its stderr if it exits first. */
+export async function listening(s: ChildShim, what: string): Promise<{ url: string; admin: string }> {
+  const exited = s.exited.then(({ code }) => {
+    throw new Error(`${what} exited ${code}: ${s.stderr.join('')}${s.stdout.slice(-5).join('\n')}`);
+  });
+  return Promise.race([s.listening, exited]);
+}
+
+export async function stopChild(s: ChildShim | undefined): Promise<void> {
+  if (s === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
+  s.child.kill('SIGTERM');
+  const t = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
+  await s.exited;
+  clearTimeout(t);
+}
+
+/**
+ * Stand-ins for the CRDs of cert-manager, prometheus-operator and Flux: the chart's optional
+ * objects and deploy/'s Flux objects need their kinds to exist to be dry-run at all. The published
+ * CRD manifests come with those projects' charts and release assets, which no package registry
+ * reachable here serves (@kubernetes-models/* ship compiled validators, not CRDs), so these accept
+ * any spec: the dry run checks apiVersion, kind, scope, names and metadata; test/chart and
+ * test/deploy validate the specs against the @kubernetes-models schemas.
+ */
+const STAND_IN_KINDS = [
+  { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates', scope: 'Namespaced', versions: ['v1'] },
+  { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers', scope: 'Namespaced', versions: ['v1'] },
+  { group: 'cert-manager.io', kind: 'ClusterIssuer', plural: 'clusterissuers', scope: 'Cluster', versions: ['v1'] },
+  { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors', scope: 'Namespaced', versions: ['v1'] },
+  { group: 'monitoring.coreos.com', kind: 'PodMonitor', plural: 'podmonitors', scope: 'Namespaced', versions: ['v1'] },
+  { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules', scope: 'Namespaced', versions: ['v1'] },
+  { group: 'helm.toolkit.fluxcd.io', kind: 'HelmRelease', plural: 'helmreleases', scope: 'Namespaced', versions: ['v2', 'v2beta2'] },
+  { group: 'source.toolkit.fluxcd.io', kind: 'HelmRepository', plural: 'helmrepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
+  { group: 'source.toolkit.fluxcd.io', kind: 'OCIRepository', plural: 'ocirepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
+  { group: 'source.toolkit.fluxcd.io', kind: 'GitRepository', plural: 'gitrepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
+  { group: 'kustomize.toolkit.fluxcd.io', kind: 'Kustomization', plural: 'kustomizations', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
+];
+
+export async function installStandInCrds(cp: ControlPlane): Promise<void> {
+  const crds = STAND_IN_KINDS.map((c) => ({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${c.plural}.${c.group}` },
+    spec: {
+      group: c.group,
+      scope: c.scope,
+      names: { kind: c.kind, plural: c.plural, singular: c.kind.toLowerCase(), listKind: `${c.kind}List` },
+      versions: c.versions.map((name, i) => ({ name, served: true, storage: i === 0, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } })),
+    },
+  }));
+  await apply(cp, crds);
+  await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', ...crds.map((c) => `crd/${c.metadata.name}`)]);
+}
