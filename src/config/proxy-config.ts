@@ -120,9 +120,9 @@ export const PROXY_OPTIONS = {
   }),
   upstreamConnections: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECTIONS',
-    default: '128',
-    description: 'Most keep-alive connections to the upstream.',
-    parse: positiveInt('connections'),
+    default: '0',
+    description: 'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
+    parse: nonNegativeInt('connections'),
   }),
   connectRetries: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECT_RETRIES',

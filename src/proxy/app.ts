@@ -55,7 +55,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   await credentials.start(credentialFeed(config, log));
 
   const dispatcher = new Pool(config.upstream.origin, {
-    connections: config.upstreamConnections,
+    connections: config.upstreamConnections === 0 ? null : config.upstreamConnections,
     connect: { timeout: config.connectTimeoutMs },
     headersTimeout: config.headersTimeoutMs,
     bodyTimeout: config.bodyTimeoutMs,

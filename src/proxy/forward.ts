@@ -114,8 +114,10 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#outcome.status = status;
     this.#res.sendDate = false; // the upstream's Date header passes through
     this.#res.writeHead(status, headers);
-    // Send headers now: a stream's client waits on them before the first event.
-    this.#res.flushHeaders();
+    // Send headers now when the body is open-ended: a stream's client waits on them before the
+    // first event. A length-framed body comes right behind its head, and Node sends the head
+    // with the first chunk: one write (a syscall and a packet) per response instead of two.
+    if (!this.#framed) this.#res.flushHeaders();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
