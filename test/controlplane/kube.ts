@@ -1,5 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { expectGolden } from '../helpers/golden.js';
 import { parse, stringify } from 'yaml';
 import { expect } from 'vitest';
 import type { ChildShim } from '../helpers/child.js';
@@ -71,21 +70,9 @@ export function normalise(obj: Obj): Obj {
   return hash === undefined ? out : (JSON.parse(JSON.stringify(out).replaceAll(hash, '<hash>')) as Obj);
 }
 
-/** Compares with a YAML golden file, or rewrites it with UPDATE_GOLDEN=1. */
+/** Compares with a YAML golden file (as data, not text), or rewrites it with UPDATE_GOLDEN=1. */
 export async function expectGoldenYaml(file: string, obj: unknown): Promise<void> {
-  const actual = stringify(obj, { lineWidth: 0 });
-  if (process.env['UPDATE_GOLDEN'] === '1') {
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = await readFile(file, 'utf8');
-  } catch {
-    throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 and review the diff`);
-  }
-  expect(parse(actual)).toEqual(parse(expected));
+  await expectGolden(file, stringify(obj, { lineWidth: 0 }), (actual, expected) => expect(parse(actual)).toEqual(parse(expected)));
 }
 
 /**

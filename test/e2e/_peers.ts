@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { startShim, type Shim } from '../helpers/shim.js';
 
 /**
  * The real peers auth-shim must agree with, installed once into `.peers/` (git-ignored, kept
@@ -184,4 +187,30 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
 /** Reads a file if it exists (for diagnostics in failure messages). */
 export async function tail(path: string): Promise<string> {
   return readFile(path, 'utf8').then((t) => t.slice(-2000), () => '');
+}
+
+export interface Chain {
+  fake: FakeAnthropic;
+  litellm: Litellm;
+  /** The shim in front of LiteLLM's `/anthropic`, holding LiteLLM's key as its LiteLLM key. */
+  shim: Shim;
+}
+
+/**
+ * Registers beforeAll/afterAll for agent → shim → real LiteLLM `version` → recording fake Anthropic.
+ * The returned object is filled in by beforeAll; pass a fake to share one across chains.
+ */
+export function litellmChain(version: string, shared?: () => FakeAnthropic): Chain {
+  const chain = {} as Chain;
+  beforeAll(async () => {
+    chain.fake = shared?.() ?? (await startFakeAnthropic());
+    chain.litellm = await startLitellm(version, chain.fake.url);
+    chain.shim = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: chain.litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+  }, 300_000);
+  afterAll(async () => {
+    await chain.shim?.close();
+    await chain.litellm?.stop();
+    if (shared === undefined) await chain.fake?.close();
+  });
+  return chain;
 }

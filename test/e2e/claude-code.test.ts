@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { OAUTH, SECRETS, startShim, type Shim } from '../helpers/shim.js';
-import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW, startLitellm, type Litellm } from './_peers.js';
+import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW, litellmChain } from './_peers.js';
 
 /**
  * The real Claude Code CLI (npm, pinned) in print mode, offline, with a throwaway HOME and its
@@ -118,20 +118,11 @@ describe(`real ${peer} through the shim`, () => {
 });
 
 describe(`real ${peer} → shim → real LiteLLM ${LITELLM_NEW} → Anthropic`, () => {
-  let litellm: Litellm;
-  let shim: Shim;
-  beforeAll(async () => {
-    litellm = await startLitellm(LITELLM_NEW, fake.url);
-    shim = await startShim({ upstream: fake, upstreamUrl: litellm.anthropicUrl, files: { litellm: litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
-  }, 300_000);
-  afterAll(async () => {
-    await shim?.close();
-    await litellm?.stop();
-  });
+  const chain = litellmChain(LITELLM_NEW, () => fake);
 
   it('completes with the subscription token arriving as Bearer', async () => {
     const before = fake.requests.length;
-    const r = await runClaude(shim.proxy.url, { ANTHROPIC_API_KEY: OAUTH });
+    const r = await runClaude(chain.shim.proxy.url, { ANTHROPIC_API_KEY: OAUTH });
     expect(r.code, `${peer} via LiteLLM ${LITELLM_NEW}: exit code; stderr: ${r.stderr.slice(-500)}`).toBe(0);
     expect(r.result).toContain('Hello from the fake Anthropic.');
     const got = messagesRequests(before);

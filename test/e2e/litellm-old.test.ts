@@ -1,38 +1,20 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { anthropicError, defaultResponder, startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { anthropicError, defaultResponder } from '../../src/demo/fake-anthropic.js';
 import { runCli } from '../helpers/child.js';
-import { OAUTH, startShim, type Shim } from '../helpers/shim.js';
-import { LITELLM_NONE_KEY, LITELLM_OLD, startLitellm, type Litellm } from './_peers.js';
+import { OAUTH } from '../helpers/shim.js';
+import { LITELLM_NONE_KEY, LITELLM_OLD, litellmChain, type Chain } from './_peers.js';
 
 /**
  * Older LiteLLM releases (facts.md §3, corrected by what these tests observe): what goes wrong
  * there, what the shim repairs (the error envelope) and what it cannot (`x-api-key: None`), and
  * that `auth-shim check` says so plainly.
  */
-interface Env {
-  fake: FakeAnthropic;
-  litellm: Litellm;
-  shim: Shim;
-}
-
-function setup(version: string): Env {
-  const env = {} as Env;
-  beforeAll(async () => {
-    env.fake = await startFakeAnthropic();
-    env.litellm = await startLitellm(version, env.fake.url);
-    env.shim = await startShim({ upstream: env.fake, upstreamUrl: env.litellm.anthropicUrl, files: { litellm: env.litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
-  }, 300_000);
-  afterAll(async () => {
-    await env.shim?.close();
-    await env.litellm?.stop();
-    await env.fake?.close();
-  });
-  return env;
-}
+type Env = Chain;
+const setup = (version: string): Env => litellmChain(version);
 
 async function post(env: Env, stream: boolean) {
   const res = await request(`${env.shim.proxy.url}/v1/messages`, {

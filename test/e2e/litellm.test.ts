@@ -2,34 +2,26 @@ import Anthropic from '@anthropic-ai/sdk';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { claudeCodeRequest } from '../../src/cli/demo.js';
-import { anthropicError, sseEvents, startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { anthropicError, sseEvents, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { anthropicErrorType } from '../../src/proxy/litellm-envelope.js';
 import { runCli } from '../helpers/child.js';
 import { OAUTH, startShim, type Shim } from '../helpers/shim.js';
-import { LITELLM_NEW, startLitellm, type Litellm } from './_peers.js';
+import { LITELLM_NEW, litellmChain, type Litellm } from './_peers.js';
 
 /**
  * agent → auth-shim → real LiteLLM `/anthropic` → recording fake Anthropic. Only Anthropic is
  * faked. Failure messages name the peer and version: `LiteLLM 1.106.4: …`.
  */
 const peer = `LiteLLM ${LITELLM_NEW}`;
+const chain = litellmChain(LITELLM_NEW);
 let fake: FakeAnthropic;
 let litellm: Litellm;
 let shim: Shim;
-
-beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  litellm = await startLitellm(LITELLM_NEW, fake.url);
-  shim = await startShim({ upstream: fake, upstreamUrl: litellm.anthropicUrl, files: { litellm: litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
-}, 300_000);
-
-afterAll(async () => {
-  await shim?.close();
-  await litellm?.stop();
-  await fake?.close();
+beforeAll(() => {
+  ({ fake, litellm, shim } = chain);
 });
 
 function lastUpstream() {

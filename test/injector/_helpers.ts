@@ -1,5 +1,4 @@
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { expect } from 'vitest';
@@ -22,21 +21,7 @@ export function goldenConfig(extra: Record<string, string> = {}): InjectorConfig
   return loadInjectorConfig({ ...GOLDEN_ENV, ...extra }, []).config;
 }
 
-/** Compare with a golden file, or rewrite it with UPDATE_GOLDEN=1. */
-export async function expectGolden(file: string, actual: string): Promise<void> {
-  if (process.env['UPDATE_GOLDEN'] === '1') {
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = await readFile(file, 'utf8');
-  } catch {
-    throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 and review the diff`);
-  }
-  expect(actual).toBe(expected);
-}
+export { expectGolden } from '../helpers/golden.js';
 
 type AttributeMap = { name: string; baseName: string; type: string }[];
 
@@ -76,21 +61,7 @@ export async function makeBundle(names: readonly string[] = [SERVICE_NAME]): Pro
   return issueServingCert(await generateCa(), names);
 }
 
-let generation = 0;
-
-/** Writes tls.crt/tls.key the way the kubelet updates a Secret volume: new dir, `..data` swap. */
-export async function writeKubeletSecret(dir: string, files: Record<string, string>): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const ts = `..2026_01_01_00_00_${String(generation++).padStart(2, '0')}.${process.pid}`;
-  await mkdir(join(dir, ts));
-  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, ts, name), content);
-  await symlink(ts, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const name of Object.keys(files)) {
-    await symlink(join('..data', name), join(dir, `${name}.tmp`)).catch(() => undefined);
-    await rename(join(dir, `${name}.tmp`), join(dir, name));
-  }
-}
+export { writeKubeletSecret } from '../helpers/kubelet-dir.js';
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,4 @@
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { expect } from 'vitest';
+import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 
 /** Histograms of durations: bucket counts and sums depend on the machine, `_count` does not. */
 const TIMING = /^(auth_shim_request_duration_seconds|auth_shim_upstream_first_byte_seconds)_(bucket|sum)[{ ]/;
@@ -44,14 +42,5 @@ function replaceValue(line: string, placeholder: string): string {
 
 /** Compares with a golden file under test/telemetry/golden/, or rewrites it with UPDATE_GOLDEN=1. */
 export async function expectGolden(name: string, actual: string): Promise<void> {
-  const file = new URL(`./golden/${name}`, import.meta.url).pathname;
-  if (process.env.UPDATE_GOLDEN === '1') {
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  const expected = await readFile(file, 'utf8').catch(() => {
-    throw new Error(`golden file ${file} is missing: run UPDATE_GOLDEN=1 npx vitest run test/telemetry`);
-  });
-  expect(actual).toBe(expected);
+  await expectGoldenFile(new URL(`./golden/${name}`, import.meta.url).pathname, actual);
 }
