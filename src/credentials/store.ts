@@ -56,7 +56,6 @@ interface SlotState {
   value: string | undefined;
   expiresAt: Date | undefined;
   loadedAt: Date | undefined;
-  firstLoadedAt: Date | undefined;
   problem: string | undefined;
 }
 
@@ -85,7 +84,7 @@ export class CredentialStore {
     this.#opts = opts;
     for (const slot of SLOTS) {
       const source = opts.slots[slot];
-      if (source !== undefined) this.#slots.set(slot, { source, value: undefined, expiresAt: undefined, loadedAt: undefined, firstLoadedAt: undefined, problem: undefined });
+      if (source !== undefined) this.#slots.set(slot, { source, value: undefined, expiresAt: undefined, loadedAt: undefined, problem: undefined });
     }
   }
 
@@ -125,18 +124,19 @@ export class CredentialStore {
   /** Applies one batch; publishes at most one new snapshot for it. */
   apply(batch: ReadonlyMap<Slot, ReadOutcome>): void {
     const changed: Slot[] = [];
+    const rotated = new Set<Slot>();
     const results: Array<[Slot, ReloadResult]> = [];
     for (const [slot, outcome] of batch) {
       const s = this.#slots.get(slot);
       if (s === undefined) continue;
+      if (s.value !== undefined) rotated.add(slot);
       results.push([slot, this.#applyOne(slot, s, outcome, changed)]);
     }
     if (changed.length > 0) this.#publish(changed);
     for (const slot of changed) {
-      const s = this.#slots.get(slot) as SlotState;
       this.#opts.log.info(
-        { event: 'credential_loaded', slot: slotLabel(slot), source: s.source, generation: this.#snapshot.generation },
-        s.loadedAt === s.firstLoadedAt ? `${LABEL[slot]} loaded` : `${LABEL[slot]} rotated`,
+        { event: 'credential_loaded', slot: slotLabel(slot), source: this.#slots.get(slot)?.source, generation: this.#snapshot.generation },
+        rotated.has(slot) ? `${LABEL[slot]} rotated` : `${LABEL[slot]} loaded`,
       );
     }
     for (const [slot, result] of results) this.#opts.events?.onReload?.(slot, result);
@@ -149,7 +149,6 @@ export class CredentialStore {
       s.value = outcome.value;
       s.expiresAt = outcome.expiresAt;
       s.loadedAt = new Date();
-      s.firstLoadedAt ??= s.loadedAt;
       changed.push(slot);
       return 'loaded';
     }

@@ -152,6 +152,10 @@ describe('credential rotation through a kubelet-style Secret volume', () => {
     await writeFile(join(s.dir, '.token.swp'), token(3));
     await rename(join(s.dir, '.token.swp'), join(s.dir, 'token'));
     await eventually(async () => (await send(s)) === 200 && s.fake.lastHeader('authorization') === `Bearer ${token(3)}`, 2_000);
+    const messages = s.logs.filter((l) => l.includes('credential_loaded')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages[0]).toBe('oauth token loaded');
+    expect(messages.slice(1).every((m) => m === 'oauth token rotated')).toBe(true);
+    expect(messages.length).toBeGreaterThanOrEqual(3);
   });
 
   it("Claude Code's credentials JSON in the OAuth slot: the access token is used and its expiry exported", async () => {
