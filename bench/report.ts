@@ -256,7 +256,7 @@ ${machine(r)}
 - **Load**: ${r.setup['load']}; latency at concurrency 1 and 32 after a warm-up, throughput at 32.
 - **auth-shim**: \`node ${r.shimFlags.join(' ')} dist/cli.js proxy\`, defaults (log level \`info\`: one JSON
   line per request, to a file), the usage tap on, \`--upstream-connections ${r.setup['shimUpstreamConnections']}\` so that
-  1,000 streams are really open upstream rather than queued behind the default pool of 128.
+  1,000 streams are really open upstream (the default, \`0\`, sets no limit at all).
 - **nginx**: one worker (auth-shim is one process with one JavaScript thread), \`master_process off\`,
   keep-alive upstream, \`proxy_buffering off\`, \`proxy_request_buffering off\`; it maps \`x-api-key\` to
   \`Authorization: Bearer\`, merges the oauth beta and adds \`x-litellm-api-key\` — the rewrite for this
