@@ -67,7 +67,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     metrics.inflight.dec();
     const code = String(o.status);
     metrics.requests.inc({ code, credential });
-    metrics.duration.observe((performance.now() - started) / 1000);
+    const elapsedMs = performance.now() - started;
+    metrics.duration.observe(elapsedMs / 1000);
     if (o.error !== undefined) {
       if (o.reachedUpstream || o.error.code.startsWith('upstream_')) metrics.upstreamErrors.inc({ reason: o.error.code });
       else metrics.rejected.inc({ reason: o.error.code });
@@ -79,7 +80,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       status: o.status,
       credential,
       origin,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      duration_ms: Math.round(elapsedMs * 1000) / 1000,
       bytes_in: o.bytesIn,
       bytes_out: o.bytesOut,
       request_id: o.requestId,
