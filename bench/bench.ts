@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { INJECTOR_OPTIONS } from '../src/injector/config.js';
+import { nodeOptions } from '../src/injector/sidecar.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -204,7 +206,9 @@ function shimTarget(shim: Shim): Target {
 
 /** Measures the sidecar itself: the same sequence for the main row and for each flag variant. */
 async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): Promise<{ hop?: HopResult; variant: FlagVariantResult }> {
-  const start = (): Promise<Shim> => startShim({ upstreamUrl: ctx.upstream.url, litellmKeyFile: ctx.keyFile, nodeFlags: flags, logFile: join(ctx.dir, 'shim.log'), upstreamConnections: ctx.sizes.openStreams + 100 });
+  // The main row runs as an injected pod does (the injector's NODE_OPTIONS plus the image's flag);
+  // the variants run with their flags alone, so the table compares flags, not flags on top of a cap.
+  const start = (): Promise<Shim> => startShim({ upstreamUrl: ctx.upstream.url, litellmKeyFile: ctx.keyFile, nodeFlags: flags, logFile: join(ctx.dir, 'shim.log'), upstreamConnections: ctx.sizes.openStreams + 100, injectedNodeOptions: main });
   const startup = await startupRuns(main ? ctx.sizes.startupRuns : Math.min(5, ctx.sizes.startupRuns), start);
   const shim = await start();
   try {
@@ -413,6 +417,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         sseFake: 'node:http in the bench process; each event carries the performance.now() it was written at, so the client (same process, same clock) reads each event\'s one-way delay',
         load: 'wrk -t1 (closed loop), a Claude-Code-shaped POST /v1/messages?beta=true: 18 headers, ~1.9 KB JSON body',
         shimUpstreamConnections: String(sizes.openStreams + 100),
+        shimNodeOptions: nodeOptions(INJECTOR_OPTIONS.memoryLimit.default) ?? '',
         installedByBench: tools.installed.join(' ') || 'nothing (nginx and wrk were present)',
       },
       shimFlags: RECOMMENDED_FLAGS,

@@ -254,7 +254,7 @@ ${machine(r)}
   forward, so the upstream is never what is measured.
 - **Streams**: ${r.setup['sseFake']}. Events are written 20 ms apart.
 - **Load**: ${r.setup['load']}; latency at concurrency 1 and 32 after a warm-up, throughput at 32.
-- **auth-shim**: \`node ${r.shimFlags.join(' ')} dist/cli.js proxy\`, defaults (log level \`info\`: one JSON
+- **auth-shim**: \`NODE_OPTIONS='${r.setup['shimNodeOptions'] ?? ''}' node ${r.shimFlags.join(' ')} dist/cli.js proxy\` — as an injected pod runs it (the injector's NODE_OPTIONS for the default 256Mi limit, the image's flag) —, defaults (log level \`info\`: one JSON
   line per request, to a file), the usage tap on, \`--upstream-connections ${r.setup['shimUpstreamConnections']}\` so that
   1,000 streams are really open upstream (the default, \`0\`, sets no limit at all).
 - **nginx**: one worker (auth-shim is one process with one JavaScript thread), \`master_process off\`,

@@ -74,12 +74,20 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   ];
   for (const m of s.secrets) env.push({ name: SLOT_FILE_ENV[m.slot], value: secretFile(m) });
   env.push({ name: 'AUTH_SHIM_LOG_LEVEL', value: s.logLevel });
-  const heap = heapMiB(s.memoryLimit);
-  // The young generation is kept small next to the cap: with V8's default 16 MiB semi-spaces a
-  // 128 MiB old space spends most of its time in major GCs (~900 req/s instead of ~13,000 in
-  // bench/ on this machine); 1 MiB costs little throughput and keeps RSS low (docs/PERFORMANCE.md).
-  if (heap !== undefined) env.push({ name: 'NODE_OPTIONS', value: `--max-old-space-size=${heap} --max-semi-space-size=1` });
+  const options = nodeOptions(s.memoryLimit);
+  if (options !== undefined) env.push({ name: 'NODE_OPTIONS', value: options });
   return env;
+}
+
+/**
+ * The sidecar's V8 flags for a memory limit. The young generation is kept small next to the heap
+ * cap: with V8's default 16 MiB semi-spaces a 128 MiB old space spends most of its time in major
+ * GCs (~900 req/s instead of ~13,000 in bench/ on this machine); 1 MiB costs little throughput and
+ * keeps RSS low (docs/PERFORMANCE.md).
+ */
+export function nodeOptions(memoryLimit: string): string | undefined {
+  const heap = heapMiB(memoryLimit);
+  return heap === undefined ? undefined : `--max-old-space-size=${heap} --max-semi-space-size=1`;
 }
 
 /**
