@@ -1,3 +1,4 @@
+import { quoteValue } from '../credentials/token.js';
 import type { Parsed } from '../config/options.js';
 import { ConfigError, option, parseOptions, type ValuesOf } from '../config/options.js';
 import { hostPort, httpUrl, logLevel, oneOf, positiveInt, positiveMs, filePath, ok, problem } from '../config/parsers.js';
@@ -7,7 +8,7 @@ import { dnsLabel, secretKey, secretName } from '../config/kube-names.js';
 /** Kubernetes resource quantity (`10m`, `64Mi`, `1.5`), greater than zero. */
 export function quantity(raw: string, env: string): Parsed<string> {
   if (!/^(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE]\d+)?$/.test(raw) || !/[1-9]/.test(raw.replace(/[eE]\d+$/, ''))) {
-    return problem(`${env} must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got ${JSON.stringify(raw)}`);
+    return problem(`${env} must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got ${quoteValue(raw)}`);
   }
   return ok(raw);
 }
@@ -15,16 +16,16 @@ export function quantity(raw: string, env: string): Parsed<string> {
 export function boolean(raw: string, env: string): Parsed<boolean> {
   if (raw === 'true') return ok(true);
   if (raw === 'false') return ok(false);
-  return problem(`${env} must be true or false, got ${JSON.stringify(raw)}`);
+  return problem(`${env} must be true or false, got ${quoteValue(raw)}`);
 }
 
 export function imageRef(raw: string, env: string): Parsed<string> {
-  return /^[^\s]+$/.test(raw) ? ok(raw) : problem(`${env} must be a container image reference such as ghcr.io/org/auth-shim:0.1.0, got ${JSON.stringify(raw)}`);
+  return /^[^\s]+$/.test(raw) ? ok(raw) : problem(`${env} must be a container image reference such as ghcr.io/org/auth-shim:0.1.0, got ${quoteValue(raw)}`);
 }
 
 function port(raw: string, env: string): Parsed<number> {
   const n = Number(raw);
-  return /^\d{1,5}$/.test(raw) && n >= 1 && n <= 65535 ? ok(n) : problem(`${env} must be a port number 1–65535, got ${JSON.stringify(raw)}`);
+  return /^\d{1,5}$/.test(raw) && n >= 1 && n <= 65535 ? ok(n) : problem(`${env} must be a port number 1–65535, got ${quoteValue(raw)}`);
 }
 
 /**
@@ -252,7 +253,7 @@ export function loadInjectorConfig(env: NodeJS.ProcessEnv, argv: readonly string
 export function loadWebhookConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): { injector: InjectorConfig; webhook: WebhookConfig } {
   const table = { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS };
   const { values: v, problems, positionals } = parseOptions(table, env, argv);
-  for (const p of positionals) problems.push(`unexpected argument ${JSON.stringify(p)}`);
+  for (const p of positionals) problems.push(`unexpected argument ${quoteValue(p)}`);
   problems.push(...injectorProblems(v));
   if (v.tlsMode === 'files') {
     if (v.tlsCertFile === undefined) problems.push('AUTH_SHIM_WEBHOOK_TLS_CERT_FILE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=files');

@@ -1,3 +1,4 @@
+import { quoteValue } from '../credentials/token.js';
 import jsonpatch from 'fast-json-patch';
 import { ConfigError } from '../config/options.js';
 import { httpUrl } from '../config/parsers.js';
@@ -101,7 +102,7 @@ export function mutate(input: MutationInput): Mutation {
 
   const inject = annotations[ANNOTATIONS.inject];
   if (inject !== undefined && inject !== 'true' && inject !== 'false') {
-    return { outcome: 'invalid', problems: [`${ANNOTATIONS.inject} must be "true" or "false", got ${JSON.stringify(inject)}`] };
+    return { outcome: 'invalid', problems: [`${ANNOTATIONS.inject} must be "true" or "false", got ${quoteValue(inject)}`] };
   }
   if (inject === 'false') return skip(`${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
   if (inject !== 'true' && !input.namespaceOptedIn) return skip('injection not requested', false);
@@ -182,14 +183,14 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
   const sourceAnnotation = annotations[ANNOTATIONS.credentialSource];
   if (sourceAnnotation !== undefined) {
     if ((SOURCES as readonly string[]).includes(sourceAnnotation)) credentialSource = sourceAnnotation as CredentialSource;
-    else problems.push(`${ANNOTATIONS.credentialSource} must be one of ${SOURCES.join(', ')}, got ${JSON.stringify(sourceAnnotation)}`);
+    else problems.push(`${ANNOTATIONS.credentialSource} must be one of ${SOURCES.join(', ')}, got ${quoteValue(sourceAnnotation)}`);
   }
 
   let native = config.defaultNativeSidecar;
   const nativeAnnotation = annotations[ANNOTATIONS.nativeSidecar];
   if (nativeAnnotation !== undefined) {
     if (nativeAnnotation === 'true' || nativeAnnotation === 'false') native = nativeAnnotation === 'true';
-    else problems.push(`${ANNOTATIONS.nativeSidecar} must be "true" or "false", got ${JSON.stringify(nativeAnnotation)}`);
+    else problems.push(`${ANNOTATIONS.nativeSidecar} must be "true" or "false", got ${quoteValue(nativeAnnotation)}`);
   }
 
   const appNames = containers.map((c) => c['name'] as string);
@@ -215,7 +216,7 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
       const [n = '', k, ...rest] = raw.split('/');
       if (raw === '') secretName = undefined;
       else if (!isSecretName(n) || rest.length > 0 || (k !== undefined && !isSecretKey(k))) {
-        problems.push(`${annotation} must be a Secret name or name/key, got ${JSON.stringify(raw)}`);
+        problems.push(`${annotation} must be a Secret name or name/key, got ${quoteValue(raw)}`);
         continue;
       } else {
         secretName = n;

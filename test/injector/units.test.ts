@@ -72,6 +72,14 @@ describe('mutate', () => {
     const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true', 'auth-shim.io/credential-source': 'shim-only', 'auth-shim.io/oauth-token-secret': '' }), namespace: 'ai', namespaceOptedIn: false, config });
     expect(m).toMatchObject({ outcome: 'invalid', problems: [expect.stringContaining('shim-only needs an OAuth token or API key Secret')] });
   });
+  it('a token pasted where a Secret name belongs is refused without being echoed (the denial reaches kubectl and events)', () => {
+    const token = `sk-ant-oat01-${'Q'.repeat(90)}`;
+    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true', 'auth-shim.io/oauth-token-secret': token, 'auth-shim.io/native-sidecar': token }), namespace: 'ai', namespaceOptedIn: false, config });
+    expect(m.outcome).toBe('invalid');
+    const text = JSON.stringify(m);
+    expect(text).toContain('must be a Secret name or name/key');
+    expect(text).not.toContain('QQQQQQQQ');
+  });
   it('skips with a warning when no upstream is configured anywhere', () => {
     const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }), namespace: 'ai', namespaceOptedIn: false, config: { ...config, defaultUpstreamUrl: undefined } });
     expect(m).toMatchObject({ outcome: 'skipped', warn: true, reason: expect.stringContaining('no upstream') });
