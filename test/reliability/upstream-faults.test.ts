@@ -75,6 +75,16 @@ function expectOk(o: Outcome): string[] {
   return o.kind === 'ok' && o.status === 200 ? [] : [`the next request after a fault was not served normally: ${JSON.stringify(o).slice(0, 200)}`];
 }
 
+/** After a fault: REPEAT ordinary requests, each of which must succeed; returns the problems. */
+async function serveNormally(client: Agent, url: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    figures.requests++;
+    problems.push(...expectOk(await call(client, url, '', JSON_BODY)));
+  }
+  return problems;
+}
+
 const events = sseEvents('claude-sonnet-4-5', ['Hello', ' world']);
 /**
  * Streams are chunked, as LiteLLM (uvicorn) sends them. A close-delimited body (no length, no
@@ -205,11 +215,7 @@ describe('item 1: upstream faults (real process)', () => {
         if (o.kind !== 'cut') seen.push(o.text);
         for (const p of fault.check(o)) problems.push(`${name}: ${p}`);
       }
-      for (let i = 0; i < REPEAT; i++) {
-        figures.requests++;
-        const o = await call(client, proxy.url, '', JSON_BODY);
-        for (const p of expectOk(o)) problems.push(`${name}: ${p}`);
-      }
+      for (const p of await serveNormally(client, proxy.url)) problems.push(`${name}: ${p}`);
     }
     await client.close();
     for (const s of upstream.accepted) s.destroy();
@@ -244,11 +250,7 @@ describe('item 1: upstream faults (real process)', () => {
     fake.server.listen({ host: '127.0.0.1', port });
     await once(fake.server, 'listening');
     servers.push(fake);
-    for (let i = 0; i < REPEAT; i++) {
-      figures.requests++;
-      const o = await call(client, proxy.url, '', JSON_BODY);
-      problems.push(...expectOk(o));
-    }
+    problems.push(...(await serveNormally(client, proxy.url)));
     await client.close();
     peak(proxy);
     figures.failures.push(...problems);
@@ -276,11 +278,7 @@ describe('item 1: upstream faults (real process)', () => {
       if (o.kind === 'error' && !o.text.includes('ENOTFOUND')) problems.push(`the error does not say ENOTFOUND: ${o.text}`);
     }
     await unlink(join(proxy.dir, 'dns-down'));
-    for (let i = 0; i < REPEAT; i++) {
-      figures.requests++;
-      const o = await call(client, proxy.url, '', JSON_BODY);
-      problems.push(...expectOk(o));
-    }
+    problems.push(...(await serveNormally(client, proxy.url)));
     // The name reached the upstream as the Host header, resolved by the preload to loopback.
     expect(fake.requests.at(-1)?.headers['host']).toEqual([`litellm.reliability.invalid:${port}`]);
     await writeFile(join(proxy.dir, 'dns-down'), '');
