@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyConfig } from '../config/proxy-config.js';
+import { credentialSlots } from '../credentials/feeds.js';
 import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
@@ -58,7 +59,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   });
   const paths = createPathPolicy(config.allowedPaths);
   const upstreamHost = config.upstream.host;
-  const litellmKeyConfigured = config.litellmKeyFile !== undefined || config.secretKeys.litellmKey !== undefined;
+  const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
   let inflight = 0;
   let draining = false;
 
