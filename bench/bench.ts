@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, LITELLM_NEW, ensureLitellm, startLitellm, type Litellm } from '../test/e2e/_peers.js';
 import { proxyConfig, startNginx, upstreamConfig, type Nginx } from './lib/nginx.js';
-import { cpuSeconds, killAllOwned, median, peakRssBytes, rssBytes, sleep } from './lib/proc.js';
+import { cpuSeconds, killAllOwned, median, peakRssBytes, rssAnonBytes, rssBytes, sleep } from './lib/proc.js';
+import { timeSequential, type SequentialResult } from './lib/sequential.js';
 import { startShim, type Shim } from './lib/shim.js';
 import { openStreams, startSseFake, timeStreams, type SseFake, type StreamTarget, type StreamTiming } from './lib/stream.js';
 import { ensureTools, nginxVersion, wrkVersion, type Tools } from './lib/tools.js';
@@ -54,7 +55,7 @@ export interface Sizes {
 
 export const FULL: Sizes = {
   warmupSeconds: 2, c1Seconds: 5, c32Seconds: 5, burstRequests: 100_000, litellmBurstSeconds: 15,
-  streams: 6, streamEvents: 25, spacingMs: 20, openStreams: 1_000, startupRuns: 11, litellmStartupRuns: 3,
+  streams: 20, streamEvents: 25, spacingMs: 20, openStreams: 1_000, startupRuns: 11, litellmStartupRuns: 3,
 };
 
 export const SMOKE: Sizes = {
@@ -81,6 +82,12 @@ export interface HopResult {
   readonly rssOpenStreamsMiB?: number;
   readonly openStreams?: { readonly wanted: number; readonly open: number; readonly failed: number; readonly seconds: number };
   readonly peakRssMiB?: number;
+  /** RssAnon at the same three moments (what is not the executable's shared, file-backed pages). */
+  readonly anonIdleMiB?: number;
+  readonly anonAfterBurstMiB?: number;
+  readonly anonOpenStreamsMiB?: number;
+  /** Concurrency 1, every request timed, no coordinated-omission correction (lib/sequential.ts). */
+  readonly perRequest?: SequentialResult;
   readonly cpuSecondsPer10k?: number;
   readonly startupMs?: { readonly median: number; readonly runs: number[] };
 }
@@ -91,6 +98,8 @@ export interface FlagVariantResult {
   readonly rssIdleMiB: number;
   readonly rssAfterBurstMiB: number;
   readonly rssOpenStreamsMiB: number;
+  readonly anonAfterBurstMiB: number;
+  readonly anonOpenStreamsMiB: number;
   readonly peakRssMiB: number;
   readonly rps: number;
   readonly p99C32Us: number;
@@ -144,7 +153,7 @@ function check(what: string, r: LoadResult): LoadResult {
 }
 
 /** Latency at concurrency 1 and 32, throughput, CPU per 10k requests, for one hop. */
-async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: LoadResult; c32: LoadResult; cpuSecondsPer10k: number | undefined }> {
+async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: LoadResult; c32: LoadResult; perRequest: SequentialResult; cpuSecondsPer10k: number | undefined }> {
   const s = await script(ctx, t);
   const url = t.url;
   const { sizes } = ctx;
@@ -152,13 +161,15 @@ async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: L
   served.n += warm.requests;
   const c1 = check(`${t.name} c=1`, await wrk(ctx.tools.wrk, url, s, 1, sizes.c1Seconds));
   served.n += c1.requests;
+  const perRequest = await timeSequential(t, sizes.c1Seconds);
+  served.n += perRequest.requests + 200;
   const pid = t.pid();
   const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
   const c32 = check(`${t.name} c=32`, await wrk(ctx.tools.wrk, url, s, 32, sizes.c32Seconds));
   const cpu1 = pid === undefined ? 0 : cpuSeconds(pid);
   served.n += c32.requests;
-  ctx.log(`  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors}`);
-  return { c1, c32, cpuSecondsPer10k: pid === undefined ? undefined : ((cpu1 - cpu0) / c32.requests) * 10_000 };
+  ctx.log(`  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs (per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`);
+  return { c1, c32, perRequest, cpuSecondsPer10k: pid === undefined ? undefined : ((cpu1 - cpu0) / c32.requests) * 10_000 };
 }
 
 /** More requests at concurrency 32 until the hop has served `total` (bounded: three top-ups, 90 s each). */
@@ -179,15 +190,16 @@ async function streamTiming(ctx: Ctx, t: Target): Promise<StreamTiming> {
   return r;
 }
 
-async function holdStreams(ctx: Ctx, t: Target): Promise<{ rss: number; open: { wanted: number; open: number; failed: number; seconds: number } }> {
+async function holdStreams(ctx: Ctx, t: Target): Promise<{ rss: number; anon: number; open: { wanted: number; open: number; failed: number; seconds: number } }> {
   const pid = t.pid() as number;
   const streamTarget: StreamTarget = { url: t.url, path: t.path, headers: t.headers, body: requestBody(true) };
   const held = await openStreams(streamTarget, ctx.sse, ctx.sizes.openStreams, 60_000);
   await sleep(1_000); // let the hop settle with every stream open
   const rss = rssBytes(pid);
+  const anon = rssAnonBytes(pid);
   const done = await held.finish();
   ctx.log(`  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mib(rss)} MiB`);
-  return { rss, open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen } };
+  return { rss, anon, open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen } };
 }
 
 async function startupRuns(runs: number, start: () => Promise<{ readyMs: number; stop(): Promise<void> }>): Promise<{ median: number; runs: number[] }> {
@@ -214,12 +226,14 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
   try {
     await sleep(1_000);
     const rssIdle = rssBytes(shim.pid);
+    const anonIdle = rssAnonBytes(shim.pid);
     const t = shimTarget(shim);
     const served = { n: 0 };
     const l = await load(ctx, t, served);
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     await sleep(500);
     const rssBurst = rssBytes(shim.pid);
+    const anonBurst = rssAnonBytes(shim.pid);
     ctx.log(`  shim ${flags.join(' ') || '(no flags)'}: idle ${mib(rssIdle)} MiB · after ${served.n} requests ${mib(rssBurst)} MiB · start-up ${startup.median} ms`);
     const stream = main ? await streamTiming(ctx, t) : undefined;
     const held = await holdStreams(ctx, t);
@@ -228,6 +242,7 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
     const variant: FlagVariantResult = {
       ...(died === undefined ? {} : { died }),
       flags, startupMs: startup.median, rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), peakRssMiB: mib(peak),
+      anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
       rps: Math.round(l.c32.rps), p99C32Us: l.c32.p99Us, cpuSecondsPer10k: round3(l.cpuSecondsPer10k ?? Number.NaN),
     };
     if (stream === undefined) return { variant };
@@ -235,8 +250,9 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
       variant,
       hop: {
         label: `auth-shim proxy (node ${[...flags, 'dist/cli.js proxy'].join(' ')})`,
-        c1: l.c1, c32: l.c32, stream, burstRequests: served.n,
+        c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
         rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peak),
+        anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
         ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
         startupMs: startup,
       },
@@ -262,17 +278,20 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
     await sleep(1_000);
     const pid = nginx.child.pid as number;
     const rssIdle = rssBytes(pid);
+    const anonIdle = rssAnonBytes(pid);
     const t: Target = { name: 'nginx', url: nginx.url, path: PATH, headers: agentHeaders(), body: requestBody(false), pid: () => pid };
     const served = { n: 0 };
     const l = await load(ctx, t, served);
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     const rssBurst = rssBytes(pid);
+    const anonBurst = rssAnonBytes(pid);
     const stream = await streamTiming(ctx, t);
     const held = await holdStreams(ctx, t);
     return {
       label: 'nginx (same header rewrite, 1 worker, keep-alive upstream, no buffering)',
-      c1: l.c1, c32: l.c32, stream, burstRequests: served.n,
+      c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
       rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peakRssBytes(pid)),
+      anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       startupMs: startup,
     };
@@ -312,6 +331,7 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
     const pid = litellmPid(litellm.origin);
     await sleep(1_000);
     const rssIdle = pid === undefined ? undefined : rssBytes(pid);
+    const anonIdle = pid === undefined ? undefined : rssAnonBytes(pid);
     const t: Target = {
       name: 'litellm', url: litellm.origin, path: `/anthropic${PATH}`, headers: translatedHeaders(litellm.masterKey), body: requestBody(false), pid: () => pid,
     };
@@ -322,14 +342,15 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
       served.n += r.requests;
     }
     const rssBurst = pid === undefined ? undefined : rssBytes(pid);
+    const anonBurst = pid === undefined ? undefined : rssAnonBytes(pid);
     const stream = await streamTiming(ctx, t);
     const held = pid === undefined ? undefined : await holdStreams(ctx, t);
     return {
       label: `LiteLLM ${LITELLM_NEW} /anthropic (1 worker, no database)`,
-      c1: l.c1, c32: l.c32, stream, burstRequests: served.n,
-      ...(rssIdle === undefined ? {} : { rssIdleMiB: mib(rssIdle) }),
-      ...(rssBurst === undefined ? {} : { rssAfterBurstMiB: mib(rssBurst) }),
-      ...(held === undefined ? {} : { rssOpenStreamsMiB: mib(held.rss), openStreams: held.open }),
+      c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
+      ...(rssIdle === undefined || anonIdle === undefined ? {} : { rssIdleMiB: mib(rssIdle), anonIdleMiB: mib(anonIdle) }),
+      ...(rssBurst === undefined || anonBurst === undefined ? {} : { rssAfterBurstMiB: mib(rssBurst), anonAfterBurstMiB: mib(anonBurst) }),
+      ...(held === undefined ? {} : { rssOpenStreamsMiB: mib(held.rss), anonOpenStreamsMiB: mib(held.anon), openStreams: held.open }),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       ...(runs.length === 0 ? {} : { startupMs: { median: median(runs), runs } }),
     };
@@ -385,7 +406,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const direct: Target = { name: 'direct', url: upstream.url, path: PATH, headers: translatedHeaders(LITELLM_KEY), body: requestBody(false), pid: () => upPid };
     const dl = await load(ctx, direct, { n: 0 });
     hops.direct = {
-      label: 'direct to the fake upstream (nginx fixed JSON; the floor)', c1: dl.c1, c32: dl.c32, stream: await streamTiming(ctx, direct),
+      label: 'direct to the fake upstream (nginx fixed JSON; the floor)', c1: dl.c1, c32: dl.c32, perRequest: dl.perRequest, stream: await streamTiming(ctx, direct),
       ...(dl.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(dl.cpuSecondsPer10k) }),
     };
 

@@ -78,7 +78,7 @@ export function processTree(root: number): number[] {
   return out;
 }
 
-function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function statusField(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? 0 : Number(m[1]) * 1024;
@@ -90,6 +90,15 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 /** Resident memory in bytes (VmRSS) of a process and its descendants. */
 export function rssBytes(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0);
+}
+
+/**
+ * The anonymous part of VmRSS (RssAnon: heap, stacks, malloc arenas) of a process and its
+ * descendants. The rest of VmRSS is file-backed — mostly the executable's own pages, clean and
+ * shared through the page cache by every process that maps the same file.
+ */
+export function rssAnonBytes(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + statusField(p, 'RssAnon'), 0);
 }
 
 /** Peak resident memory in bytes (VmHWM) of the process itself. */

@@ -154,6 +154,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     let attempts = 0;
     const hooks: ForwardHooks = {
       onHeaders(head, status) {
+        options.body = null; // sent; no retry from here on
         metrics.firstByte.observe((performance.now() - started) / 1000);
         tap?.headers(head, status);
       },
@@ -171,18 +172,33 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost);
-    const body = requestBody(req, declared, config.maxBodyBytes);
     const options: Dispatcher.DispatchOptions = {
       path: config.upstreamBasePath + verdict.path + verdict.query,
       method: req.method as Dispatcher.HttpMethod,
       headers: t.headers,
-      body,
+      body: null,
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
     };
     function dispatch(): void {
       dispatcher.dispatch(options, forward);
     }
+    const length = declared === undefined ? Number.NaN : Number(declared);
+    if (req.method === 'POST' && length > 0 && length <= SMALL_BODY_BYTES) {
+      // A small body of declared length is read whole, then sent with the request head in one
+      // write; it has usually arrived with the head anyway. Larger ones stream (backpressure).
+      readSmallBody(req, (body) => {
+        if (body === undefined) {
+          // The client left before its body was complete: nothing was sent upstream.
+          hooks.done({ status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false });
+          return;
+        }
+        options.body = body;
+        dispatch();
+      });
+      return;
+    }
+    options.body = requestBody(req, declared, config.maxBodyBytes);
     dispatch();
   } as ProxyHandler;
 
@@ -191,6 +207,31 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     draining = true;
   };
   return handler;
+}
+
+/**
+ * Request bodies up to this size (declared by Content-Length) are read whole, then sent upstream
+ * together with the request head in one write instead of through a stream: measured ~30 % more
+ * requests per CPU second on small requests (bench/notes.md). Each is held until its response
+ * ends (undici keeps a request's body), so the bound keeps 1,000 open streams under 16 MiB.
+ */
+export const SMALL_BODY_BYTES = 16 * 1024;
+
+/** Reads a body of declared length; `undefined` when the client goes away before its end. */
+function readSmallBody(req: IncomingMessage, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let settled = false;
+  const settle = (body: Buffer | undefined): void => {
+    if (settled) return;
+    settled = true;
+    done(body);
+  };
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => settle(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+  req.on('error', () => settle(undefined));
+  req.on('close', () => {
+    if (!req.complete) settle(undefined);
+  });
 }
 
 /**

@@ -62,7 +62,9 @@ export function createTranslator(policy: TranslatePolicy): Translator {
     // a header the shim adds — the shim adds its own after this list is applied.
     let connectionListed: Set<string> | undefined;
     for (let i = 0; i < raw.length; i += 2) {
-      if ((raw[i] as string).toLowerCase() === 'connection') {
+      const name = raw[i] as string;
+      // Length first: lower-casing every name here would allocate a string per header.
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
         connectionListed ??= new Set();
         for (const token of (raw[i + 1] as string).split(',')) connectionListed.add(token.trim().toLowerCase());
       }

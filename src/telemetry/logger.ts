@@ -22,6 +22,22 @@ export const REDACT_PATHS = [
   'value',
 ];
 
+let lastMs = -1;
+let lastTime = '';
+
+/**
+ * pino's ISO timestamp, formatted once per millisecond: under load many lines share a millisecond,
+ * and formatting a Date was ~1.5 % of the proxy's CPU (a `--cpu-prof` at concurrency 32).
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 /** One JSON line per event on stdout (or the given stream, for tests). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -29,7 +45,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       level,
       base: { service: 'auth-shim' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
