@@ -17,6 +17,9 @@ import { wrk, writeScript } from './lib/wrk.js';
  * `node_modules` symlink beside it), then `npm run bench:ab -- /tmp/before/cli.js dist/cli.js` on the
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
  * c=32 throughput, CPU per 1,000 requests and RSS. Prints one line per round and the medians.
+ * A build may carry its own node flags after an `@`, comma-separated (`dist/cli.js@--max-semi-space-size=2`);
+ * the default is the image's `--max-semi-space-size=4`. The injector's NODE_OPTIONS always apply, and a
+ * flag given here overrides the same flag there.
  */
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
@@ -44,7 +47,9 @@ const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeader
 try {
   for (let r = 0; r < rounds; r++) {
     for (const cli of clis) {
-      const shim = await startShim({ upstreamUrl: upstream.url, litellmKeyFile: keyFile, nodeFlags: ['--max-semi-space-size=1'], logFile: join(dir, 'shim.log'), upstreamConnections: 0, cli });
+      const [path = CLI, flags] = cli.split('@');
+      const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
+      const shim = await startShim({ upstreamUrl: upstream.url, litellmKeyFile: keyFile, nodeFlags, logFile: join(dir, 'shim.log'), upstreamConnections: 0, cli: path });
       try {
         await wrk(tools.wrk, shim.url, script, 32, 3);
         const c1 = await wrk(tools.wrk, shim.url, script, 1, seconds);

@@ -23,7 +23,7 @@ const MiB = 1024 * 1024;
  * The flags `auth-shim proxy` runs with in the bench's main row — the ones the image's ENTRYPOINT
  * and the injected sidecar's NODE_OPTIONS should carry (see docs/PERFORMANCE.md for why).
  */
-export const RECOMMENDED_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const RECOMMENDED_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /** V8 flag sets measured side by side, to choose RECOMMENDED_FLAGS from numbers. */
 export const FLAG_VARIANTS: ReadonlyArray<readonly string[]> = [
@@ -31,8 +31,9 @@ export const FLAG_VARIANTS: ReadonlyArray<readonly string[]> = [
   ['--max-semi-space-size=1'],
   ['--max-semi-space-size=2'],
   ['--max-semi-space-size=4'],
-  ['--max-semi-space-size=1', '--max-old-space-size=32'],
-  ['--max-semi-space-size=1', '--max-old-space-size=64'],
+  ['--max-semi-space-size=8'],
+  ['--max-semi-space-size=4', '--max-old-space-size=32'],
+  ['--max-semi-space-size=4', '--max-old-space-size=64'],
 ];
 
 export type HopName = 'direct' | 'shim' | 'nginx' | 'litellm';

@@ -41,7 +41,7 @@ describe('Dockerfile', () => {
     expect(runtimeArg).toMatch(/^RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
     expect(stage[0]).toEqual({ op: 'FROM', args: '${RUNTIME_IMAGE}' });
     expect(stage.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
-    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['/nodejs/bin/node', '--max-semi-space-size=1', '/app/dist/cli.js']);
+    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['/nodejs/bin/node', '--max-semi-space-size=4', '/app/dist/cli.js']);
     expect(JSON.parse(stage.find((i) => i.op === 'CMD')?.args ?? 'null')).toEqual(['proxy']);
     // No shell in the runtime image: nothing may RUN there.
     expect(stage.filter((i) => i.op === 'RUN')).toEqual([]);

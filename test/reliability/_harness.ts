@@ -102,7 +102,7 @@ export async function startChild(opts: ChildOptions): Promise<ChildProxy> {
     AUTH_SHIM_LOG_LEVEL: 'info',
     // As deployed: the injector caps the V8 heap at half the sidecar's memory limit (256Mi by
     // default, src/injector/sidecar.ts); V8 would otherwise size its heap from the machine.
-    NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=1',
+    NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=4',
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = v.replaceAll('{dir}', dir);
   const shim = runCli(['proxy'], env, opts.nodeArgs ?? []);

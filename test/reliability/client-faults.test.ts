@@ -22,7 +22,7 @@ const WARMUP = 500;
 const HANDLE_SLACK = 4;
 /**
  * Memory: the process runs with the heap cap the injector gives the sidecar for its default 256Mi
- * limit (`NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=1`, src/injector/sidecar.ts). V8 enlarges its heap
+ * limit (`NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4`, src/injector/sidecar.ts). V8 enlarges its heap
  * for a burst and keeps the pages, so RSS rises and then plateaus (measured: ~240 MiB after
  * 20,000–50,000 aborted streams, heap used back to ~14 MiB). Bounds: RSS growth over the run at
  * most the heap cap (more would be memory outside the heap piling up), and peak RSS under the
