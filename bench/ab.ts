@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/e2e/_peers.js';
 import { startNginx, upstreamConfig } from './lib/nginx.js';
-import { cpuSeconds, killAllOwned, rssBytes } from './lib/proc.js';
+import { cpuSeconds, killAllOwned, rssAnonBytes, rssBytes } from './lib/proc.js';
 import { CLI, startShim } from './lib/shim.js';
 import { startSseFake } from './lib/stream.js';
 import { ensureTools } from './lib/tools.js';
@@ -16,7 +16,7 @@ import { wrk, writeScript } from './lib/wrk.js';
  * alike. To compare a change: `npm run build && cp -r dist /tmp/before` on the old commit (with a
  * `node_modules` symlink beside it), then `npm run bench:ab -- /tmp/before/cli.js dist/cli.js` on the
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
- * c=32 throughput, CPU per 1,000 requests and RSS. Prints one line per round and the medians.
+ * c=32 throughput, CPU per 1,000 requests, and RSS (with its anonymous part) idle and after the load. Prints one line per round and the medians.
  * A build may carry its own node flags after an `@`, comma-separated (`dist/cli.js@--max-semi-space-size=2`);
  * the default is the image's `--max-semi-space-size=4`. The injector's NODE_OPTIONS always apply, and a
  * flag given here overrides the same flag there.
@@ -31,8 +31,9 @@ const seconds = opt('--seconds', 8);
 const clis = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (clis.length === 0) clis.push(CLI);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-interface Row { c1p50: number; c1p99: number; c32rps: number; c32p99: number; cpuMsPerKreq: number; rssMiB: number }
+interface Row { c1p50: number; c1p99: number; c32rps: number; c32p99: number; cpuMsPerKreq: number; idleAnonMiB: number; rssMiB: number; anonMiB: number }
 const results = new Map<string, Row[]>(clis.map((c) => [c, []]));
 
 const tools = await ensureTools(log);
@@ -51,6 +52,7 @@ try {
       const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
       const shim = await startShim({ upstreamUrl: upstream.url, litellmKeyFile: keyFile, nodeFlags, logFile: join(dir, 'shim.log'), upstreamConnections: 0, cli: path });
       try {
+        const idleAnon = rssAnonBytes(shim.pid);
         await wrk(tools.wrk, shim.url, script, 32, 3);
         const c1 = await wrk(tools.wrk, shim.url, script, 1, seconds);
         const cpu0 = cpuSeconds(shim.pid);
@@ -58,7 +60,7 @@ try {
         const cpu = cpuSeconds(shim.pid) - cpu0;
         const row: Row = {
           c1p50: c1.p50Us, c1p99: c1.p99Us, c32rps: Math.round(c32.rps), c32p99: c32.p99Us,
-          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100, rssMiB: Math.round((rssBytes(shim.pid) / 2 ** 20) * 10) / 10,
+          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100, idleAnonMiB: mib(idleAnon), rssMiB: mib(rssBytes(shim.pid)), anonMiB: mib(rssAnonBytes(shim.pid)),
         };
         if (c1.errors + c32.errors > 0) log(`  errors: ${c1.errors + c32.errors}`);
         results.get(cli)?.push(row);

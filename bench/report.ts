@@ -154,7 +154,7 @@ function variantsTable(v: readonly FlagVariantResult[]): string {
   return [
     row(['node flags', 'start-up (ms)', 'RSS idle', 'RSS after burst (anon)', 'RSS open streams (anon)', 'peak RSS', 'req/s c=32', 'p99 c=32 (µs)', 'CPU s / 10k']),
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
-    ...v.map((x) => row([x.flags.length === 0 ? '(none)' : `\`${x.flags.join(' ')}\``, fmt(x.startupMs, 1), fmt(x.rssIdleMiB, 1), `${fmt(x.rssAfterBurstMiB, 1)} (${fmt(x.anonAfterBurstMiB, 1)})`, x.died !== undefined || x.rssOpenStreamsMiB === 0 ? `**died** ${x.died ?? '(no process left to measure)'}` : `${fmt(x.rssOpenStreamsMiB, 1)} (${fmt(x.anonOpenStreamsMiB, 1)})`, fmt(x.peakRssMiB, 1), fmt(x.rps), fmt(x.p99C32Us), fmt(x.cpuSecondsPer10k, 2)])),
+    ...v.map((x) => row([x.flags.length === 0 ? '(none)' : `\`${x.flags.join(' ')}\``, fmt(x.startupMs, 1), fmt(x.rssIdleMiB, 1), `${fmt(x.rssAfterBurstMiB, 1)} (${fmt(x.anonAfterBurstMiB, 1)})`, x.died !== undefined || x.rssOpenStreamsMiB === 0 ? `**died** ${x.died ?? '(no process left to measure)'}` : `${fmt(x.rssOpenStreamsMiB, 1)} (${fmt(x.anonOpenStreamsMiB, 1)})`, x.died !== undefined ? '—' : fmt(x.peakRssMiB, 1), fmt(x.rps), fmt(x.p99C32Us), fmt(x.cpuSecondsPer10k, 2)])),
   ].join('\n');
 }
 
