@@ -284,6 +284,8 @@ ${machine(r)}
   forward, so the upstream is never what is measured.
 - **Streams**: ${r.setup['sseFake']}. Events are written 20 ms apart.
 - **Load**: ${r.setup['load']}; latency at concurrency 1 and 32 after a warm-up, throughput at 32.
+  The body is under the 16 KiB below which auth-shim sends a body upstream with its head in one write
+  (\`SMALL_BODY_BYTES\`); a longer conversation's body streams and costs more per request.
 - **Latency at concurrency 1 is measured twice.** wrk's percentiles are corrected for coordinated
   omission: after the run, wrk adds a synthetic sample for every expected interval (the run's mean
   time per request) that a slow response spanned, so one 5 ms pause at ~10k req/s becomes ~50 samples,

@@ -2,10 +2,11 @@ import type { Reporter, TestModule } from 'vitest/node';
 
 /**
  * Ends every run with one plain line, `vitest: N passed, N failed, N skipped`, the closing line CI
- * reads to count tests (vitest's own summary is formatted for people).
+ * reads to count tests (vitest's own summary is formatted for people). Errors thrown outside any
+ * test fail the run too (exit 1), so the line says how many there were.
  */
 export default class SummaryLine implements Reporter {
-  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown> = []): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
@@ -17,6 +18,7 @@ export default class SummaryLine implements Reporter {
         else skipped++;
       }
     }
-    process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const errors = unhandledErrors.length === 0 ? '' : `, ${unhandledErrors.length} unhandled error${unhandledErrors.length === 1 ? '' : 's'} (the run fails)`;
+    process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped${errors}\n`);
   }
 }
