@@ -18,7 +18,8 @@ import { wrk, writeScript } from './lib/wrk.js';
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
  * c=32 throughput, CPU per 1,000 requests, and RSS (with its anonymous part) idle and after the load. Prints one line per round and the medians.
  * A build may carry its own node flags after an `@`, comma-separated (`dist/cli.js@--max-semi-space-size=2`);
- * the default is the image's `--max-semi-space-size=4`. The injector's NODE_OPTIONS always apply, and a
+ * the default is the image's `--max-semi-space-size=4`. `--body-kib N` pads the request's conversation
+ * to about N KiB (past `SMALL_BODY_BYTES` the body streams upstream). The injector's NODE_OPTIONS always apply, and a
  * flag given here overrides the same flag there.
  */
 const args = process.argv.slice(2);
@@ -28,6 +29,8 @@ const opt = (name: string, dflt: number): number => {
 };
 const rounds = opt('--rounds', 3);
 const seconds = opt('--seconds', 8);
+/** Pads the request to about this many KiB (a longer conversation), 0 for the bench's ~1.9 KB request. */
+const bodyKiB = opt('--body-kib', 0);
 const clis = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (clis.length === 0) clis.push(CLI);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -44,7 +47,7 @@ const upPort = await freePort();
 const upstream = await startNginx(tools.nginx, join(dir, 'up'), upstreamConfig(join(dir, 'up'), upPort, sse.port), upPort);
 const keyFile = join(dir, 'key');
 await writeFile(keyFile, `${LITELLM_KEY}\n`);
-const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeaders(), body: requestBody(false) });
+const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeaders(), body: paddedBody(bodyKiB) });
 try {
   for (let r = 0; r < rounds; r++) {
     for (const cli of clis) {
@@ -79,4 +82,13 @@ const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(x
 for (const [cli, rows] of results) {
   const keys = Object.keys(rows[0] ?? {}) as Array<keyof Row>;
   log(`median ${cli}: ${keys.map((k) => `${k}=${med(rows.map((x) => x[k]))}`).join(' ')}`);
+}
+
+/** The bench's request with one more user turn of filler text, to about `kib` KiB in all. */
+function paddedBody(kib: number): string {
+  const base = requestBody(false);
+  if (kib <= 0) return base;
+  const body = JSON.parse(base) as { messages: Array<{ role: string; content: unknown }> };
+  body.messages.push({ role: 'user', content: 'earlier turn '.repeat(Math.ceil((kib * 1024 - base.length) / 13)) });
+  return JSON.stringify(body);
 }
