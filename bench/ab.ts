@@ -7,7 +7,7 @@ import { cpuSeconds, killAllOwned, rssAnonBytes, rssBytes } from './lib/proc.js'
 import { CLI, startShim } from './lib/shim.js';
 import { startSseFake } from './lib/stream.js';
 import { ensureTools } from './lib/tools.js';
-import { agentHeaders, LITELLM_KEY, PATH, requestBody } from './lib/traffic.js';
+import { agentHeaders, conversationBody, LITELLM_KEY, PATH, requestBody } from './lib/traffic.js';
 import { wrk, writeScript } from './lib/wrk.js';
 
 /**
@@ -47,7 +47,7 @@ const upPort = await freePort();
 const upstream = await startNginx(tools.nginx, join(dir, 'up'), upstreamConfig(join(dir, 'up'), upPort, sse.port), upPort);
 const keyFile = join(dir, 'key');
 await writeFile(keyFile, `${LITELLM_KEY}\n`);
-const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeaders(), body: paddedBody(bodyKiB) });
+const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeaders(), body: bodyKiB > 0 ? conversationBody(bodyKiB) : requestBody(false) });
 try {
   for (let r = 0; r < rounds; r++) {
     for (const cli of clis) {
@@ -84,11 +84,3 @@ for (const [cli, rows] of results) {
   log(`median ${cli}: ${keys.map((k) => `${k}=${med(rows.map((x) => x[k]))}`).join(' ')}`);
 }
 
-/** The bench's request with one more user turn of filler text, to about `kib` KiB in all. */
-function paddedBody(kib: number): string {
-  const base = requestBody(false);
-  if (kib <= 0) return base;
-  const body = JSON.parse(base) as { messages: Array<{ role: string; content: unknown }> };
-  body.messages.push({ role: 'user', content: 'earlier turn '.repeat(Math.ceil((kib * 1024 - base.length) / 13)) });
-  return JSON.stringify(body);
-}

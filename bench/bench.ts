@@ -13,7 +13,7 @@ import { timeSequential, type SequentialResult } from './lib/sequential.js';
 import { startShim, type Shim } from './lib/shim.js';
 import { openStreams, startSseFake, timeStreams, type SseFake, type StreamTarget, type StreamTiming } from './lib/stream.js';
 import { ensureTools, nginxVersion, wrkVersion, type Tools } from './lib/tools.js';
-import { agentHeaders, LITELLM_KEY, PATH, requestBody, translatedHeaders } from './lib/traffic.js';
+import { agentHeaders, conversationBody, LITELLM_KEY, PATH, requestBody, translatedHeaders } from './lib/traffic.js';
 import { wrk, writeScript, type LoadResult, type LoadSpec } from './lib/wrk.js';
 
 const execFileP = promisify(execFile);
@@ -52,16 +52,21 @@ export interface Sizes {
   readonly openStreams: number;
   readonly startupRuns: number;
   readonly litellmStartupRuns: number;
+  /** Throughput at c=32 with a conversation of this many KiB (0: skipped; LiteLLM never). */
+  readonly largeBodyKiB: number;
+  readonly largeBodySeconds: number;
 }
 
 export const FULL: Sizes = {
   warmupSeconds: 2, c1Seconds: 5, c32Seconds: 5, burstRequests: 100_000, litellmBurstSeconds: 15,
   streams: 20, streamEvents: 25, spacingMs: 20, openStreams: 1_000, startupRuns: 11, litellmStartupRuns: 3,
+  largeBodyKiB: 64, largeBodySeconds: 5,
 };
 
 export const SMOKE: Sizes = {
   warmupSeconds: 1, c1Seconds: 1, c32Seconds: 2, burstRequests: 0, litellmBurstSeconds: 0,
   streams: 2, streamEvents: 10, spacingMs: 20, openStreams: 100, startupRuns: 3, litellmStartupRuns: 0,
+  largeBodyKiB: 0, largeBodySeconds: 0,
 };
 
 export interface BenchOptions {
@@ -89,6 +94,8 @@ export interface HopResult {
   readonly anonOpenStreamsMiB?: number;
   /** Concurrency 1, every request timed, no coordinated-omission correction (lib/sequential.ts). */
   readonly perRequest?: SequentialResult;
+  /** Concurrency 32 with a longer conversation (Sizes.largeBodyKiB), and the hop's CPU for it. */
+  readonly largeBody?: { readonly kib: number; readonly bytes: number; readonly load: LoadResult; readonly cpuSecondsPer10k?: number };
   readonly cpuSecondsPer10k?: number;
   readonly startupMs?: { readonly median: number; readonly runs: number[] };
 }
@@ -138,14 +145,29 @@ interface Target extends StreamTarget {
 
 const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
 
-async function script(ctx: Ctx, t: Target): Promise<string> {
-  let s = ctx.scripts.get(t.name);
+async function script(ctx: Ctx, t: Target, body = t.body, name = t.name): Promise<string> {
+  let s = ctx.scripts.get(name);
   if (s === undefined) {
-    const spec: LoadSpec = { path: t.path, headers: t.headers, body: t.body };
-    s = await writeScript(ctx.dir, t.name, spec);
-    ctx.scripts.set(t.name, s);
+    const spec: LoadSpec = { path: t.path, headers: t.headers, body };
+    s = await writeScript(ctx.dir, name, spec);
+    ctx.scripts.set(name, s);
   }
   return s;
+}
+
+/** Throughput at c=32 with a longer conversation; `undefined` when the sizes skip it. */
+async function largeBody(ctx: Ctx, t: Target, served: { n: number }): Promise<HopResult['largeBody']> {
+  const kib = ctx.sizes.largeBodyKiB;
+  if (kib <= 0 || ctx.sizes.largeBodySeconds <= 0) return undefined;
+  const body = conversationBody(kib);
+  const s = await script(ctx, t, body, `${t.name}-large`);
+  const pid = t.pid();
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
+  const load = check(`${t.name} c=32 ${kib} KiB`, await wrk(ctx.tools.wrk, t.url, s, 32, ctx.sizes.largeBodySeconds));
+  const cpu1 = pid === undefined ? 0 : cpuSeconds(pid);
+  served.n += load.requests;
+  ctx.log(`  ${t.name}: c=32 with a ${kib} KiB conversation ${Math.round(load.rps)} req/s · errors ${load.errors}`);
+  return { kib, bytes: Buffer.byteLength(body), load, ...(pid === undefined ? {} : { cpuSecondsPer10k: round3(((cpu1 - cpu0) / load.requests) * 10_000) }) };
 }
 
 function check(what: string, r: LoadResult): LoadResult {
@@ -231,6 +253,7 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
     const t = shimTarget(shim);
     const served = { n: 0 };
     const l = await load(ctx, t, served);
+    const large = main ? await largeBody(ctx, t, served) : undefined;
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     await sleep(500);
     const rssBurst = rssBytes(shim.pid);
@@ -252,6 +275,7 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
       hop: {
         label: `auth-shim proxy (node ${[...flags, 'dist/cli.js proxy'].join(' ')})`,
         c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
+        ...(large === undefined ? {} : { largeBody: large }),
         rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peak),
         anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
         ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
@@ -283,6 +307,7 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
     const t: Target = { name: 'nginx', url: nginx.url, path: PATH, headers: agentHeaders(), body: requestBody(false), pid: () => pid };
     const served = { n: 0 };
     const l = await load(ctx, t, served);
+    const large = await largeBody(ctx, t, served);
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     const rssBurst = rssBytes(pid);
     const anonBurst = rssAnonBytes(pid);
@@ -291,6 +316,7 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
     return {
       label: 'nginx (same header rewrite, 1 worker, keep-alive upstream, no buffering)',
       c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
+      ...(large === undefined ? {} : { largeBody: large }),
       rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peakRssBytes(pid)),
       anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
@@ -406,8 +432,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const upPid = upstream.child.pid as number;
     const direct: Target = { name: 'direct', url: upstream.url, path: PATH, headers: translatedHeaders(LITELLM_KEY), body: requestBody(false), pid: () => upPid };
     const dl = await load(ctx, direct, { n: 0 });
+    const dlarge = await largeBody(ctx, direct, { n: 0 });
     hops.direct = {
       label: 'direct to the fake upstream (nginx fixed JSON; the floor)', c1: dl.c1, c32: dl.c32, perRequest: dl.perRequest, stream: await streamTiming(ctx, direct),
+      ...(dlarge === undefined ? {} : { largeBody: dlarge }),
       ...(dl.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(dl.cpuSecondsPer10k) }),
     };
 

@@ -109,6 +109,12 @@ function resultsTable(r: BenchResults): string {
   line('**throughput, c=32 (req/s)**', (h) => `**${fmt(h.c32.rps)}**`);
   line('… share of the floor', (h) => ratio(h.c32.rps * 100, d?.c32.rps, 0).replace('×', ' %'));
   line('… share of nginx', (h) => ratio(h.c32.rps * 100, r.hops.nginx?.c32.rps, 0).replace('×', ' %'));
+  const large = r.hops.shim?.largeBody;
+  if (large !== undefined) {
+    line(`throughput, c=32, ${large.kib} KiB conversation (req/s)`, (h) => (h.largeBody === undefined ? '—' : fmt(h.largeBody.load.rps)));
+    line('… share of nginx', (h) => (h.largeBody === undefined ? '—' : ratio(h.largeBody.load.rps * 100, r.hops.nginx?.largeBody?.load.rps, 0).replace('×', ' %')));
+    line(`… CPU seconds per 10k requests`, (h, k) => (h.largeBody?.cpuSecondsPer10k === undefined ? '—' : `${fmt(h.largeBody.cpuSecondsPer10k, 2)}${k === 'direct' ? ' (upstream)' : ''}`));
+  }
   line('stream: time to first event (ms)', (h) => fmt(h.stream.ttfbMs, 2));
   line('stream: event delay p50 / p99 (ms)', (h) => `${fmt(h.stream.delayP50Ms, 2)} / ${fmt(h.stream.delayP99Ms, 2)}`);
   line('stream: mean gap between 20 ms events (ms)', (h) => fmt(h.stream.gapMeanMs, 2));
@@ -285,7 +291,8 @@ ${machine(r)}
 - **Streams**: ${r.setup['sseFake']}. Events are written 20 ms apart.
 - **Load**: ${r.setup['load']}; latency at concurrency 1 and 32 after a warm-up, throughput at 32.
   The body is under the 16 KiB below which auth-shim sends a body upstream with its head in one write
-  (\`SMALL_BODY_BYTES\`); a longer conversation's body streams and costs more per request.
+  (\`SMALL_BODY_BYTES\`); a longer conversation's body streams, so throughput is also measured with the
+  same request padded to ${fmt(r.hops.shim?.largeBody?.kib)} KiB (${fmt(r.hops.shim?.largeBody?.bytes)} bytes, one more user turn of text).
 - **Latency at concurrency 1 is measured twice.** wrk's percentiles are corrected for coordinated
   omission: after the run, wrk adds a synthetic sample for every expected interval (the run's mean
   time per request) that a slow response spanned, so one 5 ms pause at ~10k req/s becomes ~50 samples,

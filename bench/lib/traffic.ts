@@ -64,3 +64,14 @@ export const RESPONSE_JSON = JSON.stringify({
   stop_sequence: null,
   usage: { input_tokens: 1210, output_tokens: 24, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
 });
+
+/**
+ * The same request with one more user turn of filler text, to about `kib` KiB in all: a longer
+ * conversation, past the 16 KiB below which auth-shim forwards a body with its head in one write.
+ */
+export function conversationBody(kib: number): string {
+  const base = requestBody(false);
+  const body = JSON.parse(base) as { messages: Array<{ role: string; content: unknown }> };
+  body.messages.push({ role: 'user', content: 'earlier turn '.repeat(Math.max(0, Math.ceil((kib * 1024 - base.length) / 13))) });
+  return JSON.stringify(body);
+}
