@@ -278,6 +278,7 @@ npm run bench              # ~${Math.max(1, Math.round(r.seconds / 60))} min; in
                            # LiteLLM ${r.machine['litellm']} into .peers/ (PyPI) on first use
 npm run bench -- --smoke   # ~30 s CI variant (test/bench/smoke.test.ts): fails only on gross regressions
 npm run bench -- --no-litellm --no-flags   # the quick local loop
+npm run bench:ab -- /tmp/before/cli.js dist/cli.js   # A/B of two builds, interleaved rounds (bench/ab.ts)
 \`\`\`
 
 ## Machine
