@@ -67,6 +67,14 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     });
   }
 
+  /**
+   * Ends an exchange that was never dispatched (the client left before its request was complete):
+   * nothing was sent upstream, nothing to the client; the owner hears `done` once, as for any other.
+   */
+  abandon(): void {
+    this.#finish();
+  }
+
   #abortUpstream(): void {
     if (this.#finished) return;
     this.#clientGone = true;

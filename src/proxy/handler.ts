@@ -189,8 +189,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       // write; it has usually arrived with the head anyway. Larger ones stream (backpressure).
       readSmallBody(req, (body) => {
         if (body === undefined) {
-          // The client left before its body was complete: nothing was sent upstream.
-          hooks.done({ status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false });
+          forward.abandon(); // the client left before its body was complete
           return;
         }
         options.body = body;
