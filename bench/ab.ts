@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/e2e/_peers.js';
 import { startNginx, upstreamConfig } from './lib/nginx.js';
-import { cpuSeconds, killAllOwned, rssAnonBytes, rssBytes } from './lib/proc.js';
+import { cpuSeconds, killAllOwned, memory } from './lib/proc.js';
 import { CLI, startShim } from './lib/shim.js';
 import { startSseFake } from './lib/stream.js';
 import { ensureTools } from './lib/tools.js';
@@ -34,7 +34,6 @@ const bodyKiB = opt('--body-kib', 0);
 const clis = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (clis.length === 0) clis.push(CLI);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 interface Row { c1p50: number; c1p99: number; c32rps: number; c32p99: number; cpuMsPerKreq: number; idleAnonMiB: number; rssMiB: number; anonMiB: number }
 const results = new Map<string, Row[]>(clis.map((c) => [c, []]));
@@ -55,15 +54,16 @@ try {
       const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
       const shim = await startShim({ upstreamUrl: upstream.url, litellmKeyFile: keyFile, nodeFlags, logFile: join(dir, 'shim.log'), upstreamConnections: 0, cli: path });
       try {
-        const idleAnon = rssAnonBytes(shim.pid);
+        const idle = memory(shim.pid);
         await wrk(tools.wrk, shim.url, script, 32, 3);
         const c1 = await wrk(tools.wrk, shim.url, script, 1, seconds);
         const cpu0 = cpuSeconds(shim.pid);
         const c32 = await wrk(tools.wrk, shim.url, script, 32, seconds);
         const cpu = cpuSeconds(shim.pid) - cpu0;
+        const loaded = memory(shim.pid);
         const row: Row = {
           c1p50: c1.p50Us, c1p99: c1.p99Us, c32rps: Math.round(c32.rps), c32p99: c32.p99Us,
-          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100, idleAnonMiB: mib(idleAnon), rssMiB: mib(rssBytes(shim.pid)), anonMiB: mib(rssAnonBytes(shim.pid)),
+          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100, idleAnonMiB: idle.anonMiB, rssMiB: loaded.rssMiB, anonMiB: loaded.anonMiB,
         };
         if (c1.errors + c32.errors > 0) log(`  errors: ${c1.errors + c32.errors}`);
         results.get(cli)?.push(row);

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, LITELLM_NEW, ensureLitellm, startLitellm, type Litellm } from '../test/e2e/_peers.js';
 import { proxyConfig, startNginx, upstreamConfig, type Nginx } from './lib/nginx.js';
-import { cpuSeconds, killAllOwned, median, peakRssBytes, rssAnonBytes, rssBytes, sleep } from './lib/proc.js';
-import { timeSequential, type SequentialResult } from './lib/sequential.js';
+import { cpuSeconds, killAllOwned, median, memory, mib, peakRssBytes, sleep, type Memory } from './lib/proc.js';
+import { SEQUENTIAL_WARMUP, timeSequential, type SequentialResult } from './lib/sequential.js';
 import { startShim, type Shim } from './lib/shim.js';
 import { openStreams, startSseFake, timeStreams, type SseFake, type StreamTarget, type StreamTiming } from './lib/stream.js';
 import { ensureTools, nginxVersion, wrkVersion, type Tools } from './lib/tools.js';
@@ -17,7 +17,6 @@ import { agentHeaders, conversationBody, LITELLM_KEY, PATH, requestBody, transla
 import { wrk, writeScript, type LoadResult, type LoadSpec } from './lib/wrk.js';
 
 const execFileP = promisify(execFile);
-const MiB = 1024 * 1024;
 
 /**
  * The flags `auth-shim proxy` runs with in the bench's main row — the ones the image's ENTRYPOINT
@@ -143,8 +142,6 @@ interface Target extends StreamTarget {
   readonly pid: () => number | undefined;
 }
 
-const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
-
 async function script(ctx: Ctx, t: Target, body = t.body, name = t.name): Promise<string> {
   let s = ctx.scripts.get(name);
   if (s === undefined) {
@@ -161,13 +158,19 @@ async function largeBody(ctx: Ctx, t: Target, served: { n: number }): Promise<Ho
   if (kib <= 0 || ctx.sizes.largeBodySeconds <= 0) return undefined;
   const body = conversationBody(kib);
   const s = await script(ctx, t, body, `${t.name}-large`);
-  const pid = t.pid();
-  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
-  const load = check(`${t.name} c=32 ${kib} KiB`, await wrk(ctx.tools.wrk, t.url, s, 32, ctx.sizes.largeBodySeconds));
-  const cpu1 = pid === undefined ? 0 : cpuSeconds(pid);
+  const { load, cpuSecondsPer10k } = await c32WithCpu(ctx, t, s, ctx.sizes.largeBodySeconds, `${t.name} c=32 ${kib} KiB`);
   served.n += load.requests;
   ctx.log(`  ${t.name}: c=32 with a ${kib} KiB conversation ${Math.round(load.rps)} req/s · errors ${load.errors}`);
-  return { kib, bytes: Buffer.byteLength(body), load, ...(pid === undefined ? {} : { cpuSecondsPer10k: round3(((cpu1 - cpu0) / load.requests) * 10_000) }) };
+  return { kib, bytes: Buffer.byteLength(body), load, ...(cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(cpuSecondsPer10k) }) };
+}
+
+/** wrk at concurrency 32, and the CPU the hop's process(es) spent per 10k requests of it. */
+async function c32WithCpu(ctx: Ctx, t: Target, s: string, seconds: number, what: string): Promise<{ load: LoadResult; cpuSecondsPer10k: number | undefined }> {
+  const pid = t.pid();
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
+  const load = check(what, await wrk(ctx.tools.wrk, t.url, s, 32, seconds));
+  const cpu1 = pid === undefined ? 0 : cpuSeconds(pid);
+  return { load, cpuSecondsPer10k: pid === undefined ? undefined : ((cpu1 - cpu0) / load.requests) * 10_000 };
 }
 
 function check(what: string, r: LoadResult): LoadResult {
@@ -185,14 +188,11 @@ async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: L
   const c1 = check(`${t.name} c=1`, await wrk(ctx.tools.wrk, url, s, 1, sizes.c1Seconds));
   served.n += c1.requests;
   const perRequest = await timeSequential(t, sizes.c1Seconds);
-  served.n += perRequest.requests + 200;
-  const pid = t.pid();
-  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
-  const c32 = check(`${t.name} c=32`, await wrk(ctx.tools.wrk, url, s, 32, sizes.c32Seconds));
-  const cpu1 = pid === undefined ? 0 : cpuSeconds(pid);
+  served.n += perRequest.requests + SEQUENTIAL_WARMUP;
+  const { load: c32, cpuSecondsPer10k } = await c32WithCpu(ctx, t, s, sizes.c32Seconds, `${t.name} c=32`);
   served.n += c32.requests;
   ctx.log(`  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs (per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`);
-  return { c1, c32, perRequest, cpuSecondsPer10k: pid === undefined ? undefined : ((cpu1 - cpu0) / c32.requests) * 10_000 };
+  return { c1, c32, perRequest, cpuSecondsPer10k };
 }
 
 /** More requests at concurrency 32 until the hop has served `total` (bounded: three top-ups, 90 s each). */
@@ -213,16 +213,15 @@ async function streamTiming(ctx: Ctx, t: Target): Promise<StreamTiming> {
   return r;
 }
 
-async function holdStreams(ctx: Ctx, t: Target): Promise<{ rss: number; anon: number; open: { wanted: number; open: number; failed: number; seconds: number } }> {
+async function holdStreams(ctx: Ctx, t: Target): Promise<{ mem: Memory; open: { wanted: number; open: number; failed: number; seconds: number } }> {
   const pid = t.pid() as number;
   const streamTarget: StreamTarget = { url: t.url, path: t.path, headers: t.headers, body: requestBody(true) };
   const held = await openStreams(streamTarget, ctx.sse, ctx.sizes.openStreams, 60_000);
   await sleep(1_000); // let the hop settle with every stream open
-  const rss = rssBytes(pid);
-  const anon = rssAnonBytes(pid);
+  const mem = memory(pid);
   const done = await held.finish();
-  ctx.log(`  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mib(rss)} MiB`);
-  return { rss, anon, open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen } };
+  ctx.log(`  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mem.rssMiB} MiB`);
+  return { mem, open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen } };
 }
 
 async function startupRuns(runs: number, start: () => Promise<{ readyMs: number; stop(): Promise<void> }>): Promise<{ median: number; runs: number[] }> {
@@ -248,25 +247,23 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
   const shim = await start();
   try {
     await sleep(1_000);
-    const rssIdle = rssBytes(shim.pid);
-    const anonIdle = rssAnonBytes(shim.pid);
+    const idle = memory(shim.pid);
     const t = shimTarget(shim);
     const served = { n: 0 };
     const l = await load(ctx, t, served);
     const large = main ? await largeBody(ctx, t, served) : undefined;
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     await sleep(500);
-    const rssBurst = rssBytes(shim.pid);
-    const anonBurst = rssAnonBytes(shim.pid);
-    ctx.log(`  shim ${flags.join(' ') || '(no flags)'}: idle ${mib(rssIdle)} MiB · after ${served.n} requests ${mib(rssBurst)} MiB · start-up ${startup.median} ms`);
+    const burst = memory(shim.pid);
+    ctx.log(`  shim ${flags.join(' ') || '(no flags)'}: idle ${idle.rssMiB} MiB · after ${served.n} requests ${burst.rssMiB} MiB · start-up ${startup.median} ms`);
     const stream = main ? await streamTiming(ctx, t) : undefined;
     const held = await holdStreams(ctx, t);
     const peak = peakRssBytes(shim.pid);
     const died = shim.child.exitCode !== null || shim.child.signalCode !== null ? `exit ${shim.child.exitCode ?? shim.child.signalCode} with ${held.open.open} streams open` : undefined;
     const variant: FlagVariantResult = {
       ...(died === undefined ? {} : { died }),
-      flags, startupMs: startup.median, rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), peakRssMiB: mib(peak),
-      anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
+      flags, startupMs: startup.median, rssIdleMiB: idle.rssMiB, rssAfterBurstMiB: burst.rssMiB, rssOpenStreamsMiB: held.mem.rssMiB, peakRssMiB: mib(peak),
+      anonAfterBurstMiB: burst.anonMiB, anonOpenStreamsMiB: held.mem.anonMiB,
       rps: Math.round(l.c32.rps), p99C32Us: l.c32.p99Us, cpuSecondsPer10k: round3(l.cpuSecondsPer10k ?? Number.NaN),
     };
     if (stream === undefined) return { variant };
@@ -276,8 +273,7 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
         label: `auth-shim proxy (node ${[...flags, 'dist/cli.js proxy'].join(' ')})`,
         c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
         ...(large === undefined ? {} : { largeBody: large }),
-        rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peak),
-        anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
+        ...memoryFields(idle, burst, held.mem), openStreams: held.open, peakRssMiB: mib(peak),
         ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
         startupMs: startup,
       },
@@ -291,6 +287,15 @@ function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
+/** A hop's three memory readings (idle, after the burst, with streams open) as result fields. */
+function memoryFields(idle: Memory, burst: Memory, streams: Memory): Pick<HopResult, 'rssIdleMiB' | 'anonIdleMiB' | 'rssAfterBurstMiB' | 'anonAfterBurstMiB' | 'rssOpenStreamsMiB' | 'anonOpenStreamsMiB'> {
+  return {
+    rssIdleMiB: idle.rssMiB, anonIdleMiB: idle.anonMiB,
+    rssAfterBurstMiB: burst.rssMiB, anonAfterBurstMiB: burst.anonMiB,
+    rssOpenStreamsMiB: streams.rssMiB, anonOpenStreamsMiB: streams.anonMiB,
+  };
+}
+
 async function measureNginx(ctx: Ctx): Promise<HopResult> {
   const start = async (): Promise<Nginx & { readyMs: number }> => {
     const port = await freePort();
@@ -302,23 +307,20 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
   try {
     await sleep(1_000);
     const pid = nginx.child.pid as number;
-    const rssIdle = rssBytes(pid);
-    const anonIdle = rssAnonBytes(pid);
+    const idle = memory(pid);
     const t: Target = { name: 'nginx', url: nginx.url, path: PATH, headers: agentHeaders(), body: requestBody(false), pid: () => pid };
     const served = { n: 0 };
     const l = await load(ctx, t, served);
     const large = await largeBody(ctx, t, served);
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
-    const rssBurst = rssBytes(pid);
-    const anonBurst = rssAnonBytes(pid);
+    const burst = memory(pid);
     const stream = await streamTiming(ctx, t);
     const held = await holdStreams(ctx, t);
     return {
       label: 'nginx (same header rewrite, 1 worker, keep-alive upstream, no buffering)',
       c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
       ...(large === undefined ? {} : { largeBody: large }),
-      rssIdleMiB: mib(rssIdle), rssAfterBurstMiB: mib(rssBurst), rssOpenStreamsMiB: mib(held.rss), openStreams: held.open, peakRssMiB: mib(peakRssBytes(pid)),
-      anonIdleMiB: mib(anonIdle), anonAfterBurstMiB: mib(anonBurst), anonOpenStreamsMiB: mib(held.anon),
+      ...memoryFields(idle, burst, held.mem), openStreams: held.open, peakRssMiB: mib(peakRssBytes(pid)),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       startupMs: startup,
     };
@@ -357,8 +359,7 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
   try {
     const pid = litellmPid(litellm.origin);
     await sleep(1_000);
-    const rssIdle = pid === undefined ? undefined : rssBytes(pid);
-    const anonIdle = pid === undefined ? undefined : rssAnonBytes(pid);
+    const idle = pid === undefined ? undefined : memory(pid);
     const t: Target = {
       name: 'litellm', url: litellm.origin, path: `/anthropic${PATH}`, headers: translatedHeaders(litellm.masterKey), body: requestBody(false), pid: () => pid,
     };
@@ -368,16 +369,13 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
       const r = await wrk(ctx.tools.wrk, t.url, await script(ctx, t), 32, ctx.sizes.litellmBurstSeconds);
       served.n += r.requests;
     }
-    const rssBurst = pid === undefined ? undefined : rssBytes(pid);
-    const anonBurst = pid === undefined ? undefined : rssAnonBytes(pid);
+    const burst = pid === undefined ? undefined : memory(pid);
     const stream = await streamTiming(ctx, t);
     const held = pid === undefined ? undefined : await holdStreams(ctx, t);
     return {
       label: `LiteLLM ${LITELLM_NEW} /anthropic (1 worker, no database)`,
       c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
-      ...(rssIdle === undefined || anonIdle === undefined ? {} : { rssIdleMiB: mib(rssIdle), anonIdleMiB: mib(anonIdle) }),
-      ...(rssBurst === undefined || anonBurst === undefined ? {} : { rssAfterBurstMiB: mib(rssBurst), anonAfterBurstMiB: mib(anonBurst) }),
-      ...(held === undefined ? {} : { rssOpenStreamsMiB: mib(held.rss), anonOpenStreamsMiB: mib(held.anon), openStreams: held.open }),
+      ...(idle === undefined || burst === undefined || held === undefined ? {} : { ...memoryFields(idle, burst, held.mem), openStreams: held.open }),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       ...(runs.length === 0 ? {} : { startupMs: { median: median(runs), runs } }),
     };

@@ -78,32 +78,47 @@ export function processTree(root: number): number[] {
   return out;
 }
 
-function statusField(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
+function statusFields(pid: number): { VmRSS: number; VmHWM: number; RssAnon: number } {
+  const out = { VmRSS: 0, VmHWM: 0, RssAnon: 0 };
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? 0 : Number(m[1]) * 1024;
+    for (const m of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(VmRSS|VmHWM|RssAnon):\s+(\d+) kB/gm)) {
+      out[m[1] as keyof typeof out] = Number(m[2]) * 1024;
+    }
   } catch {
-    return 0;
+    // the process has gone: zeros
   }
+  return out;
 }
 
-/** Resident memory in bytes (VmRSS) of a process and its descendants. */
-export function rssBytes(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0);
+/** Bytes → MiB, one decimal (how every memory figure of the bench is reported). */
+export const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+export interface Memory {
+  /** VmRSS of the process and its descendants, MiB. */
+  readonly rssMiB: number;
+  /**
+   * The anonymous part of it (RssAnon: heap, stacks, malloc arenas). The rest of VmRSS is
+   * file-backed — mostly the executable's own pages, clean and shared through the page cache by
+   * every process that maps the same file.
+   */
+  readonly anonMiB: number;
 }
 
-/**
- * The anonymous part of VmRSS (RssAnon: heap, stacks, malloc arenas) of a process and its
- * descendants. The rest of VmRSS is file-backed — mostly the executable's own pages, clean and
- * shared through the page cache by every process that maps the same file.
- */
-export function rssAnonBytes(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + statusField(p, 'RssAnon'), 0);
+/** Resident memory of a process and its descendants, both figures from one reading. */
+export function memory(pid: number): Memory {
+  let rss = 0;
+  let anon = 0;
+  for (const p of processTree(pid)) {
+    const f = statusFields(p);
+    rss += f.VmRSS;
+    anon += f.RssAnon;
+  }
+  return { rssMiB: mib(rss), anonMiB: mib(anon) };
 }
 
 /** Peak resident memory in bytes (VmHWM) of the process itself. */
 export function peakRssBytes(pid: number): number {
-  return statusField(pid, 'VmHWM');
+  return statusFields(pid).VmHWM;
 }
 
 /** User + system CPU seconds of a process and its descendants. */

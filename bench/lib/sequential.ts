@@ -2,6 +2,9 @@ import { Client } from 'undici';
 import { percentile } from './proc.js';
 import type { StreamTarget } from './stream.js';
 
+/** Untimed requests before the timed ones (the connection and both sides' code warmed). */
+export const SEQUENTIAL_WARMUP = 200;
+
 /** Every request of a closed loop at concurrency 1, timed one by one (µs). */
 export interface SequentialResult {
   readonly requests: number;
@@ -40,7 +43,7 @@ export async function timeSequential(t: StreamTarget, seconds: number): Promise<
     return (performance.now() - t0) * 1000;
   };
   try {
-    for (let i = 0; i < 200; i++) await one(); // warm the connection and both sides' code
+    for (let i = 0; i < SEQUENTIAL_WARMUP; i++) await one();
     const start = performance.now();
     const until = start + seconds * 1000;
     while (performance.now() < until) lat.push(await one());
