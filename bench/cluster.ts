@@ -61,8 +61,7 @@ async function execAgent(podName: string, args: string[]): Promise<string> {
 
 async function memory(fake: FakeAnthropic): Promise<ClusterResults['memory']> {
   const name = 'memory';
-  const idle = { name: 'agent', ...agentContainer({ script: 'started.mjs' }), command: ['node', '-e', "process.on('SIGTERM',()=>process.exit(0));setInterval(()=>{},1e9)"] };
-  await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(await injected(pod(name, { 'auth-shim.io/inject': 'true' }, idle), fake.url)));
+  await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(await injected(pod(name, { 'auth-shim.io/inject': 'true' }, agentContainer({ script: 'idle.mjs' })), fake.url)));
   await kube.kubectlOk(['-n', NS, 'wait', '--for=condition=Ready', `pod/${name}`, '--timeout=600s']);
   await new Promise((r) => setTimeout(r, 5000));
   const idleBytes = await workingSet(name);

@@ -50,7 +50,7 @@ it('a pod with the README\'s RBAC reads its credentials through the API, and a r
   const settings: SidecarSettings = { image: SHIM_IMAGE, imagePullPolicy: 'Never', upstream: fake.url, credentialSource: 'shim-only', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info' };
   const sidecar = sidecarContainer(settings);
   sidecar.env = [...(sidecar.env ?? []), ...readmeEnv()];
-  const template = agentPodTemplate({}, agentContainer({ script: 'claude-agent.mjs', env: [{ name: 'ANTHROPIC_BASE_URL', value: baseUrl(settings) }, { name: 'ANTHROPIC_API_KEY', value: 'placeholder' }] }));
+  const template = agentPodTemplate({}, agentContainer({ script: 'idle.mjs', env: [{ name: 'ANTHROPIC_BASE_URL', value: baseUrl(settings) }, { name: 'ANTHROPIC_API_KEY', value: 'placeholder' }] }));
   const spec = template.spec as Record<string, unknown>;
   // The sidecar needs the ServiceAccount token for the API; the agent container gets none.
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-mode', namespace: NS }, spec: { ...spec, serviceAccountName: 'my-agent', automountServiceAccountToken: true, initContainers: [sidecar] } };
