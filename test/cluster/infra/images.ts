@@ -86,6 +86,7 @@ export async function agentImage(bases: Bases): Promise<boolean> {
 export async function binaryImage(tag: string, binary: string, user: string): Promise<boolean> {
   const inputs = hash(readFileSync(binary), user);
   if ((await labelOf(tag, 'auth-shim.inputs')) === inputs) return false;
+  await mkdir(STATE_DIR, { recursive: true });
   const dir = await mkdtemp(join(STATE_DIR, 'img-'));
   try {
     const name = basename(tag.split(':')[0] ?? 'bin');

@@ -50,8 +50,9 @@ export async function setup(): Promise<void> {
   }
   // Service traffic between two pods on the same bridge is only un-NATed on the way back if bridged
   // frames pass iptables (Kubernetes' documented requirement for bridge networks).
-  await sh('modprobe', ['br_netfilter'], true);
-  await writeFile('/proc/sys/net/bridge/bridge-nf-call-iptables', '1').catch(() => undefined);
+  if (!existsSync('/proc/sys/net/bridge')) await sh('modprobe', ['br_netfilter']).catch(() => undefined);
+  if (!existsSync('/proc/sys/net/bridge')) throw new Error('the br_netfilter kernel module is not loaded (modprobe br_netfilter)');
+  await writeFile('/proc/sys/net/bridge/bridge-nf-call-iptables', '1');
   await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
 
   await mkdir(CNI_CONF_DIR, { recursive: true });
