@@ -83,12 +83,34 @@ export async function down(log: (line: string) => void): Promise<void> {
     await stop(name);
   }
   for (const pid of ourShims()) signal(pid, 'SIGKILL');
-  // kube-proxy's KUBE-* chains and jumps (iptables and ip6tables).
+  // kube-proxy's KUBE-* chains and jumps (iptables and ip6tables), then the kubelet's (KUBE-FIREWALL, canaries).
   if (existsSync(k8sBinaryOrEmpty())) await run(k8sBinaryOrEmpty(), ['--cleanup']);
+  await removeKubeChains();
   await unmountOurs();
   await removeNetns(netns);
   await teardown();
   await rm(join(RUN_DIR, 'containerd'), { recursive: true, force: true });
+}
+
+/**
+ * The KUBE-* chains the kubelet and kube-proxy made, and the jumps to them from the built-in chains.
+ * Only this cluster runs a kubelet or kube-proxy on these machines, so every KUBE-* chain is ours.
+ */
+async function removeKubeChains(): Promise<void> {
+  for (const bin of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat', 'mangle']) {
+      const rules = (await run(bin, ['-w', '-t', table, '-S'])).stdout.split('\n');
+      const chains = rules.flatMap((l) => /^-N (KUBE-\S+)$/.exec(l)?.[1] ?? []);
+      if (chains.length === 0) continue;
+      for (const builtin of rules.flatMap((l) => /^-P (\S+)/.exec(l)?.[1] ?? [])) {
+        const listed = (await run(bin, ['-w', '-t', table, '-L', builtin, '-n', '--line-numbers'])).stdout.split('\n');
+        const numbers = listed.flatMap((l) => /^(\d+)\s+KUBE-/.exec(l)?.[1] ?? []).map(Number).reverse();
+        for (const n of numbers) await run(bin, ['-w', '-t', table, '-D', builtin, String(n)]);
+      }
+      for (const c of chains) await run(bin, ['-w', '-t', table, '-F', c]);
+      for (const c of chains) await run(bin, ['-w', '-t', table, '-X', c]);
+    }
+  }
 }
 
 function k8sBinaryOrEmpty(): string {
