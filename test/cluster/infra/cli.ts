@@ -4,7 +4,7 @@
  * Only one command changes the cluster at a time on a machine (a lock in RUN_DIR), whichever
  * checkout runs it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { kubectl } from './addons.js';
 import { START_ORDER } from './components.js';
@@ -22,8 +22,11 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       await mkdir(LOCK);
       break;
     } catch {
-      const holder = Number(readFileSync(`${LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (holder > 0 && !existsSync(`/proc/${holder}`)) {
+      const pidFile = `${LOCK}/pid`;
+      const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || 0 : 0;
+      // A holder that died, or one that never wrote its pid (killed right after mkdir): the lock is stale.
+      const stale = holder > 0 ? !existsSync(`/proc/${holder}`) : Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 30_000;
+      if (stale) {
         await rm(LOCK, { recursive: true, force: true });
         continue;
       }
