@@ -152,8 +152,6 @@ async function kubeletConfig(): Promise<string> {
     imageGCLowThresholdPercent: 99,
     evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
     serializeImagePulls: false,
-    // Pods stop quickly when the suite deletes them.
-    shutdownGracePeriod: '0s',
   }, null, 2));
   return file;
 }

@@ -5,7 +5,7 @@
  * Everything here is undone by `teardown()`; no host-wide rule or route is touched.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../controlplane/cluster.js';
 import { BRIDGE, NODE_IP, POD_CIDR, SERVICE_CIDR, STATE_DIR } from './config.js';
@@ -99,7 +99,8 @@ export async function podNetnsPaths(ctr: (args: readonly string[]) => Promise<st
   const paths = new Set<string>();
   for (const id of ids) {
     const info = await ctr(['containers', 'info', id]).catch(() => '');
-    for (const m of info.matchAll(/"type":\s*"network",\s*"path":\s*"([^"]+)"/g)) if (m[1] !== undefined) paths.add(m[1]);
+    // Sandboxes name a bind-mounted netns file; app containers join theirs through /proc/<pid>/ns/net.
+    for (const m of info.matchAll(/"type":\s*"network",\s*"path":\s*"(\/(?:var\/)?run\/netns\/[^"]+)"/g)) if (m[1] !== undefined) paths.add(m[1]);
   }
   return [...paths];
 }
@@ -109,10 +110,6 @@ export async function removeNetns(paths: readonly string[]): Promise<void> {
   for (const p of paths) {
     if (!existsSync(p)) continue;
     await sh('umount', [p], true);
-    await rm(p, { force: true });
+    await rm(p, { force: true }).catch(() => undefined);
   }
-}
-
-export async function listNetns(): Promise<string[]> {
-  return existsSync('/var/run/netns') ? (await readdir('/var/run/netns')).map((n) => join('/var/run/netns', n)) : [];
 }

@@ -6,7 +6,7 @@
  * RBAC and the Node authorizer expect.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { issueTestCert, kubeconfigYaml, makeCredentials } from '../../controlplane/cluster.js';
 import { CLUSTER_DOMAIN, NODE_IP, NODE_NAME, PKI_DIR, SERVER, SERVICE_CIDR } from './config.js';
@@ -46,8 +46,4 @@ export async function makePki(): Promise<void> {
     await appendFile(join(PKI_DIR, 'tokens.csv'), `${t},${id.user},${id.user}${id.groups === '' ? '' : `,"${id.groups}"`}\n`);
     await writeFile(kubeconfigOf(name as Component), kubeconfigYaml(SERVER, CA_FILE, { token: t }, 'kube-system'));
   }
-}
-
-export async function adminKubeconfigText(): Promise<string> {
-  return readFile(ADMIN_KUBECONFIG, 'utf8');
 }

@@ -4,7 +4,7 @@
  * after checking the pid still runs the binary it started (pids are reused).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOG_DIR, PID_DIR } from './config.js';
 
@@ -39,10 +39,6 @@ export function runningPid(name: string): number | undefined {
   const [pidText, bin] = readFileSync(file, 'utf8').trim().split(' ');
   const pid = Number(pidText);
   return Number.isInteger(pid) && pid > 0 && exePath(pid) === bin ? pid : undefined;
-}
-
-export function recordedNames(): string[] {
-  return existsSync(PID_DIR) ? readdirSync(PID_DIR) : [];
 }
 
 /** Sends a signal; a process that has just exited is not an error. */
