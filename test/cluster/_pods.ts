@@ -17,7 +17,7 @@ export const CLAUDE_ENV = [
   { name: 'DISABLE_AUTOUPDATER', value: '1' },
 ];
 
-/** `node -e <script from test/cluster/pod/>` as a container's command. */
+/** `node -e <script from test/cluster/pod/>` as a container's command (its arguments start at `process.argv[1]`). */
 export function nodeScript(name: string, ...args: string[]): string[] {
   return ['node', '--input-type=module', '-e', podScript(name), '--', ...args];
 }

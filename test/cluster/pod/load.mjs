@@ -1,8 +1,8 @@
-// Bench load from the agent container: argv[2] requests through the sidecar, argv[3] at a time,
+// Bench load from the agent container: argv[1] requests through the sidecar, argv[2] at a time,
 // then one JSON summary line.
 const base = process.env.ANTHROPIC_BASE_URL;
-const total = Number(process.argv[2] ?? 10000);
-const concurrency = Number(process.argv[3] ?? 8);
+const total = Number(process.argv[1] ?? 10000);
+const concurrency = Number(process.argv[2] ?? 8);
 const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] });
 let next = 0;
 let ok = 0;

@@ -1,10 +1,10 @@
 // A request loop in the agent container, through the sidecar on 127.0.0.1 (ANTHROPIC_BASE_URL):
-// one request after another until /tmp/stop-loop exists (or argv[2] seconds pass), then one JSON
+// one request after another until /tmp/stop-loop exists (or argv[1] seconds pass), then one JSON
 // summary line. Every failure is printed as it happens.
 import { existsSync } from 'node:fs';
 
 const base = process.env.ANTHROPIC_BASE_URL;
-const until = Date.now() + Number(process.argv[2] ?? 600) * 1000;
+const until = Date.now() + Number(process.argv[1] ?? 600) * 1000;
 const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] });
 let ok = 0;
 let failed = 0;

@@ -1,10 +1,10 @@
 // An agent with one open stream: it starts a streamed request through the sidecar (its first
-// message is argv[2], so the fake can tell it apart) and, like an agent finishing its turn, keeps
+// message is argv[1], so the fake can tell it apart) and, like an agent finishing its turn, keeps
 // reading after SIGTERM; it exits when the stream ends. A classic sidecar may not listen yet when
 // this starts: connection refusals are retried for a minute.
 process.on('SIGTERM', () => console.log(JSON.stringify({ event: 'sigterm' })));
 const base = process.env.ANTHROPIC_BASE_URL;
-const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: process.argv[2] ?? 'ping' }] });
+const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: process.argv[1] ?? 'ping' }] });
 const until = Date.now() + 60_000;
 let res;
 for (;;) {

@@ -1,9 +1,9 @@
-// Bench: argv[2] streams through the sidecar held open at once (the fake holds them); prints
+// Bench: argv[1] streams through the sidecar held open at once (the fake holds them); prints
 // "open" once every one has its first bytes, ends them when /tmp/stop-streams exists.
 import { existsSync } from 'node:fs';
 
 const base = process.env.ANTHROPIC_BASE_URL;
-const n = Number(process.argv[2] ?? 100);
+const n = Number(process.argv[1] ?? 100);
 const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, stream: true, messages: [{ role: 'user', content: 'hold-stream' }] });
 const controllers = [];
 let opened = 0;
