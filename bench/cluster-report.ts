@@ -8,7 +8,7 @@ export interface ClusterResults {
   /** The sidecar container's working set (cgroup usage − inactive file), bytes. */
   readonly memory: { readonly idle: number; readonly afterRequests: number; readonly requests: number; readonly requestsFailed: number; readonly openStreams: number; readonly streams: number };
   /** Pod creation → agent container's first line, ms, interleaved runs. */
-  readonly podStart: { readonly plain: number[]; readonly injected: number[] };
+  readonly podStart: { readonly plain: number[]; readonly injected: number[]; readonly afterReady?: number[] };
 }
 
 export function median(xs: readonly number[]): number {
@@ -47,5 +47,6 @@ ${images}
 | no injection | ${plain.toFixed(0)} | ${r.podStart.plain.join(', ')} |
 | injected (native sidecar, startup probe) | ${injected.toFixed(0)} | ${r.podStart.injected.join(', ')} |
 | **delay the sidecar adds** | **${(injected - plain).toFixed(0)}** | |
-`;
+${r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0 ? '' : `| of it: the sidecar's \`listening\` line → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
+`}`;
 }

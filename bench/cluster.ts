@@ -94,8 +94,12 @@ async function memory(fake: FakeAnthropic): Promise<ClusterResults['memory']> {
   return { idle: idleBytes, afterRequests: after, requests: load.ok + load.failed, requestsFailed: load.failed, openStreams: open, streams: STREAMS };
 }
 
-/** Creation → the agent container's first line (its own wall clock; same machine). */
-async function startOnce(name: string, spec: unknown): Promise<number> {
+/**
+ * Creation → the agent container's first line (its own wall clock; same machine), and for an
+ * injected pod also the sidecar's `listening` line → that first line: how long the agent waited
+ * for the startup probe to notice a ready sidecar.
+ */
+async function startOnce(name: string, spec: unknown): Promise<{ ms: number; afterReady?: number }> {
   const t0 = Date.now();
   await kube.kubectlOk(['create', '-f', '-'], JSON.stringify(spec));
   const at = await waitFor(`${name} started`, async () => {
@@ -103,30 +107,35 @@ async function startOnce(name: string, spec: unknown): Promise<number> {
     const line = r.stdout.split('\n').find((l) => l.includes('"started"'));
     return line === undefined ? undefined : (JSON.parse(line) as { at: number }).at;
   }, 300_000, 50);
+  const shim = await kube.kubectl(['-n', NS, 'logs', name, '-c', 'auth-shim']);
+  const listening = shim.stdout.split('\n').find((l) => l.includes('"event":"listening"'));
   await kube.kubectl(['-n', NS, 'delete', 'pod', name, '--wait=false']);
-  return at - t0;
+  return listening === undefined ? { ms: at - t0 } : { ms: at - t0, afterReady: at - Date.parse((JSON.parse(listening) as { time: string }).time) };
 }
 
 async function podStart(upstream: string): Promise<ClusterResults['podStart']> {
   const plain: number[] = [];
   const withSidecar: number[] = [];
+  const afterReady: number[] = [];
   const container = agentContainer({ script: 'started.mjs' });
   // One unmeasured round first: the first pod of a run pays for cold page caches.
   await startOnce('warm-plain', pod('warm-plain', {}, container, 'Never'));
   await startOnce('warm-injected', await injected(pod('warm-injected', { 'auth-shim.io/inject': 'true' }, container, 'Never'), upstream));
   for (let i = 0; i < START_RUNS; i++) {
-    plain.push(await startOnce(`plain-${i}`, pod(`plain-${i}`, {}, container, 'Never')));
-    withSidecar.push(await startOnce(`injected-${i}`, await injected(pod(`injected-${i}`, { 'auth-shim.io/inject': 'true' }, container, 'Never'), upstream)));
-    log(`pod start ${i + 1}/${START_RUNS}: plain ${plain.at(-1)} ms, injected ${withSidecar.at(-1)} ms`);
+    plain.push((await startOnce(`plain-${i}`, pod(`plain-${i}`, {}, container, 'Never'))).ms);
+    const inj = await startOnce(`injected-${i}`, await injected(pod(`injected-${i}`, { 'auth-shim.io/inject': 'true' }, container, 'Never'), upstream));
+    withSidecar.push(inj.ms);
+    if (inj.afterReady !== undefined) afterReady.push(inj.afterReady);
+    log(`pod start ${i + 1}/${START_RUNS}: plain ${plain.at(-1)} ms, injected ${inj.ms} ms (${inj.afterReady} ms after the sidecar was ready)`);
   }
-  return { plain, injected: withSidecar };
+  return { plain, injected: withSidecar, afterReady };
 }
 
 async function imageBytes(): Promise<Record<string, number>> {
-  const node = JSON.parse(await kube.kubectlOk(['get', 'nodes', '-o', 'json'])) as { items: Array<{ status: { images: Array<{ names: string[]; sizeBytes: number }> } }> };
+  const node = JSON.parse(await kube.kubectlOk(['get', 'nodes', '-o', 'json'])) as { items: Array<{ status: { images: Array<{ names: string[] | null; sizeBytes: number }> } }> };
   const out: Record<string, number> = {};
   for (const want of [SHIM_IMAGE, AGENT_IMAGE]) {
-    const img = node.items[0]?.status.images.find((i) => i.names.some((n) => n.endsWith(want.replace(/^localhost\//, ''))));
+    const img = node.items[0]?.status.images.find((i) => (i.names ?? []).some((n) => n.endsWith(want.replace(/^localhost\//, ''))));
     if (img !== undefined) out[want] = img.sizeBytes;
   }
   return out;

@@ -281,6 +281,13 @@ describe('deleting a pod during an open stream', () => {
     try {
       await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(pod));
       await waitFor('the stream request at the fake', async () => (messages(since, 'drain-test').length > 0 ? true : undefined), 600_000, 500);
+      // `logs -f` gives up at once on a container the kubelet has not reported running yet, and
+      // the agent sends its request before that report reaches the API server.
+      await waitFor('the agent container reported running', async () => {
+        const p = await getJson(kube, ['pod', name, '-n', NS]);
+        const statuses = ((p['status'] as { containerStatuses?: Array<{ name: string; state?: { running?: unknown } }> }).containerStatuses ?? []);
+        return statuses.find((c) => c.name === 'agent')?.state?.running === undefined ? undefined : true;
+      }, 120_000, 200);
       logs.push(background('kubectl', ['-n', NS, 'logs', '-f', name, '-c', 'agent']), background('kubectl', ['-n', NS, 'logs', '-f', name, '-c', 'auth-shim']));
       const [agentLog, shimLog] = logs as [Background, Background];
       await waitFor('the first events at the agent', async () => (agentLog.out().includes('"chunk"') ? true : undefined), 120_000, 200);
@@ -294,7 +301,9 @@ describe('deleting a pod during an open stream', () => {
       expect(done, agentLog.out()).toBeDefined();
       expect(JSON.parse(done as string)).toMatchObject({ complete: true });
       expect(agentLog.out().indexOf('"sigterm"')).toBeLessThan(agentLog.out().indexOf('"done"'));
-      expect(bearer(messages(since, 'drain-test')[0] as RecordedRequest)).toBe(OAUTH);
+      // The sidecar's own token: whatever claude-oauth holds now (the rotation test changed it).
+      const current = Buffer.from(await kube.kubectlOk(['-n', NS, 'get', 'secret', 'claude-oauth', '-o', 'jsonpath={.data.oauth-token}']), 'base64').toString();
+      expect(bearer(messages(since, 'drain-test')[0] as RecordedRequest)).toBe(current);
     } finally {
       hold.release();
       for (const l of logs) await l.stop();
