@@ -47,6 +47,13 @@ ${images}
 | no injection | ${plain.toFixed(0)} | ${r.podStart.plain.join(', ')} |
 | injected (native sidecar, startup probe) | ${injected.toFixed(0)} | ${r.podStart.injected.join(', ')} |
 | **delay the sidecar adds** | **${(injected - plain).toFixed(0)}** | |
-${r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0 ? '' : `| of it: the sidecar's \`listening\` line → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
-`}`;
+${r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0 ? '' : `| sidecar ready (its \`listening\` line) → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
+`}
+The agent waits for the sidecar's container and Node to start, then for the startup probe to see
+\`/readyz\` answer 200: the kubelet runs a startup probe on its own ticker (\`periodSeconds: 1\`, the
+smallest Kubernetes allows), so a sidecar that becomes ready just after a failed probe waits up to a
+second — about half a second on average — before the agent container is created. The last row holds
+that wait plus the agent container's own start (create, start, Node), which a pod without the sidecar
+pays too.
+`;
 }
