@@ -88,17 +88,18 @@ afterAll(async () => {
 }, 900_000);
 
 describe('the injector chart, installed as docs/KUBERNETES.md says', () => {
-  it('helm install --wait, then helm test passes; every webhook entry gets its caBundle', async () => {
+  it('helm install --wait returns with every webhook entry\'s caBundle written; then helm test passes', async () => {
     const install = docCommand(DOC, 'helm install auth-shim ');
     // "From a checkout, use ./charts/auth-shim instead of the OCI reference"; the image is the one built here.
     const local = install.replace(/oci:\/\/\S+ --version \S+/, './charts/auth-shim');
     expect(local).not.toBe(install);
     await shOk(`${local} ${LOCAL_IMAGE_VALUES.join(' ')} --wait --timeout 600s`);
-    const test = await shOk(docCommand(DOC, 'helm test auth-shim'));
-    expect(test).toMatch(/Phase:\s+Succeeded/);
+    // Replicas are ready only once the caBundle is written, so `--wait` means injection works.
     const bundles = (await kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'auth-shim', '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}'])).trim().split(/\s+/);
     expect(bundles).toHaveLength(2);
     expect(bundles[0]?.length).toBeGreaterThan(100);
+    const test = await shOk(docCommand(DOC, 'helm test auth-shim'));
+    expect(test).toMatch(/Phase:\s+Succeeded/);
   }, 900_000);
 });
 
