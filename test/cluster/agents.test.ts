@@ -23,7 +23,6 @@ import { agentContainer, agentPodTemplate, nodeScript, startRequestLoop, AGENT_M
 const DOC = 'docs/KUBERNETES.md';
 const RELEASE_NS = 'auth-shim-system';
 const NS = 'agents';
-const OPTED_IN_NS = 'agents-opted-in';
 const ELSEWHERE_NS = 'agents-elsewhere';
 const AGENT = 'app.kubernetes.io/name=claude-agent';
 const HELLO = 'Hello from the fake Anthropic.';
@@ -36,13 +35,23 @@ function messages(since = 0, marker?: string): RecordedRequest[] {
   return fake.requests.slice(since).filter((r) => r.url.startsWith('/v1/messages') && (marker === undefined || r.body.toString().includes(marker)));
 }
 
+/**
+ * A command as docs/KUBERNETES.md prints it; where the README's Kubernetes section shows it too,
+ * the two must be the same command, so running one runs both.
+ */
+function shown(prefix: string, alsoInReadme = true): string {
+  const cmd = docCommand(DOC, prefix);
+  if (alsoInReadme) expect(docCommand('README.md', prefix), `README.md and ${DOC} differ`).toBe(cmd);
+  return cmd;
+}
+
 function bearer(r: RecordedRequest): string | undefined {
   return r.headers['authorization']?.[0]?.replace(/^Bearer /, '');
 }
 
 async function cleanUp(): Promise<void> {
   await helmUninstall();
-  await deleteNamespaces(NS, OPTED_IN_NS, ELSEWHERE_NS, 'ai', RELEASE_NS);
+  await deleteNamespaces(NS, ELSEWHERE_NS, 'ai', RELEASE_NS);
 }
 
 async function helmUninstall(): Promise<void> {
@@ -89,7 +98,7 @@ afterAll(async () => {
 
 describe('the injector chart, installed as docs/KUBERNETES.md says', () => {
   it('helm install --wait returns with every webhook entry\'s caBundle written; then helm test passes', async () => {
-    const install = docCommand(DOC, 'helm install auth-shim ');
+    const install = shown('helm install auth-shim ');
     // "From a checkout, use ./charts/auth-shim instead of the OCI reference"; the image is the one built here.
     const local = install.replace(/oci:\/\/\S+ --version \S+/, './charts/auth-shim');
     expect(local).not.toBe(install);
@@ -98,7 +107,7 @@ describe('the injector chart, installed as docs/KUBERNETES.md says', () => {
     const bundles = (await kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'auth-shim', '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}'])).trim().split(/\s+/);
     expect(bundles).toHaveLength(2);
     expect(bundles[0]?.length).toBeGreaterThan(100);
-    const test = await shOk(docCommand(DOC, 'helm test auth-shim'));
+    const test = await shOk(shown('helm test auth-shim'));
     expect(test).toMatch(/Phase:\s+Succeeded/);
   }, 900_000);
 });
@@ -113,14 +122,19 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: ns }));
     // The docs' commands, with the values they leave to the reader. No LiteLLM database here, so
     // its master key stands in for the agent's virtual key (`/key/generate` needs a database).
-    await shOk(docCommand(DOC, 'kubectl -n agents create secret generic claude-oauth'), { CLAUDE_OAUTH_TOKEN: OAUTH });
+    await shOk(shown('kubectl -n agents create secret generic claude-oauth'), { CLAUDE_OAUTH_TOKEN: OAUTH });
     await shOk(docCommand(DOC, 'kubectl -n agents create secret generic litellm-virtual-key-claude-agent'), { KEY: litellm.masterKey });
+    // The README's shorter variant: the chart's default Secret name (the Jobs below use it).
+    await shOk(docCommand('README.md', 'kubectl -n agents create secret generic litellm-virtual-key '), { AGENT_VIRTUAL_KEY: litellm.masterKey });
     await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs.filter((o) => o['kind'] !== 'Namespace') }));
     await kube.kubectlOk(['-n', NS, 'rollout', 'status', 'deploy/claude-agent', '--timeout=600s']);
   }, 900_000);
 
   it('the pod is injected (the docs\' status command prints "injected") and passes the restricted Pod Security Standard the namespace enforces', async () => {
-    expect(await shOk(docCommand(DOC, 'kubectl -n agents get pod -l app.kubernetes.io/name=claude-agent'))).toBe('injected');
+    expect(await shOk(shown('kubectl -n agents get pod -l app.kubernetes.io/name=claude-agent'))).toBe('injected');
+    // Troubleshooting: "read the webhook log of every replica (one line per review)"; the review of
+    // this pod went to one of the two replicas.
+    expect(await shOk(docCommand(DOC, 'kubectl -n auth-shim-system logs -l app.kubernetes.io/name=auth-shim'))).toMatch(/"event":"review".*"claude-agent-/);
     const ns = await getJson(kube, ['namespace', NS]);
     expect((ns.metadata?.['labels'] as Record<string, string>)['pod-security.kubernetes.io/enforce']).toBe('restricted');
     const pod = (((await getJson(kube, ['pods', '-n', NS, '-l', AGENT])).items ?? []) as Obj[])[0] as Obj;
@@ -155,13 +169,13 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
   }, 900_000);
 
   it('the port-forward recipe: readyz, metrics, a request, and a local claude -p', async () => {
-    const pf = background('sh', [docCommand(DOC, 'kubectl -n agents port-forward deploy/claude-agent')]);
+    const pf = background('sh', [shown('kubectl -n agents port-forward deploy/claude-agent')]);
     try {
       await waitFor('port-forward listening on 8787 and 9464', async () => {
         if (pf.child.exitCode !== null) throw new Error(`port-forward exited: ${pf.out()}`);
         return pf.out().includes(':8787') && pf.out().includes(':9464') ? true : undefined;
       }, 120_000, 200);
-      expect(await shOk(docCommand(DOC, 'curl -s http://127.0.0.1:9464/readyz'))).toMatch(/ready/i);
+      expect(await shOk(shown('curl -s http://127.0.0.1:9464/readyz'))).toMatch(/ready/i);
       expect(await shOk(docCommand(DOC, 'curl -s http://127.0.0.1:9464/metrics | grep auth_shim_credential'))).toMatch(/auth_shim_credential/);
       const before = fake.requests.length;
       const answer = await shOk(docCommand(DOC, 'curl -s http://127.0.0.1:8787/v1/messages'));
@@ -172,7 +186,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
       const home = await mkdtemp(join(tmpdir(), 'cluster-claude-home-'));
       try {
         const before2 = fake.requests.length;
-        const out = await shOk(docCommand(DOC, 'ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=placeholder claude -p'), {
+        const out = await shOk(shown('ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=placeholder claude -p'), {
           PATH: `${join(claudeBin, '..')}:${process.env['PATH'] ?? ''}`,
           HOME: home,
           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
@@ -189,8 +203,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
   }, 600_000);
 
   it('kubectl exec … check, exactly as the docs print it, passes', async () => {
-    const cmd = docCommand(DOC, 'kubectl -n agents exec deploy/claude-agent -c auth-shim');
-    expect(docCommand('README.md', 'kubectl -n agents exec deploy/claude-agent -c auth-shim')).toBe(cmd);
+    const cmd = shown('kubectl -n agents exec deploy/claude-agent -c auth-shim');
     const r = await sh(cmd);
     expect(r.code, `${cmd}:\n${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/litellm/i);
@@ -203,7 +216,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     try {
       const since = fake.requests.length;
       const t0 = Date.now();
-      await shOk(docCommand(DOC, 'kubectl -n agents create secret generic claude-oauth --from-literal=oauth-token="$NEW"'), { NEW: OAUTH_2 });
+      await shOk(shown('kubectl -n agents create secret generic claude-oauth --from-literal=oauth-token="$NEW"'), { NEW: OAUTH_2 });
       const first = await waitFor('a request with the rotated token', async () => {
         const i = messages(since).findIndex((r) => bearer(r) === OAUTH_2);
         return i === -1 ? undefined : since + i;
@@ -315,12 +328,12 @@ describe('deleting a pod during an open stream', () => {
 
 describe('webhook down (its Deployment scaled to 0), as docs/KUBERNETES.md describes failurePolicy', () => {
   it('an opted-in namespace refuses pods (Fail); an annotated pod elsewhere is admitted without the sidecar (Ignore)', async () => {
-    await createNamespace(OPTED_IN_NS, { 'auth-shim.io/inject': 'enabled' });
+    await shOk(shown('kubectl label namespace agents auth-shim.io/inject=enabled'));
     await createNamespace(ELSEWHERE_NS);
     await kube.kubectlOk(['-n', RELEASE_NS, 'scale', 'deploy/auth-shim', '--replicas=0']);
     await waitFor('no webhook pod left', async () => (((await getJson(kube, ['pods', '-n', RELEASE_NS, '-l', 'app.kubernetes.io/name=auth-shim,app.kubernetes.io/instance=auth-shim'])).items as Obj[]).length === 0 ? true : undefined), 300_000, 1000);
     const spec = agentPodTemplate({}, agentContainer({ script: 'claude-once.mjs' }), 'Never');
-    const refused = await kube.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', namespace: OPTED_IN_NS }, spec: spec.spec }));
+    const refused = await kube.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', namespace: NS }, spec: spec.spec }));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/failed calling webhook "namespace\.auth-shim\.io"/);
     const admitted = JSON.parse(await kube.kubectlOk(['create', '-f', '-', '-o', 'json'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', namespace: ELSEWHERE_NS, annotations: { 'auth-shim.io/inject': 'true' } }, spec: spec.spec }))) as Obj;
