@@ -84,7 +84,7 @@ function agentSpec(): Record<string, unknown> {
   };
 }
 
-type Container = { name: string; restartPolicy?: string };
+type Container = { name: string; restartPolicy?: string; volumeMounts?: Array<{ name: string; mountPath: string }> };
 const initContainers = (pod: Obj) => ((pod.spec?.['initContainers'] ?? []) as Container[]);
 const containers = (pod: Obj) => ((pod.spec?.['containers'] ?? []) as Container[]);
 const sidecars = (pod: Obj) => [...initContainers(pod), ...containers(pod)].filter((c) => c.name === SIDECAR);
@@ -150,7 +150,8 @@ describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apise
     if (!c.response.allowed) {
       // The webhook's reason reaches the pod's author verbatim.
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`admission webhook "object.auth-shim.io" denied the request: ${c.response.status?.message ?? ''}`);
+      const hook = namespace === 'ai-enabled' ? 'namespace.auth-shim.io' : 'object.auth-shim.io';
+      expect(r.stderr).toContain(`admission webhook "${hook}" denied the request: ${c.response.status?.message ?? ''}`);
       return;
     }
     if (r.stored === undefined) throw new Error(`the API server refused a pod the injector allowed:\n${r.stderr}`);
@@ -177,6 +178,14 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
   it('an annotated pod gets a native sidecar that passes validation and the restricted Pod Security Standard', async () => {
     const stored = await createOk(cp, agentPod('agent', 'restricted', { 'auth-shim.io/inject': 'true' }));
     expect(initContainers(stored)[0]).toMatchObject({ name: SIDECAR, restartPolicy: 'Always' });
+    // Issue 15: the ServiceAccount admission plugin (which also runs after the webhook) gives the
+    // token to every container without a mount at its path: the agent keeps it, the sidecar,
+    // which never calls the API, gets the injector's empty directory instead.
+    const mounts = (c: Container | undefined) => c?.volumeMounts ?? [];
+    const sidecarMounts = mounts(initContainers(stored)[0]);
+    expect(sidecarMounts.filter((m) => TOKEN_VOLUME(m.name))).toEqual([]);
+    expect(sidecarMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')?.name).toBe('auth-shim-no-api-token');
+    expect(mounts(containers(stored)[0]).filter((m) => TOKEN_VOLUME(m.name))).toHaveLength(1);
     await expectGoldenYaml(join(GOLDEN, 'pod-annotated-restricted.yaml'), normalise(stored));
   });
 
