@@ -1,13 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { injectManifests } from '../../../src/injector/manifests.js';
 import { mutate } from '../../../src/injector/mutate.js';
 import { SERVICE_ACCOUNT_DIR, SIDECAR_NAME } from '../../../src/injector/sidecar.js';
-import { fileCertSource } from '../../../src/injector/tls.js';
-import { startWebhook, type RunningWebhook } from '../../../src/injector/webhook-server.js';
-import { goldenConfig, httpsCall, makeBundle, quietLogger, removeDir, writeKubeletSecret } from '../../injector/_helpers.js';
+import type { RunningWebhook } from '../../../src/injector/webhook-server.js';
+import { goldenConfig, httpsCall, startTlsWebhook } from '../../injector/_helpers.js';
 
 /**
  * Issue 15, items 1 and 10, on the injector's side — each was found against the built webhook:
@@ -21,31 +17,17 @@ import { goldenConfig, httpsCall, makeBundle, quietLogger, removeDir, writeKubel
  */
 
 const config = goldenConfig();
+let webhook: Awaited<ReturnType<typeof startTlsWebhook>>;
 let server: RunningWebhook;
 let ca: string;
-let tlsDir: string;
 
 beforeAll(async () => {
-  const bundle = await makeBundle();
-  ca = bundle.caCert;
-  tlsDir = await mkdtemp(join(tmpdir(), 'auth-shim-gaps-'));
-  await writeKubeletSecret(tlsDir, { 'tls.crt': bundle.cert, 'tls.key': bundle.key });
-  server = await startWebhook({
-    injector: config,
-    listen: { host: '127.0.0.1', port: 0 },
-    adminListen: { host: '127.0.0.1', port: 0 },
-    maxBodyBytes: 1024 * 1024,
-    requestTimeoutMs: 5000,
-    drainTimeoutMs: 1000,
-    certs: fileCertSource({ certFile: join(tlsDir, 'tls.crt'), keyFile: join(tlsDir, 'tls.key'), intervalMs: 60_000 }),
-    log: quietLogger(),
-    defaultMetrics: false,
-  });
+  webhook = await startTlsWebhook(config);
+  ({ server, ca } = webhook);
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  await removeDir(tlsDir);
+  await webhook?.close();
 });
 
 interface Answer {
