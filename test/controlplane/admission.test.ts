@@ -4,6 +4,7 @@ import jsonpatch from 'fast-json-patch';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ChildShim } from '../helpers/child.js';
+import { PROTECTED_NAMESPACES } from '../../src/injector/mutate.js';
 import { GOLDEN_ENV } from '../injector/_helpers.js';
 import { createNamespace, DEFAULT_CONTROLLERS, freePort, issueTestCert, startControlPlane, type ControlPlane } from './cluster.js';
 import { apply, create, createOk, expectGoldenYaml, getJson, listening, normalise, notContained, stopChild, waitFor, type Obj } from './kube.js';
@@ -37,6 +38,9 @@ function startWebhook(): ChildShim {
   });
 }
 
+/** The namespaces the selectors of docs/INJECTION.md (and the chart) keep away from the webhook. */
+const EXCLUDED = new Set([...PROTECTED_NAMESPACES, 'auth-shim-system']);
+
 type FailurePolicy = 'Fail' | 'Ignore';
 
 /** docs/INJECTION.md's two webhooks, with `url` instead of `service` (no Service network here). */
@@ -47,7 +51,7 @@ function webhookConfiguration(name: string, opts: { failurePolicy?: FailurePolic
     namespaceSelector: {
       matchExpressions: [
         { key: 'auth-shim.io/inject', operator, values: ['enabled'] },
-        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'auth-shim-system'] },
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED] },
       ],
     },
     rules: [{ operations: opts.operations ?? ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
@@ -131,7 +135,6 @@ const goldenCases: GoldenCase[] = await Promise.all(
 const podCreates = goldenCases.filter((c) => c.request.operation === 'CREATE' && c.request.kind.kind === 'Pod');
 
 /** Namespaces the API server never sends to the webhook (the selectors exclude them). */
-const EXCLUDED = new Set(['kube-system', 'auth-shim-system']);
 
 describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apiserver', () => {
   it('covers every CREATE-Pod golden case (the others are tested below: UPDATE, non-Pod)', () => {

@@ -8,7 +8,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '../../../src/demo/fake-a
 import { mutate } from '../../../src/injector/mutate.js';
 import { SIDECAR_NAME } from '../../../src/injector/sidecar.js';
 import { runCli, type ChildShim } from '../../helpers/child.js';
-import { REPO_ROOT } from '../../helpers/helm.js';
+import { entrypointNodeFlags } from '../../helpers/dockerfile.js';
 import { eventually, LITELLM_KEY, OAUTH } from '../../helpers/shim.js';
 import { goldenConfig } from '../../injector/_helpers.js';
 
@@ -26,15 +26,6 @@ let fake: FakeAnthropic;
 let dir: string;
 const children: ChildShim[] = [];
 const client = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
-
-/** The node flags of the image's ENTRYPOINT (between the node binary and the CLI). */
-function entrypointFlags(): string[] {
-  const line = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT'));
-  const argv = JSON.parse(line?.slice('ENTRYPOINT'.length) ?? '[]') as string[];
-  expect(argv[0]).toBe('/nodejs/bin/node');
-  expect(argv.at(-1)).toBe('/app/dist/cli.js');
-  return argv.slice(1, -1);
-}
 
 /** The environment the injector gives the sidecar of an annotated pod, files pointed at `dir`. */
 function injectedEnv(): Record<string, string> {
@@ -105,7 +96,7 @@ const INSPECTOR = /Debugger listening|Starting inspector on/;
 
 describe('regression: SIGUSR1 opens no debugger in the sidecar', () => {
   it('the image ENTRYPOINT and the injected NODE_OPTIONS both carry --disable-sigusr1', () => {
-    expect(entrypointFlags()).toContain('--disable-sigusr1');
+    expect(entrypointNodeFlags()).toContain('--disable-sigusr1');
     expect(injectedEnv()['NODE_OPTIONS']?.split(' ')).toContain('--disable-sigusr1');
   });
 
@@ -113,13 +104,13 @@ describe('regression: SIGUSR1 opens no debugger in the sidecar', () => {
     const injected = injectedEnv();
     const { NODE_OPTIONS: _omitted, ...withoutOptions } = injected;
     const before = { ...withoutOptions, NODE_OPTIONS: (injected['NODE_OPTIONS'] ?? '').replace('--disable-sigusr1', '').trim() };
-    const oldFlags = entrypointFlags().filter((f) => f !== '--disable-sigusr1');
+    const oldFlags = entrypointNodeFlags().filter((f) => f !== '--disable-sigusr1');
 
     // The control: the ENTRYPOINT and NODE_OPTIONS as they were before issue 15.
     const control = start(oldFlags, before);
     const hardened = [
-      start(entrypointFlags(), injected),
-      start(entrypointFlags(), withoutOptions),
+      start(entrypointNodeFlags(), injected),
+      start(entrypointNodeFlags(), withoutOptions),
       start(oldFlags, injected),
     ];
     const addresses = await Promise.all(hardened.map((c) => c.listening));
