@@ -65,7 +65,7 @@ export class ProxyMetrics {
     });
     this.credentialReloads = new Counter({
       name: 'auth_shim_credential_reloads_total',
-      help: 'Credential file reads, by slot and result (loaded, unchanged, invalid, missing, error).',
+      help: 'Credential reads, by slot and result (loaded, unchanged, invalid, missing, error; held: valid but not applied because another value of the same Secret was rejected).',
       labelNames: ['slot', 'result'],
       registers,
     });

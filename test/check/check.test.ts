@@ -72,7 +72,8 @@ describe('runChecks', () => {
   it('fails on a missing file, a token expiring soon warns, an expired one fails, a refused key fails', async () => {
     const up = await fakeLitellm('1.106.4', 'something-else');
     const d = await files({ token: OAUTH });
-    const soon = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up, AUTH_SHIM_OAUTH_TOKEN_FILE: join(d, 'token'), AUTH_SHIM_LITELLM_KEY_FILE: join(d, 'nope'), AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date(Date.now() + 3 * 86_400_000).toISOString() }));
+    // Another directory (another Secret): a missing key in the token's own Secret would hold the token too (all or nothing).
+    const soon = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up, AUTH_SHIM_OAUTH_TOKEN_FILE: join(d, 'token'), AUTH_SHIM_LITELLM_KEY_FILE: join(d, 'other-secret', 'nope'), AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date(Date.now() + 3 * 86_400_000).toISOString() }));
     expect(soon.ok).toBe(false);
     expect(soon.checks.find((c) => c.name === 'oauth')?.status).toBe('warn');
     expect(soon.checks.find((c) => c.name === 'litellm-key')).toMatchObject({ status: 'fail', detail: expect.stringContaining('does not exist') });
