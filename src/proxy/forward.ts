@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorBody, errorEvent, errorHeaders, type ErrorKind } from './errors.js';
 import { MAX_ENVELOPE_BYTES, unwrapLitellmError } from './litellm-envelope.js';
-import { copyResponseHeaders, setHeader, type ResponseHead } from './response-headers.js';
-import { classifyUpstreamError, ClientGoneError, describeUpstreamError } from './upstream-errors.js';
+import { copyResponseHeaders, removeHeader, setHeader, type ResponseHead } from './response-headers.js';
+import { classifyUpstreamError, ClientGoneError, describeUpstreamError, UpstreamStatusError } from './upstream-errors.js';
 
 /** What the handler reports back to the request's owner, once, when the exchange is over. */
 export interface ForwardOutcome {
@@ -92,8 +92,19 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    // Interim responses (102 Processing, 103 Early Hints) precede the final one (RFC 9110 §15.2):
+    // written to the client they became its final response (issue 15, item 5). undici itself
+    // refuses an unsolicited 100 by closing the connection ("bad response" → 502).
+    if (statusCode >= 100 && statusCode < 200 && statusCode !== 101) return;
+    if (statusCode === 101 || statusCode < 100 || statusCode > 599) {
+      controller.abort(new UpstreamStatusError(statusCode));
+      return;
+    }
     const raw = (controller.rawHeaders ?? []) as Array<Buffer | string>;
     const head = copyResponseHeaders(raw);
+    // A 204 has no content and must not claim any (RFC 9110 §8.6); a 304's length describes the
+    // stored representation and stays. Neither body is ever written: undici does not read one.
+    if (statusCode === 204 && head.contentLength !== undefined) removeHeader(head.headers, 'content-length');
     this.#head = head;
     this.#status = statusCode;
     this.#outcome.reachedUpstream = true;
