@@ -9,7 +9,7 @@ import { CredentialStore, slotLabel } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
-import { answerClientError } from './client-errors.js';
+import { answerClientError, answerUnknownExpectation, refusedMissingHost } from './client-errors.js';
 import { createProxyHandler, type ResponseObserver } from './handler.js';
 
 export interface RunningProxy {
@@ -81,8 +81,12 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     headersTimeout: config.clientHeadersTimeoutMs,
     requestTimeout: config.clientRequestTimeoutMs,
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
-  }, handler);
+    requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
+  }, (req, res) => {
+    if (!refusedMissingHost(req, res)) handler(req, res);
+  });
   server.on('clientError', answerClientError);
+  server.on('checkExpectation', answerUnknownExpectation);
   try {
     await listen(admin, config.adminListen.host, config.adminListen.port);
     await listen(server, config.listen.host, config.listen.port);
