@@ -40,6 +40,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #hooks: ForwardHooks;
   readonly #upstreamHost: string;
+  readonly #mask: (text: string) => string;
   #controller: Dispatcher.DispatchController | undefined;
   #clientGone = false;
   #started = false;
@@ -56,7 +57,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false,
   };
 
-  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string) {
+  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string, mask: (text: string) => string) {
+    this.#mask = mask;
     this.#req = req;
     this.#res = res;
     this.#hooks = hooks;
@@ -111,10 +113,12 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#outcome.requestId = head.requestId;
     this.#hooks.onHeaders(head, statusCode);
 
-    // Only small JSON error bodies are held back, to un-wrap an old LiteLLM's envelope.
+    // Only small error bodies are held back: to un-wrap an old LiteLLM's envelope, and to mask
+    // the shim's own credentials an upstream echoes (issue 15, item 9). Success bodies and streams
+    // pass untouched.
     if (
       statusCode >= 400 &&
-      head.contentType.startsWith('application/json') &&
+      !head.contentType.startsWith('text/event-stream') &&
       (head.contentEncoding === '' || head.contentEncoding === 'identity') &&
       (head.contentLength === undefined || head.contentLength <= MAX_ENVELOPE_BYTES) &&
       this.#req.method !== 'HEAD'
@@ -178,11 +182,16 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (!this.#clientGone) this.#res.end();
   }
 
-  #endBuffered(body: Buffer): void {
+  #endBuffered(raw: Buffer): void {
     const head = this.#head as ResponseHead;
-    const unwrapped = unwrapLitellmError(body.toString('utf8'), this.#status);
+    const text = raw.toString('latin1');
+    const masked = this.#mask(text);
+    const body = masked === text ? raw : Buffer.from(masked, 'latin1');
+    const unwrapped = head.contentType.startsWith('application/json') ? unwrapLitellmError(body.toString('utf8'), this.#status) : undefined;
     if (unwrapped === undefined) {
-      this.#writeHead(this.#status, head.headers);
+      const headers = body === raw ? head.headers : [...head.headers];
+      if (body !== raw) setHeader(headers, 'content-length', String(body.length));
+      this.#writeHead(this.#status, headers);
       this.#write(body);
       return;
     }

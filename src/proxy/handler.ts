@@ -27,6 +27,8 @@ export interface ProxyHandlerDeps {
   readonly log: Logger;
   /** Taps response headers and bytes (telemetry) without touching them. */
   readonly observe?: ResponseObserver;
+  /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
+  readonly mask?: (text: string) => string;
 }
 
 export interface ResponseObserver {
@@ -59,6 +61,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   });
   const paths = createPathPolicy(config.allowedPaths);
   const upstreamHost = config.upstream.host;
+  const mask = deps.mask ?? ((text: string) => text);
   const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
   let inflight = 0;
   let draining = false;
@@ -171,7 +174,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         finish(req, verdict.route, started, t.credential, t.origin, outcome);
       },
     };
-    const forward = new ForwardHandler(req, res, hooks, upstreamHost);
+    const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
       path: config.upstreamBasePath + verdict.path + verdict.query,
       method: req.method as Dispatcher.HttpMethod,
