@@ -1,6 +1,7 @@
 import { quoteValue, type CredentialKind } from '../credentials/token.js';
 import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
 import type { CredentialSource } from '../proxy/translate.js';
+import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
 import { ConfigError, option, parseOptions } from './options.js';
 import {
@@ -136,6 +137,12 @@ export const PROXY_OPTIONS = {
     description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
     parse: positiveInt('bytes'),
   }),
+  maxInflightRequests: option({
+    env: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS',
+    default: 'auto',
+    description: 'Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector\'s 256Mi default); `0`: no limit.',
+    parse: maxInflight,
+  }),
   clientHeadersTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
     default: '60000',
@@ -195,6 +202,8 @@ export interface ProxyConfig {
   readonly upstreamConnections: number;
   readonly connectRetries: number;
   readonly maxBodyBytes: number;
+  /** 0: no limit. */
+  readonly maxInflightRequests: number;
   readonly clientHeadersTimeoutMs: number;
   readonly clientRequestTimeoutMs: number;
   readonly drainTimeoutMs: number;
@@ -285,6 +294,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     upstreamConnections: v.upstreamConnections,
     connectRetries: v.connectRetries,
     maxBodyBytes: v.maxBodyBytes,
+    maxInflightRequests: v.maxInflightRequests,
     clientHeadersTimeoutMs: v.clientHeadersTimeoutMs,
     clientRequestTimeoutMs: v.clientRequestTimeoutMs,
     drainTimeoutMs: v.drainTimeoutMs,
