@@ -42,6 +42,12 @@ export const PROXY_OPTIONS = {
     description: '`/healthz`, `/readyz`, `/metrics` (kubelet probes reach the pod IP, not loopback).',
     parse: hostPort,
   }),
+  adminMaxConnections: option({
+    env: 'AUTH_SHIM_ADMIN_MAX_CONNECTIONS',
+    default: '64',
+    description: 'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
+    parse: positiveInt('connections'),
+  }),
   oauthTokenFile: option({
     env: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
     description: 'File (mounted Secret key) holding a subscription OAuth token `sk-ant-oat…`.',
@@ -186,6 +192,7 @@ export interface ProxyConfig {
   readonly upstreamBasePath: string;
   readonly listen: HostPort;
   readonly adminListen: HostPort;
+  readonly adminMaxConnections: number;
   readonly oauthTokenFile: string | undefined;
   readonly apiKeyFile: string | undefined;
   readonly litellmKeyFile: string | undefined;
@@ -275,6 +282,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
     listen: v.listen,
     adminListen: v.adminListen,
+    adminMaxConnections: v.adminMaxConnections,
     oauthTokenFile: v.oauthTokenFile,
     apiKeyFile: v.apiKeyFile,
     litellmKeyFile: v.litellmKeyFile,

@@ -78,7 +78,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     return reasons;
   };
 
-  const admin = createAdminServer({ registry, notReadyReasons });
+  const admin = createAdminServer({ registry, notReadyReasons, maxConnections: config.adminMaxConnections });
   // Slowloris: node:http answers 408 and closes a connection whose headers or whole request take
   // too long. It checks only every `connectionsCheckingInterval` (30 s by default), so the check
   // runs at least twice per headers timeout for a short one to take effect.
