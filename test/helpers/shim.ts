@@ -47,6 +47,8 @@ export async function startShim(opts: ShimOptions = {}): Promise<Shim> {
     AUTH_SHIM_LISTEN: '127.0.0.1:0',
     AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
     AUTH_SHIM_LOG_LEVEL: opts.logLevel ?? 'debug',
+    // `auto` derives the cap from this machine's heap; golden expositions need one fixed value.
+    AUTH_SHIM_MAX_INFLIGHT_REQUESTS: '1024',
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = v.replaceAll('{dir}', dir);
   const logs: string[] = [];
