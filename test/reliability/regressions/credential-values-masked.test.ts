@@ -107,6 +107,9 @@ describe('regression: the shim\'s credential values are masked by value', () => 
     expect(secrets.mask('a first-secret-value-123456 b second-secret-value-654321')).toBe('a ***(25 chars) b ***(26 chars)');
     secrets.set(['third-secret-value-000000']);
     expect(secrets.mask('first-secret-value-123456')).toBe('first-secret-value-123456');
+    secrets.set(['key+with.regex$chars(1)[2]|x\\y/z']);
+    expect(secrets.mask('>key+with.regex$chars(1)[2]|x\\y/z<')).toBe('>***(32 chars)<');
+    expect(secrets.mask('keyXwith.regex$chars(1)[2]|x\\y/z')).toBe('keyXwith.regex$chars(1)[2]|x\\y/z');
   });
 });
 
