@@ -164,7 +164,7 @@ export const PROXY_OPTIONS = {
   drainTimeoutMs: option({
     env: 'AUTH_SHIM_DRAIN_TIMEOUT_MS',
     default: '25000',
-    description: 'On SIGTERM/SIGINT, how long in-flight requests and streams may finish before exit.',
+    description: 'On SIGTERM/SIGINT/SIGHUP, how long in-flight requests and streams may finish before exit.',
     parse: positiveMs,
   }),
   reloadIntervalMs: option({
