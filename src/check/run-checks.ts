@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
 import { CredentialStore, slotLabel, type CredentialSnapshot, type Slot } from '../credentials/store.js';
@@ -33,7 +34,7 @@ const TIMEOUT_MS = 5_000;
  */
 export async function runChecks(config: ProxyConfig): Promise<CheckReport> {
   const checks: CheckResult[] = [];
-  checks.push({ name: 'configuration', status: 'ok', detail: `valid: ${config.credentialSource}, upstream ${config.upstream.origin}${config.upstreamBasePath}` });
+  checks.push({ name: 'configuration', status: 'ok', detail: `valid: ${config.credentialSource}, upstream ${displayUrl(config.upstream)}` });
 
   const snapshot = await checkCredentials(config, checks);
   const litellmVersion = await checkUpstream(config, snapshot, checks);

@@ -27,6 +27,8 @@ export interface ProxyHandlerDeps {
   readonly log: Logger;
   /** Taps response headers and bytes (telemetry) without touching them. */
   readonly observe?: ResponseObserver;
+  /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
+  readonly mask?: (text: string) => string;
 }
 
 export interface ResponseObserver {
@@ -59,7 +61,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   });
   const paths = createPathPolicy(config.allowedPaths);
   const upstreamHost = config.upstream.host;
+  const mask = deps.mask ?? ((text: string) => text);
   const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
+  const maxInflight = config.maxInflightRequests === 0 ? Number.POSITIVE_INFINITY : config.maxInflightRequests;
+  metrics.maxInflight.set(config.maxInflightRequests);
   let inflight = 0;
   let draining = false;
 
@@ -98,7 +103,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const headers = errorHeaders(kind, body);
     if (kind === ERRORS.methodNotAllowed) headers.push('allow', 'GET, HEAD, POST');
     // A refused body may still be arriving; close rather than read it.
-    if (kind === ERRORS.bodyTooLarge) res.shouldKeepAlive = false;
+    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST')) res.shouldKeepAlive = false;
+    if (kind === ERRORS.tooManyInflight) headers.push('retry-after', '1');
     res.writeHead(kind.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
     finish(req, path, started, 'none', undefined, {
@@ -111,6 +117,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     inflight++;
     metrics.inflight.inc();
     if (draining) res.shouldKeepAlive = false;
+    if (inflight > maxInflight) {
+      // Issue 15, item 4: every request in flight holds memory until its upstream answers.
+      reject(req, res, '(over capacity)', started, ERRORS.tooManyInflight, `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`);
+      return;
+    }
     const target = req.url ?? '';
 
     const verdict = paths.check(target);
@@ -171,7 +182,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         finish(req, verdict.route, started, t.credential, t.origin, outcome);
       },
     };
-    const forward = new ForwardHandler(req, res, hooks, upstreamHost);
+    const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
       path: config.upstreamBasePath + verdict.path + verdict.query,
       method: req.method as Dispatcher.HttpMethod,
