@@ -82,7 +82,7 @@ describe(`through real ${peer}`, () => {
       const child = runCli(['check'], { AUTH_SHIM_UPSTREAM_URL: litellm.anthropicUrl, AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'key') });
       const { code } = await child.exited;
       const out = child.stdout.join('\n');
-      expect(out).toContain(`ok    litellm version  ${LITELLM_NEW}: can carry OAuth tokens`);
+      expect(out, `${peer}: the version from a cheap route, not the slow /openapi.json`).toContain(`ok    litellm version  ${LITELLM_NEW} (from GET /public/model_hub/info): can carry OAuth tokens`);
       expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);
       expect(out).toContain('authorization: Bearer sk-ant-oat01-***');
       expect(out).not.toContain(litellm.masterKey);
