@@ -55,8 +55,11 @@ async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Returns the `litellm` executable of a virtualenv with `litellm[proxy]==version`, installing it if needed. */
-export async function ensureLitellm(version: string): Promise<string> {
+/**
+ * Returns the `litellm` executable of a virtualenv with `litellm[proxy]==version`, installing it if needed.
+ * `overrides` (uv `--override` lines) default to the pinned versions' own.
+ */
+export async function ensureLitellm(version: string, overrides: readonly string[] = LITELLM_OVERRIDES[version] ?? []): Promise<string> {
   const dir = join(PEERS_DIR, `litellm-${version}`);
   const bin = join(dir, 'bin', 'litellm');
   const ok = join(dir, '.installed');
@@ -67,9 +70,9 @@ export async function ensureLitellm(version: string): Promise<string> {
     await run('python3', ['-m', 'venv', dir]);
     // uv resolves and installs in seconds, and can override a pin the index cannot satisfy.
     await run(join(dir, 'bin', 'pip'), ['install', '--quiet', 'uv'], { maxBuffer: 64 << 20 });
-    const overrides = join(dir, 'overrides.txt');
-    await writeFile(overrides, (LITELLM_OVERRIDES[version] ?? []).join('\n'));
-    await run(join(dir, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(dir, 'bin', 'python'), '--override', overrides, `litellm[proxy]==${version}`], { maxBuffer: 64 << 20 });
+    const overridesFile = join(dir, 'overrides.txt');
+    await writeFile(overridesFile, overrides.join('\n'));
+    await run(join(dir, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(dir, 'bin', 'python'), '--override', overridesFile, `litellm[proxy]==${version}`], { maxBuffer: 64 << 20 });
     await writeFile(ok, `${new Date().toISOString()}\n`);
     return bin;
   });
@@ -118,8 +121,8 @@ export interface Litellm {
  * credential of its own (facts.md §3: a server credential would win over the client's) and its
  * Anthropic base pointed at `anthropicBase` (the recording fake).
  */
-export async function startLitellm(version: string, anthropicBase: string): Promise<Litellm> {
-  const bin = await ensureLitellm(version);
+export async function startLitellm(version: string, anthropicBase: string, opts: { bin?: string; env?: Record<string, string> } = {}): Promise<Litellm> {
+  const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
   const masterKey = `sk-${randomBytes(16).toString('hex')}`;
   await writeFile(join(dir, 'config.yaml'), `general_settings:\n  master_key: ${masterKey}\n`);
@@ -132,6 +135,7 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
     LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS: 'True',
     LITELLM_LOG: 'ERROR',
     NO_PROXY: '*',
+    ...opts.env,
   };
   const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs: string[] = [];
