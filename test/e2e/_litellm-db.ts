@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { startShim, type Shim } from '../helpers/shim.js';
 import { ensureLitellm, startLitellm, type Litellm } from './_peers.js';
 import { startPostgres, type Postgres } from './_postgres.js';
 
@@ -101,8 +104,12 @@ export async function startLitellmDb(version: string, anthropicBase: string): Pr
         PATH: `${join(venv, 'bin')}:${process.env['PATH'] ?? ''}`,
         DATABASE_URL: postgres.url,
         DISABLE_SCHEMA_UPDATE: 'true',
+        // Its own proxy-side batch writes (spend, key usage) flush every 10 s by default; 1 s keeps budget tests short.
+        PROXY_BATCH_WRITE_AT: '1',
         ...(process.env['PRISMA_ENGINE_TRACE'] === undefined ? {} : { PRISMA_ENGINE_TRACE: process.env['PRISMA_ENGINE_TRACE'] }),
       },
+      // Prisma setup adds ~20–30 s to LiteLLM's start on a quiet machine.
+      readyTimeoutMs: 300_000,
     });
     const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
       const res = await fetch(`${litellm.origin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${litellm.masterKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -126,4 +133,33 @@ export async function startLitellmDb(version: string, anthropicBase: string): Pr
     await rm(engines, { recursive: true, force: true });
     throw err;
   }
+}
+
+export interface Chain {
+  fake: FakeAnthropic;
+  litellm: LitellmDb;
+  /** The virtual key (`/key/generate`, no budget) the shim holds as its LiteLLM key: what users run, not the master key. */
+  key: string;
+  /** The shim in front of LiteLLM's `/anthropic`, holding `key`. */
+  shim: Shim;
+}
+
+/**
+ * Registers beforeAll/afterAll for agent → shim → real LiteLLM `version` on PostgreSQL → recording
+ * fake Anthropic. The returned object is filled in by beforeAll; pass a fake to share one across chains.
+ */
+export function litellmChain(version: string, shared?: () => FakeAnthropic): Chain {
+  const chain = {} as Chain;
+  beforeAll(async () => {
+    chain.fake = shared?.() ?? (await startFakeAnthropic());
+    chain.litellm = await startLitellmDb(version, chain.fake.url);
+    chain.key = await chain.litellm.generateKey({ key_alias: 'e2e-agent' });
+    chain.shim = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: chain.key }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+  }, 400_000);
+  afterAll(async () => {
+    await chain.shim?.close();
+    await chain.litellm?.stop();
+    if (shared === undefined) await chain.fake?.close();
+  });
+  return chain;
 }

@@ -7,9 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { startShim, type Shim } from '../helpers/shim.js';
 
 /**
  * The real peers auth-shim must agree with, installed once into `.peers/` (git-ignored, kept
@@ -121,7 +118,7 @@ export interface Litellm {
  * credential of its own (facts.md §3: a server credential would win over the client's) and its
  * Anthropic base pointed at `anthropicBase` (the recording fake).
  */
-export async function startLitellm(version: string, anthropicBase: string, opts: { bin?: string; env?: Record<string, string> } = {}): Promise<Litellm> {
+export async function startLitellm(version: string, anthropicBase: string, opts: { bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<Litellm> {
   const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
   const masterKey = `sk-${randomBytes(16).toString('hex')}`;
@@ -163,7 +160,8 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 90_000;
+  const readyMs = opts.readyTimeoutMs ?? 90_000;
+  const deadline = Date.now() + readyMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`LiteLLM ${version} exited with ${child.exitCode}:\n${logs.join('').slice(-3000)}`);
     try {
@@ -181,7 +179,7 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`LiteLLM ${version} not ready in 90 s:\n${logs.join('').slice(-3000)}`);
+      throw new Error(`LiteLLM ${version} not ready in ${readyMs / 1000} s:\n${logs.join('').slice(-3000)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -191,30 +189,4 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
 /** Reads a file if it exists (for diagnostics in failure messages). */
 export async function tail(path: string): Promise<string> {
   return readFile(path, 'utf8').then((t) => t.slice(-2000), () => '');
-}
-
-export interface Chain {
-  fake: FakeAnthropic;
-  litellm: Litellm;
-  /** The shim in front of LiteLLM's `/anthropic`, holding LiteLLM's key as its LiteLLM key. */
-  shim: Shim;
-}
-
-/**
- * Registers beforeAll/afterAll for agent → shim → real LiteLLM `version` → recording fake Anthropic.
- * The returned object is filled in by beforeAll; pass a fake to share one across chains.
- */
-export function litellmChain(version: string, shared?: () => FakeAnthropic): Chain {
-  const chain = {} as Chain;
-  beforeAll(async () => {
-    chain.fake = shared?.() ?? (await startFakeAnthropic());
-    chain.litellm = await startLitellm(version, chain.fake.url);
-    chain.shim = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: chain.litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
-  }, 300_000);
-  afterAll(async () => {
-    await chain.shim?.close();
-    await chain.litellm?.stop();
-    if (shared === undefined) await chain.fake?.close();
-  });
-  return chain;
 }

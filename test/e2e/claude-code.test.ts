@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { OAUTH, SECRETS, startShim, type Shim } from '../helpers/shim.js';
-import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW, litellmChain } from './_peers.js';
+import { litellmChain } from './_litellm-db.js';
+import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW } from './_peers.js';
 
 /**
  * The real Claude Code CLI (npm, pinned) in print mode, offline, with a throwaway HOME and its
