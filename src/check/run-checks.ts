@@ -7,7 +7,7 @@ import { CredentialStore, slotLabel, type CredentialSnapshot, type Slot } from '
 import { classifyToken, maskSecret } from '../credentials/token.js';
 import { createTranslator } from '../proxy/translate.js';
 import { detectLitellmVersion, type DetectedVersion, type VersionSource } from './litellm-detect.js';
-import { litellmVerdict } from './litellm-version.js';
+import { KEY_FORWARDING_FIXED, litellmVerdict } from './litellm-version.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -113,6 +113,9 @@ async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, chec
   const status: CheckStatus = verdict.compromised || (!verdict.oauth && usesOauth) ? 'fail' : 'ok';
   checks.push({ name: 'litellm version', status, detail: `${version} (from ${source}): ${verdict.oauth ? 'can carry OAuth tokens' : 'cannot carry OAuth tokens'}. ${verdict.notes.join('. ')}` });
 
+  if (snap.litellmKey !== undefined && verdict.forwardsKey) {
+    checks.push({ name: 'litellm key exposure', status: 'warn', detail: `LiteLLM ${version} forwards x-litellm-api-key to Anthropic with every /anthropic request: the virtual key leaves for a third party. ${KEY_FORWARDING_FIXED} stopped this; upgrade, and give each agent its own low-privilege key meanwhile` });
+  }
   if (snap.litellmKey !== undefined) {
     try {
       // A cheap authenticated call to LiteLLM itself (its OpenAI-style model list), not a pass-through.

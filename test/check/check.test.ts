@@ -20,6 +20,11 @@ describe('LiteLLM version verdicts (from its source: `x-api-key: None` until 1.8
     expect(v.compromised).toBe(true);
     expect(v.notes[0]).toContain('malicious/compromised');
   });
+  it.each([
+    ['1.74.13', true], ['1.82.6', true], ['1.102.4', true], ['1.103.0', false], ['1.106.4', false],
+  ])('%s forwards x-litellm-api-key to Anthropic: %s (bisected, docs/PEERS.md)', (version, forwards) => {
+    expect(litellmVerdict(version).forwardsKey).toBe(forwards);
+  });
   it('an unparseable version is said so', () => {
     expect(litellmVerdict('main-latest').notes.join()).toContain('cannot parse');
   });
@@ -98,6 +103,16 @@ describe('runChecks', () => {
     const report = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up }));
     expect(report).toMatchObject({ litellmVersion: '1.106.4', litellmVersionSource: source });
     expect(report.checks.find((c) => c.name === 'litellm version')?.detail).toMatch(new RegExp(`^1\\.106\\.4 \\(from ${source.replace(/[./]/g, '\\$&')}\\): can carry`));
+  });
+
+  it('a LiteLLM that forwards the virtual key to Anthropic is a warning when a key is configured, and only then', async () => {
+    const up = await fakeLitellm('1.102.4', LITELLM_KEY);
+    const d = await files({ key: LITELLM_KEY });
+    const withKey = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up, AUTH_SHIM_LITELLM_KEY_FILE: join(d, 'key') }));
+    expect(withKey.ok).toBe(true);
+    expect(withKey.checks.find((c) => c.name === 'litellm key exposure')).toMatchObject({ status: 'warn', detail: expect.stringContaining('1.102.4 forwards x-litellm-api-key to Anthropic') });
+    const without = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up }));
+    expect(without.checks.find((c) => c.name === 'litellm key exposure')).toBeUndefined();
   });
 
   it('an unreachable upstream fails; shim-only shows the placeholder mapping', async () => {

@@ -93,6 +93,7 @@ describe(`through real ${peer}`, () => {
       expect(out, `${peer}: the version from a cheap route, not the slow /openapi.json`).toContain(`ok    litellm version  ${LITELLM_NEW} (from GET /public/model_hub/info): can carry OAuth tokens`);
       expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);
       expect(out).toContain('authorization: Bearer sk-ant-oat01-***');
+      expect(out, `${peer}: does not forward the virtual key, so no exposure warning`).not.toContain('litellm key exposure');
       expect(out).not.toContain(key);
       expect(code, `${peer}: check output:\n${out}`).toBe(0);
     } finally {
