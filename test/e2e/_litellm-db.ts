@@ -91,7 +91,7 @@ export interface LitellmDb extends Litellm {
 }
 
 /** A real LiteLLM `version` on its own PostgreSQL, so virtual keys, budgets and spend are real. */
-export async function startLitellmDb(version: string, anthropicBase: string): Promise<LitellmDb> {
+export async function startLitellmDb(version: string, anthropicBase: string, extraEnv: Record<string, string> = {}): Promise<LitellmDb> {
   const { bin, venv, site } = await ensureLitellmDb(version);
   const postgres = await startPostgres();
   const engines = await mkdtemp(join(tmpdir(), 'prisma-engines-'));
@@ -106,6 +106,7 @@ export async function startLitellmDb(version: string, anthropicBase: string): Pr
         DISABLE_SCHEMA_UPDATE: 'true',
         // Its own proxy-side batch writes (spend, key usage) flush every 10 s by default; 1 s keeps budget tests short.
         PROXY_BATCH_WRITE_AT: '1',
+        ...extraEnv,
         ...(process.env['PRISMA_ENGINE_TRACE'] === undefined ? {} : { PRISMA_ENGINE_TRACE: process.env['PRISMA_ENGINE_TRACE'] }),
       },
       // Prisma setup adds ~20–30 s to LiteLLM's start on a quiet machine.

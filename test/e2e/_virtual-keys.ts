@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import { request } from 'undici';
 import { defaultResponder } from '../../src/demo/fake-anthropic.js';
 import { writeKubeletSecret } from '../helpers/kubelet-dir.js';
-import { eventually, OAUTH, startShim, type Shim } from '../helpers/shim.js';
+import { eventually, logLines, OAUTH, startShim, type Shim } from '../helpers/shim.js';
 import type { Chain } from './_litellm-db.js';
 
 /**
@@ -76,6 +76,27 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
       const upstream = chain.fake.requests.length;
       expectStops(await send(s), 401, 'authentication_error', /^LiteLLM: Authentication Error/);
       expect(chain.fake.requests.length, `${peer()}: a revoked key's request reached Anthropic`).toBe(upstream);
+    });
+  });
+
+  it('a streamed request: LiteLLM books it at spend 0 (its upstream is not api.anthropic.com), the shim\'s log line carries its usage', async () => {
+    chain.fake.respond = defaultResponder;
+    const key = await chain.litellm.generateKey({ key_alias: 'e2e-stream-spend' });
+    await withKey(key, async (s) => {
+      for (const stream of [false, true]) {
+        const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, stream, messages: [{ role: 'user', content: 'hi' }] }), dispatcher: s.client });
+        await res.body.text();
+        expect(res.statusCode).toBe(200);
+      }
+      const spendLogs = async (): Promise<string[]> => (await chain.litellm.postgres.psql(['-At', '-c', `SELECT l.spend || '/' || l.total_tokens FROM "LiteLLM_SpendLogs" l JOIN "LiteLLM_VerificationToken" t ON l.api_key = t.token WHERE t.key_alias = 'e2e-stream-spend' ORDER BY l."startTime"`])).split('\n').filter((x) => x !== '');
+      await eventually(async () => (await spendLogs()).length === 2, 60_000);
+      const [plain, streamed] = await spendLogs();
+      expect(plain, `${peer()}: the non-streamed request is charged`).not.toMatch(/^0\/0$/);
+      // LiteLLM reads a pass-through stream's usage only when the upstream host is api.anthropic.com
+      // (get_endpoint_type); any other ANTHROPIC_API_BASE books it at 0 (docs/PEERS.md, PR #40137).
+      expect(streamed, `${peer()}: LiteLLM's book for the streamed request`).toBe('0/0');
+      const lines = logLines(s).filter((l) => l['event'] === 'request');
+      expect(lines.map((l) => [l['input_tokens'], l['output_tokens']]), `${peer()}: the shim's usage per request`).toEqual([[12, 7], [12, 7]]);
     });
   });
 
