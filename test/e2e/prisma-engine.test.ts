@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, engineBinaries, ensureLitellmDb } from './_litellm-db.js';
 import { freePort, LITELLM_NEW } from './_peers.js';
 import { startPostgres, type Postgres } from './_postgres.js';
+import { answer, parseModels, translateQuery } from './prisma-engine/graphql.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,5 +127,70 @@ describe('prisma-engine (WebAssembly query engine behind the native engine\'s HT
     await gql(`mutation { result: executeRaw ( query: "DELETE FROM \\"LiteLLM_BudgetTable\\"" parameters: "[]" ) }`, id);
     expect((await fetch(`${url}/transaction/${id}/rollback`, { method: 'POST' })).status).toBe(200);
     expect((await pg.psql(['-At', '-c', 'SELECT count(*) FROM "LiteLLM_BudgetTable"'])).trim()).toBe('1');
+  });
+});
+
+describe('prisma-engine GraphQL → JSON protocol translation (pure)', () => {
+  const models = parseModels(`model Key {
+  token String @id
+  models String[]
+  metadata Json @default("{}")
+  budget Budget? @relation(fields: [budget_id], references: [id])
+  budget_id String?
+}
+
+model Budget {
+  id String @id
+  config Json? @default("{}")
+  keys Key[]
+}
+`);
+
+  it('a create with an empty list, a Json field, an enum and a nested relation write', () => {
+    const { query, alias } = translateQuery(`mutation {
+  result: createOneKey
+  (
+    data: {
+      token: "t"
+      models: [,
+      ]
+      metadata: "{\\"a\\": 1}"
+      kind: DEFAULT
+      budget: {
+        create: {
+          id: "b"
+          config: "{}"
+        }
+      }
+    }
+  )
+  {
+    token
+    budget {
+      id
+    }
+  }
+}`, models);
+    expect(alias).toBe('result');
+    expect(query).toEqual({
+      modelName: 'Key',
+      action: 'createOne',
+      query: {
+        arguments: { data: { token: 't', models: [], metadata: { $type: 'Json', value: '{"a": 1}' }, kind: 'DEFAULT', budget: { create: { id: 'b', config: { $type: 'Json', value: '{}' } } } } },
+        selection: { token: true, budget: { selection: { id: true } } },
+      },
+    });
+  });
+
+  it('OrThrow finders, aggregates and raw queries keep their names', () => {
+    expect(translateQuery('query { result: findUniqueKeyOrThrow ( where: { token: "t" } ) { token } }', models).query).toMatchObject({ modelName: 'Key', action: 'findUniqueOrThrow' });
+    expect(translateQuery('query { result: aggregateKey ( take: -1 ) { _count { _all } } }', models).query).toEqual({ modelName: 'Key', action: 'aggregate', query: { arguments: { take: -1 }, selection: { _count: { selection: { _all: true } } } } });
+    expect(translateQuery('mutation { result: queryRaw ( query: "SELECT 1" parameters: "[]" ) }', models).query).toEqual({ action: 'queryRaw', query: { arguments: { query: 'SELECT 1', parameters: '[]' }, selection: {} } });
+  });
+
+  it('answers come back under the alias, untagged', () => {
+    expect(answer({ data: { findManyKey: [{ token: 't', created: { $type: 'DateTime', value: '2026-01-01T00:00:00.000Z' }, metadata: { $type: 'Json', value: '{}' } }] } }, 'result'))
+      .toEqual({ data: { result: [{ token: 't', created: '2026-01-01T00:00:00.000Z', metadata: '{}' }] } });
+    expect(answer({ errors: [{ error: 'x' }] }, 'result')).toEqual({ errors: [{ error: 'x' }] });
   });
 });

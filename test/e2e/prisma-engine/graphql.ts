@@ -36,14 +36,17 @@ const TOKEN = /\s*(?:([{}()[\]:,])|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][-
 
 function tokenize(text: string): string[] {
   const out: string[] = [];
-  TOKEN.lastIndex = 0;
-  while (TOKEN.lastIndex < text.length) {
-    if (/^\s*$/.test(text.slice(TOKEN.lastIndex))) break;
+  let pos = 0;
+  for (;;) {
+    TOKEN.lastIndex = pos;
     const m = TOKEN.exec(text);
-    if (m === null) throw new Error(`cannot read GraphQL at ${text.slice(TOKEN.lastIndex, TOKEN.lastIndex + 40)}`);
+    if (m === null) {
+      if (text.slice(pos).trim() === '') return out;
+      throw new Error(`cannot read GraphQL at ${text.slice(pos, pos + 40)}`);
+    }
     out.push((m[1] ?? m[2] ?? m[3] ?? m[4]) as string);
+    pos = TOKEN.lastIndex;
   }
-  return out;
 }
 
 class Parser {
