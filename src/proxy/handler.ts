@@ -6,6 +6,7 @@ import { credentialSlots } from '../credentials/feeds.js';
 import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
+import type { RequestUsage } from '../telemetry/usage-parse.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
 import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
 import { createPathPolicy } from './paths.js';
@@ -38,7 +39,8 @@ export interface ResponseObserver {
 export interface ResponseTap {
   headers(head: ResponseHead, status: number): void;
   data(chunk: Buffer): void;
-  end(): void;
+  /** The request's token usage, when the response reported any (for its log line). */
+  end(): RequestUsage | undefined;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST']);
@@ -68,7 +70,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   let inflight = 0;
   let draining = false;
 
-  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome): void {
+  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome, usage?: RequestUsage): void {
     inflight--;
     metrics.inflight.dec();
     const code = String(o.status);
@@ -93,6 +95,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       error: o.error?.code,
       cause: o.cause,
       unwrapped: o.unwrapped || undefined,
+      model: usage?.model,
+      input_tokens: usage?.input,
+      output_tokens: usage?.output,
+      cache_read_tokens: usage?.cacheRead,
+      cache_creation_tokens: usage?.cacheCreation,
     };
     if (o.error !== undefined && o.error.status >= 500) log.warn(line, 'request failed');
     else log.info(line, 'request');
@@ -178,8 +185,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         return true;
       },
       done(outcome) {
-        tap?.end();
-        finish(req, verdict.route, started, t.credential, t.origin, outcome);
+        finish(req, verdict.route, started, t.credential, t.origin, outcome, tap?.end());
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
