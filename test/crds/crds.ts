@@ -19,15 +19,23 @@ export interface PublishedModule {
   readonly subdir: string;
 }
 
-export function publishedModules(): PublishedModule[] {
-  return readFileSync(join(HERE, 'published.txt'), 'utf8')
+/**
+ * The rows of a pin file (published.txt, test/flux/controllers.txt — also read by shell scripts):
+ * whitespace-separated fields, `#` comments, at least `min` fields a row.
+ */
+export function pinRows(file: string, min: number): string[][] {
+  return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
     .map((l) => {
-      const [module, version, subdir] = l.trim().split(/\s+/);
-      if (module === undefined || version === undefined || subdir === undefined) throw new Error(`test/crds/published.txt: bad line ${l}`);
-      return { module, version, subdir };
+      const fields = l.trim().split(/\s+/);
+      if (fields.length < min) throw new Error(`${file}: fewer than ${min} fields in ${l}`);
+      return fields;
     });
+}
+
+export function publishedModules(): PublishedModule[] {
+  return pinRows(join(HERE, 'published.txt'), 3).map(([module, version, subdir]) => ({ module: module as string, version: version as string, subdir: subdir as string }));
 }
 
 function crdsDir(): string {
