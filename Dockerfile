@@ -58,6 +58,9 @@ EXPOSE 8787 9464 8443
 # what the default reaches, and serves ~35 % more requests per CPU second than 1 MiB (bench/notes.md,
 # docs/PERFORMANCE.md). The heap cap is NOT set here: the injector sets
 # NODE_OPTIONS=--max-old-space-size from the container's memory limit.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/dist/cli.js"]
+# --disable-sigusr1: SIGUSR1 would open Node's unauthenticated inspector on 127.0.0.1:9229, which every
+# container of a pod shares; code evaluated there reads the credentials (issue 15). The injector repeats
+# it in NODE_OPTIONS, the chart in the webhook's env, for images rebuilt with another entrypoint.
+ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "--max-semi-space-size=4", "/app/dist/cli.js"]
 # The injected sidecar runs `args: ["proxy"]` (src/injector/sidecar.ts); the webhook `["webhook"]`.
 CMD ["proxy"]

@@ -465,7 +465,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         sseFake: 'node:http in the bench process; each event carries the performance.now() it was written at, so the client (same process, same clock) reads each event\'s one-way delay',
         load: 'wrk -t1 (closed loop), a Claude-Code-shaped POST /v1/messages?beta=true: 18 headers, ~1.9 KB JSON body',
         shimUpstreamConnections: String(sizes.openStreams + 100),
-        shimNodeOptions: nodeOptions(INJECTOR_OPTIONS.memoryLimit.default) ?? '',
+        shimNodeOptions: nodeOptions(INJECTOR_OPTIONS.memoryLimit.default),
         installedByBench: tools.installed.join(' ') || 'nothing (nginx and wrk were present)',
       },
       shimFlags: RECOMMENDED_FLAGS,

@@ -53,7 +53,7 @@ export async function startShim(o: ShimOptions): Promise<Shim> {
   // Run as an injected pod runs it: the NODE_OPTIONS the injector derives from the default memory limit.
   const injected = nodeOptions(INJECTOR_OPTIONS.memoryLimit.default);
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' };
-  if (injected !== undefined && (o.injectedNodeOptions ?? true)) env['NODE_OPTIONS'] = injected;
+  if (o.injectedNodeOptions ?? true) env['NODE_OPTIONS'] = injected;
   const child = spawnOwned(process.execPath, args, { stdio: ['ignore', log, log], env });
   closeSync(log);
   const adminUrl = `http://127.0.0.1:${admin}`;

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
+import { createReadStream } from 'node:fs';
 import { optionsHelp } from '../config/options.js';
 import { INJECTOR_OPTIONS, loadInjectorConfig } from '../injector/config.js';
-import { injectManifests } from '../injector/manifests.js';
+import { injectManifestBytes, MAX_INPUT_BYTES } from '../injector/manifests.js';
 import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';
 
 export interface InjectIo {
@@ -16,7 +15,8 @@ const USAGE = `usage: auth-shim inject [--all] [flags] [FILE … | -] > injected
 Reads Kubernetes YAML (multi-document, List; Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
 Job, CronJob) from the files or stdin and writes it to stdout with the sidecar injected into every
 pod template annotated auth-shim.io/inject: "true" (--all: every pod template not annotated "false").
-Other documents are copied unchanged. Helm: helm install … --post-renderer auth-shim --post-renderer-args inject
+Other documents are copied unchanged. YAML is read as kubectl reads it (1.1, merge keys); at most
+${MAX_INPUT_BYTES / 2 ** 20} MiB per input. Helm: helm install … --post-renderer auth-shim --post-renderer-args inject
 `;
 
 /**
@@ -34,17 +34,20 @@ export async function runInject(args: string[], io: InjectIo = { stdin: process.
   const all = args.includes('--all');
   const files = parsed.positionals.length === 0 ? ['-'] : parsed.positionals;
 
-  const outputs: string[] = [];
+  const outputs: Buffer[] = [];
   const problems: string[] = [];
   for (const file of files) {
-    let input: string;
+    const name = file === '-' ? 'stdin' : file;
+    let input: Buffer;
     try {
-      input = file === '-' ? await text(io.stdin) : await readFile(file, 'utf8');
+      // Bytes, not text: an untouched document is copied as it is, invalid UTF-8 included (issue 15).
+      input = await readLimited(file === '-' ? io.stdin : createReadStream(file), MAX_INPUT_BYTES);
     } catch (err) {
-      problems.push(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(`${name}: ${code === 'ENOENT' ? 'no such file' : code === 'E2BIG' ? `over the ${MAX_INPUT_BYTES}-byte input limit of auth-shim inject: split the input` : (err as Error).message}`);
       continue;
     }
-    const result = injectManifests(input, file === '-' ? 'stdin' : file, parsed.config, { all });
+    const result = injectManifestBytes(input, name, parsed.config, { all });
     for (const note of result.notes) io.stderr.write(`auth-shim inject: ${note}\n`);
     problems.push(...result.problems);
     outputs.push(result.output);
@@ -54,6 +57,30 @@ export async function runInject(args: string[], io: InjectIo = { stdin: process.
     return 1;
   }
   // Files are joined as separate YAML documents.
-  io.stdout.write(outputs.map((o, i) => (i > 0 && !/^---/.test(o) ? `---\n${o}` : o)).map((o, i, a) => (i < a.length - 1 && !o.endsWith('\n') ? `${o}\n` : o)).join(''));
+  const joined: Buffer[] = [];
+  outputs.forEach((o, i) => {
+    if (i > 0 && !o.subarray(0, 3).equals(SEPARATOR)) joined.push(Buffer.from('---\n'));
+    joined.push(o);
+    if (i < outputs.length - 1 && o.length > 0 && o[o.length - 1] !== 0x0a) joined.push(Buffer.from('\n'));
+  });
+  io.stdout.write(Buffer.concat(joined));
   return 0;
+}
+
+const SEPARATOR = Buffer.from('---');
+
+/** Reads a stream whole, failing with `E2BIG` past `limit` bytes instead of holding an unbounded input. */
+async function readLimited(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += b.length;
+    if (size > limit) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw Object.assign(new Error(`over ${limit} bytes`), { code: 'E2BIG' });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }

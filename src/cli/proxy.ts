@@ -1,5 +1,6 @@
 import { optionsHelp } from '../config/options.js';
 import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
+import { KnownSecrets } from '../credentials/known-secrets.js';
 import { startProxy } from '../proxy/app.js';
 import { createLogger } from '../telemetry/logger.js';
 import { onShutdownSignals } from '../lifecycle/signals.js';
@@ -13,7 +14,8 @@ export async function runProxy(args: string[]): Promise<number | undefined> {
   }
   const config = loadOrReport('proxy', () => loadProxyConfig(process.env, args));
   if (config === undefined) return EXIT_CONFIG;
-  const log = createLogger(config.logLevel);
-  const proxy = await startProxy(config, { log });
+  const secrets = new KnownSecrets();
+  const log = createLogger(config.logLevel, undefined, secrets.mask);
+  const proxy = await startProxy(config, { log, secrets });
   return onShutdownSignals(log, () => proxy.shutdown());
 }

@@ -33,6 +33,23 @@ export function httpUrl(raw: string, env: string): Parsed<URL> {
   return ok(url);
 }
 
+/**
+ * An upstream URL for logs and `check` output: the origin, and of the path only segments that read
+ * like names (`/anthropic`, `/v1`, `/litellm-prod`); any other segment — mixed case, more than
+ * three digits, longer than 32, `sk-…`, percent-encoded — is shown as `***`, as a gateway may
+ * carry a key in its path (issue 15, item 10). User info and query never get this far (httpUrl
+ * refuses them).
+ */
+export function displayUrl(url: URL): string {
+  const path = url.pathname.replace(/\/+$/, '');
+  const shown = path.split('/').map((seg) => (seg === '' || isPlainSegment(seg) ? seg : '***')).join('/');
+  return url.origin + shown;
+}
+
+function isPlainSegment(seg: string): boolean {
+  return /^[a-z][a-z0-9._-]{0,31}$/.test(seg) && (seg.match(/[0-9]/g)?.length ?? 0) <= 3 && !looksSecret(seg) && !seg.startsWith('sk-');
+}
+
 /** `host:port`, `[::1]:port` or `:port`; port 0 picks a free port (tests). */
 export function hostPort(raw: string, env: string): Parsed<HostPort> {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(raw);

@@ -1,6 +1,7 @@
 import { quoteValue, type CredentialKind } from '../credentials/token.js';
 import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
 import type { CredentialSource } from '../proxy/translate.js';
+import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
 import { ConfigError, option, parseOptions } from './options.js';
 import {
@@ -40,6 +41,12 @@ export const PROXY_OPTIONS = {
     default: '0.0.0.0:9464',
     description: '`/healthz`, `/readyz`, `/metrics` (kubelet probes reach the pod IP, not loopback).',
     parse: hostPort,
+  }),
+  adminMaxConnections: option({
+    env: 'AUTH_SHIM_ADMIN_MAX_CONNECTIONS',
+    default: '64',
+    description: 'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
+    parse: positiveInt('connections'),
   }),
   oauthTokenFile: option({
     env: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
@@ -136,6 +143,12 @@ export const PROXY_OPTIONS = {
     description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
     parse: positiveInt('bytes'),
   }),
+  maxInflightRequests: option({
+    env: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS',
+    default: 'auto',
+    description: 'Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector\'s 256Mi default); `0`: no limit.',
+    parse: maxInflight,
+  }),
   clientHeadersTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
     default: '60000',
@@ -151,7 +164,7 @@ export const PROXY_OPTIONS = {
   drainTimeoutMs: option({
     env: 'AUTH_SHIM_DRAIN_TIMEOUT_MS',
     default: '25000',
-    description: 'On SIGTERM/SIGINT, how long in-flight requests and streams may finish before exit.',
+    description: 'On SIGTERM/SIGINT/SIGHUP, how long in-flight requests and streams may finish before exit.',
     parse: positiveMs,
   }),
   reloadIntervalMs: option({
@@ -179,6 +192,7 @@ export interface ProxyConfig {
   readonly upstreamBasePath: string;
   readonly listen: HostPort;
   readonly adminListen: HostPort;
+  readonly adminMaxConnections: number;
   readonly oauthTokenFile: string | undefined;
   readonly apiKeyFile: string | undefined;
   readonly litellmKeyFile: string | undefined;
@@ -195,6 +209,8 @@ export interface ProxyConfig {
   readonly upstreamConnections: number;
   readonly connectRetries: number;
   readonly maxBodyBytes: number;
+  /** 0: no limit. */
+  readonly maxInflightRequests: number;
   readonly clientHeadersTimeoutMs: number;
   readonly clientRequestTimeoutMs: number;
   readonly drainTimeoutMs: number;
@@ -266,6 +282,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
     listen: v.listen,
     adminListen: v.adminListen,
+    adminMaxConnections: v.adminMaxConnections,
     oauthTokenFile: v.oauthTokenFile,
     apiKeyFile: v.apiKeyFile,
     litellmKeyFile: v.litellmKeyFile,
@@ -285,6 +302,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     upstreamConnections: v.upstreamConnections,
     connectRetries: v.connectRetries,
     maxBodyBytes: v.maxBodyBytes,
+    maxInflightRequests: v.maxInflightRequests,
     clientHeadersTimeoutMs: v.clientHeadersTimeoutMs,
     clientRequestTimeoutMs: v.clientRequestTimeoutMs,
     drainTimeoutMs: v.drainTimeoutMs,

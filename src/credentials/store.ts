@@ -25,8 +25,12 @@ export interface CredentialSnapshot extends ShimCredentials {
   readonly oauthExpiresAt?: Date | undefined;
 }
 
-/** `loaded`: a new value; `unchanged`; `invalid`: rejected, last good kept; `missing`; `error`: unreadable. */
-export type ReloadResult = 'loaded' | 'unchanged' | 'invalid' | 'missing' | 'error';
+/**
+ * `loaded`: a new value; `unchanged`; `invalid`: rejected, last good kept; `missing`; `error`:
+ * unreadable; `held`: a valid new value not applied because another value of the same Secret
+ * version was rejected (a Secret's snapshot is all-or-nothing).
+ */
+export type ReloadResult = 'loaded' | 'unchanged' | 'invalid' | 'missing' | 'error' | 'held';
 
 export interface CredentialEvents {
   onReload?(slot: Slot, result: ReloadResult): void;
@@ -70,9 +74,11 @@ export interface SlotStatus {
 
 /**
  * The credentials in use. A feed hands in a *batch* of read outcomes — every key of one Secret
- * read together — and the store applies it at once: good, different values replace the current
- * ones in a single new snapshot; a bad or missing value keeps the last good one, logged and
- * counted, and never quoted.
+ * read together — and the store applies it all or nothing: if every value is good, the changed
+ * ones replace the current ones in a single new snapshot; if any value is bad, missing or
+ * unreadable, no value of that batch is applied and the whole previous snapshot stays — a new
+ * LiteLLM key is never paired with the old token because the new token was empty (issue 15).
+ * Rejections and held values are logged and counted, never quoted.
  */
 export class CredentialStore {
   readonly #opts: CredentialStoreOptions;
@@ -126,11 +132,12 @@ export class CredentialStore {
     const changed: Slot[] = [];
     const rotated = new Set<Slot>();
     const results: Array<[Slot, ReloadResult]> = [];
-    for (const [slot, outcome] of batch) {
-      const s = this.#slots.get(slot);
-      if (s === undefined) continue;
+    const entries = [...batch].filter(([slot]) => this.#slots.has(slot));
+    const rejected = entries.filter(([, o]) => !o.ok).map(([slot]) => slot);
+    for (const [slot, outcome] of entries) {
+      const s = this.#slots.get(slot) as SlotState;
       if (s.value !== undefined) rotated.add(slot);
-      results.push([slot, this.#applyOne(slot, s, outcome, changed)]);
+      results.push([slot, rejected.length > 0 && outcome.ok ? this.#hold(slot, s, outcome, rejected) : this.#applyOne(slot, s, outcome, changed)]);
     }
     if (changed.length > 0) this.#publish(changed);
     for (const slot of changed) {
@@ -140,6 +147,21 @@ export class CredentialStore {
       );
     }
     for (const [slot, result] of results) this.#opts.events?.onReload?.(slot, result);
+  }
+
+  /** A good value in a batch with a rejected one: the previous value (or none) stays. */
+  #hold(slot: Slot, s: SlotState, outcome: ReadOutcome & { ok: true }, rejected: readonly Slot[]): ReloadResult {
+    if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) {
+      s.problem = undefined;
+      return 'unchanged';
+    }
+    const problem = `new ${LABEL[slot]} not applied: the ${rejected.map((r) => LABEL[r]).join(' and ')} of the same Secret version was rejected`;
+    if (s.problem !== problem) {
+      const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the whole previous snapshot';
+      this.#opts.log.warn({ event: 'credential_held', slot: slotLabel(slot), source: s.source, rejected: rejected.map(slotLabel) }, `${problem}; ${keeping}`);
+    }
+    s.problem = problem;
+    return 'held';
   }
 
   #applyOne(slot: Slot, s: SlotState, outcome: ReadOutcome, changed: Slot[]): ReloadResult {

@@ -14,6 +14,11 @@ export const ANNOTATIONS = {
   credentialSource: 'auth-shim.io/credential-source',
   containers: 'auth-shim.io/containers',
   nativeSidecar: 'auth-shim.io/native-sidecar',
+  /**
+   * `"true"` accepts injecting a `shim-only` pod with `shareProcessNamespace: true`, where the
+   * agent can reach the sidecar's process (signals, /proc/<pid>/root) and so its credentials (issue 15).
+   */
+  acceptSharedProcessNamespace: 'auth-shim.io/accept-shared-process-namespace',
   /** Written by the injector; its presence makes injection idempotent (vault-k8s `agent-inject-status`). */
   status: 'auth-shim.io/status',
   /** Written by the injector: containers whose own `ANTHROPIC_BASE_URL` was left in place. */
@@ -41,7 +46,8 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
   { name: ANNOTATIONS.credentialSource, default: '`AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE`', meaning: '`client-first`, `shim-only` (agents get a placeholder `ANTHROPIC_API_KEY`) or `client-only` (no Anthropic credential Secret is mounted).' },
   { name: ANNOTATIONS.containers, default: 'every app container', meaning: 'Comma-separated containers that get `ANTHROPIC_BASE_URL` (and the placeholder key).' },
   { name: ANNOTATIONS.nativeSidecar, default: '`AUTH_SHIM_DEFAULT_NATIVE_SIDECAR` (`true`)', meaning: '`"true"`: an init container with `restartPolicy: Always` (Kubernetes ≥ 1.29). `"false"`: a classic container (never completes a Job).' },
-  { name: ANNOTATIONS.status, default: '—', meaning: 'Written by the injector (`injected`); a pod that has it is never injected again.' },
+  { name: ANNOTATIONS.acceptSharedProcessNamespace, default: '`"false"`', meaning: '`"true"` injects a `shim-only` pod that has `shareProcessNamespace: true` (refused otherwise): its containers can signal the sidecar and read its files through `/proc`, so the agent can reach the credentials. Other modes are injected with a warning.' },
+  { name: ANNOTATIONS.status, default: '—', meaning: 'Written by the injector (`injected`); a pod that has it and the `auth-shim` container is never injected again. Any other value, or `injected` without the container, is refused when injection is requested.' },
   { name: ANNOTATIONS.baseUrlKept, default: '—', meaning: 'Written by the injector: containers that already set `ANTHROPIC_BASE_URL` and were left alone.' },
 ];
 

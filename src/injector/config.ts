@@ -220,7 +220,7 @@ export const WEBHOOK_OPTIONS = {
   drainTimeoutMs: option({
     env: 'AUTH_SHIM_DRAIN_TIMEOUT_MS',
     default: '10000',
-    description: 'On SIGTERM/SIGINT, how long in-flight reviews may finish before exit.',
+    description: 'On SIGTERM/SIGINT/SIGHUP, how long in-flight reviews may finish before exit.',
     parse: positiveMs,
   }),
   logLevel: option({

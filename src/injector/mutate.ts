@@ -5,6 +5,7 @@ import { httpUrl } from '../config/parsers.js';
 import { loadProxyConfig } from '../config/proxy-config.js';
 import type { CredentialSource } from '../proxy/translate.js';
 import { ANNOTATIONS, STATUS_INJECTED } from './annotations.js';
+import { deeperThan, MAX_POD_DEPTH } from './depth.js';
 import { isSecretKey, isSecretName } from '../config/kube-names.js';
 import type { InjectorConfig } from './config.js';
 import { appendAll, pointer, prependAll, setKeys, type PatchOperation } from './patch.js';
@@ -48,7 +49,12 @@ export type Mutation =
 
 type Obj = Record<string, unknown>;
 
-const PROTECTED_NAMESPACES = ['kube-system'];
+/**
+ * Never injected, whatever their labels or annotations: the cluster's own namespaces. kube-public
+ * (world-readable, no workloads of its own) and kube-node-lease (Lease objects only) have no
+ * agent pods; an injected pod there would only mean someone put one where it does not belong.
+ */
+export const PROTECTED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
 const SOURCES: readonly CredentialSource[] = ['client-first', 'shim-only', 'client-only'];
 
 const SECRET_ANNOTATIONS: Record<SecretSlot, { annotation: string; name: keyof InjectorConfig; key: keyof InjectorConfig }> = {
@@ -89,6 +95,9 @@ function declaredPorts(c: Obj): number[] {
 export function mutate(input: MutationInput): Mutation {
   const { pod, config } = input;
   if (!isObj(pod) || !isObj(pod['spec'])) return skip('not a pod: no spec');
+  // Before anything recursive touches the pod: no real pod nests this deep, so it is refused
+  // rather than half-inspected.
+  if (deeperThan(pod, MAX_POD_DEPTH)) return { outcome: 'invalid', problems: [`the pod nests more than ${MAX_POD_DEPTH} levels deep; no valid pod does`] };
   const metadata = isObj(pod['metadata']) ? pod['metadata'] : undefined;
   const annotations = stringMap(metadata?.['annotations']) ?? {};
   const spec = pod['spec'];
@@ -98,7 +107,10 @@ export function mutate(input: MutationInput): Mutation {
     return skip('not a valid pod: spec.containers must be a non-empty list of named containers');
   }
 
-  if (annotations[ANNOTATIONS.status] !== undefined) return skip(`already injected (${ANNOTATIONS.status}: ${annotations[ANNOTATIONS.status]})`, false);
+  const all = [...initContainers, ...containers];
+  const status = annotations[ANNOTATIONS.status];
+  const hasSidecar = all.some((c) => c['name'] === SIDECAR_NAME);
+  if (status === STATUS_INJECTED && hasSidecar) return skip(`already injected (${ANNOTATIONS.status}: ${STATUS_INJECTED})`, false);
 
   const inject = annotations[ANNOTATIONS.inject];
   if (inject !== undefined && inject !== 'true' && inject !== 'false') {
@@ -106,6 +118,12 @@ export function mutate(input: MutationInput): Mutation {
   }
   if (inject === 'false') return skip(`${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
   if (inject !== 'true' && !input.namespaceOptedIn) return skip('injection not requested', false);
+  // Only the injector writes the status, and only with its sidecar: any other value (or the value
+  // without the container) would let a pod in an opted-in namespace skip injection silently (issue 15).
+  if (status !== undefined) {
+    const found = status === STATUS_INJECTED ? `${ANNOTATIONS.status}: ${STATUS_INJECTED} without a container named ${SIDECAR_NAME}` : `${ANNOTATIONS.status}: ${quoteValue(status)}`;
+    return { outcome: 'invalid', problems: [`${found}; only the injector writes this annotation (value "${STATUS_INJECTED}", with its sidecar): remove it`] };
+  }
 
   if (PROTECTED_NAMESPACES.includes(input.namespace)) return skip(`pods in ${input.namespace} are never injected`);
   if (config.namespace !== undefined && input.namespace === config.namespace) {
@@ -114,8 +132,7 @@ export function mutate(input: MutationInput): Mutation {
   if (spec['hostNetwork'] === true) {
     return skip(`hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`);
   }
-  const all = [...initContainers, ...containers];
-  if (all.some((c) => c['name'] === SIDECAR_NAME)) return skip(`a container named ${SIDECAR_NAME} already exists`);
+  if (hasSidecar) return skip(`a container named ${SIDECAR_NAME} already exists`);
   const clash = all.find((c) => declaredPorts(c).some((p) => p === config.sidecarPort || p === config.sidecarAdminPort));
   if (clash !== undefined) {
     return skip(`container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`);
@@ -127,6 +144,9 @@ export function mutate(input: MutationInput): Mutation {
   const { settings, targets } = resolved;
 
   const warnings: string[] = [];
+  if (spec['shareProcessNamespace'] === true) {
+    warnings.push(`shareProcessNamespace: true lets every container of the pod signal the sidecar and read its credential files through /proc; the agent can reach the credentials`);
+  }
   if (!settings.native && (spec['restartPolicy'] === 'Never' || spec['restartPolicy'] === 'OnFailure')) {
     warnings.push(`classic sidecar in a pod with restartPolicy ${String(spec['restartPolicy'])}: the pod never completes while the sidecar runs; use ${ANNOTATIONS.nativeSidecar}: "true"`);
   }
@@ -224,12 +244,17 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
       }
     }
     if (secretName === undefined) continue;
-    let volumeName = `${SIDECAR_NAME}-${SLOT_DIR[slot]}`;
-    for (let i = 2; taken.has(volumeName); i++) volumeName = `${SIDECAR_NAME}-${SLOT_DIR[slot]}-${i}`;
-    taken.add(volumeName);
-    secrets.push({ slot, secretName, key: secretKey, volumeName });
+    secrets.push({ slot, secretName, key: secretKey, volumeName: freeName(`${SIDECAR_NAME}-${SLOT_DIR[slot]}`, taken) });
   }
 
+  const accept = annotations[ANNOTATIONS.acceptSharedProcessNamespace];
+  if (accept !== undefined && accept !== 'true' && accept !== 'false') {
+    problems.push(`${ANNOTATIONS.acceptSharedProcessNamespace} must be "true" or "false", got ${quoteValue(accept)}`);
+  } else if (credentialSource === 'shim-only' && spec['shareProcessNamespace'] === true && accept !== 'true') {
+    // shim-only promises that the agent never holds the credentials; a shared process namespace
+    // breaks that promise, so it takes an explicit, reviewable opt-in (issue 15).
+    problems.push(`shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the sidecar's credentials through the shared process namespace; set ${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`);
+  }
   if (credentialSource === 'shim-only' && !secrets.some((s) => s.slot !== 'litellmKey')) {
     problems.push(`credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET)`);
   }
@@ -250,12 +275,23 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
     memoryRequest: config.memoryRequest,
     memoryLimit: config.memoryLimit,
     logLevel: config.sidecarLogLevel,
+    // The injected sidecar always reads its credentials from files (never AUTH_SHIM_SECRET), so it
+    // has no use for the pod's API token; a volume name the pod does not use yet.
+    serviceAccountMask: freeName(`${SIDECAR_NAME}-no-api-token`, taken),
   };
   // The sidecar must start: its environment goes through the proxy's own loader, so a setting
   // the proxy would reject is refused here, at admission, where the author sees it.
   const sidecarProblems = proxyProblems(settings);
   if (sidecarProblems.length > 0) return { problems: sidecarProblems.map((p) => `the sidecar would not start: ${p}`) };
   return { settings, targets };
+}
+
+/** `base`, or `base-2`, `base-3`, … — the first name not in `taken`, which it joins. */
+function freeName(base: string, taken: Set<unknown>): string {
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+  taken.add(name);
+  return name;
 }
 
 function proxyProblems(settings: SidecarSettings): string[] {

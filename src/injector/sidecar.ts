@@ -18,6 +18,14 @@ export const PLACEHOLDER_API_KEY = 'auth-shim-placeholder';
 /** Environment variables through which Anthropic clients send a credential (facts §2). */
 export const CREDENTIAL_ENVS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 export const NON_ROOT_UID = 65532;
+/** Where the ServiceAccount admission plugin mounts the pod's API token in every container without a mount there. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * Node flags every auth-shim process runs with (also the image ENTRYPOINT and the chart's webhook).
+ * `--disable-sigusr1`: SIGUSR1 would open Node's unauthenticated inspector on 127.0.0.1:9229,
+ * which every container of the pod shares — code evaluated there reads the credentials (issue 15).
+ */
+export const NODE_HARDENING_FLAGS = '--disable-sigusr1';
 
 export type SecretSlot = 'oauth' | 'apiKey' | 'litellmKey';
 
@@ -57,6 +65,12 @@ export interface SidecarSettings {
   readonly memoryRequest: string;
   readonly memoryLimit: string;
   readonly logLevel: string;
+  /**
+   * The volume (an empty directory) mounted over the service-account token directory in the
+   * sidecar only, or undefined to leave the token mounted. The injected sidecar reads its
+   * credentials from files and never calls the Kubernetes API, so it gets no token (issue 15).
+   */
+  readonly serviceAccountMask: string | undefined;
 }
 
 export function secretFile(m: Pick<SecretMount, 'slot' | 'key'>): string {
@@ -74,8 +88,7 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   ];
   for (const m of s.secrets) env.push({ name: SLOT_FILE_ENV[m.slot], value: secretFile(m) });
   env.push({ name: 'AUTH_SHIM_LOG_LEVEL', value: s.logLevel });
-  const options = nodeOptions(s.memoryLimit);
-  if (options !== undefined) env.push({ name: 'NODE_OPTIONS', value: options });
+  env.push({ name: 'NODE_OPTIONS', value: nodeOptions(s.memoryLimit) });
   return env;
 }
 
@@ -86,9 +99,11 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
  * 4 MiB semi-spaces serve ~35 % more requests per CPU second than 1 MiB (fewer objects promoted,
  * fewer major GCs) for ~5 MiB more RSS; 8 MiB adds memory and no throughput.
  */
-export function nodeOptions(memoryLimit: string): string | undefined {
+export function nodeOptions(memoryLimit: string): string {
   const heap = heapMiB(memoryLimit);
-  return heap === undefined ? undefined : `--max-old-space-size=${heap} --max-semi-space-size=4`;
+  // The hardening flag also here, not only in the image ENTRYPOINT: a mirrored or rebuilt image
+  // with a plain `node` entrypoint still gets it.
+  return heap === undefined ? NODE_HARDENING_FLAGS : `${NODE_HARDENING_FLAGS} --max-old-space-size=${heap} --max-semi-space-size=4`;
 }
 
 /**
@@ -137,7 +152,12 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
       seccompProfile: { type: 'RuntimeDefault' },
     },
     // Directories, never `subPath`: a subPath mount never sees a rotation (kubernetes#50345).
-    volumeMounts: s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),
+    volumeMounts: [
+      ...s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),
+      // A container that already mounts something here is skipped by the ServiceAccount admission
+      // plugin (also when it runs again after this webhook): the sidecar gets no API token.
+      ...(s.serviceAccountMask === undefined ? [] : [{ name: s.serviceAccountMask, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
+    ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (s.native) c.restartPolicy = 'Always';
@@ -151,7 +171,9 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
  * Secret exists.
  */
 export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
-  return s.secrets.map((m) => ({ name: m.volumeName, secret: { secretName: m.secretName, optional: true } }));
+  const volumes: V1Volume[] = s.secrets.map((m) => ({ name: m.volumeName, secret: { secretName: m.secretName, optional: true } }));
+  if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: { sizeLimit: '1Ki' } });
+  return volumes;
 }
 
 export function baseUrl(s: Pick<SidecarSettings, 'port'>): string {

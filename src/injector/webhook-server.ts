@@ -53,6 +53,18 @@ export interface RunningWebhook {
  */
 const ROUTES: Record<string, boolean> = { '/mutate': false, '/mutate/namespace-enabled': true };
 
+/**
+ * Bounds on the webhook listener (issue 15, item 3: 3,000 TLS connections took RSS from 73 to
+ * 203 MiB and slowed a real review to 3.4 s). The API server reuses a few keep-alive connections
+ * per replica; 256 leaves room for several replicas and a burst of pod creations.
+ */
+export const WEBHOOK_LIMITS = Object.freeze({
+  maxConnections: 256,
+  handshakeTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 5_000,
+  adminMaxConnections: 64,
+});
+
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -99,12 +111,28 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
   // A server without a certificate yet fails handshakes until `onCert` arrives; `/readyz` says why.
   const server: HttpsServer = createHttpsServer({
     requestTimeout: opts.requestTimeoutMs,
-    headersTimeout: Math.min(opts.requestTimeoutMs, 60_000),
-    keepAliveTimeout: 5_000,
+    headersTimeout: opts.requestTimeoutMs,
+    keepAliveTimeout: WEBHOOK_LIMITS.keepAliveTimeoutMs,
+    // node checks the timeouts above only this often (30 s by default): a 2 s timeout held a slow
+    // body ~20 s and an idle TLS connection 30 s (issue 15, item 3).
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(opts.requestTimeoutMs / 2))),
+    // A TCP connection that never sends a ClientHello is closed (node's default waits 120 s).
+    handshakeTimeout: Math.min(WEBHOOK_LIMITS.handshakeTimeoutMs, opts.requestTimeoutMs),
   });
+  server.maxConnections = WEBHOOK_LIMITS.maxConnections;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     inflight++;
-    res.on('close', () => inflight--);
+    // The whole request within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS, whatever node's check interval.
+    const deadline = setTimeout(() => {
+      send(res, 408, `the AdmissionReview did not arrive within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}\n`);
+      res.shouldKeepAlive = false;
+      req.destroy();
+    }, opts.requestTimeoutMs);
+    req.once('end', () => clearTimeout(deadline));
+    res.on('close', () => {
+      clearTimeout(deadline);
+      inflight--;
+    });
     void handle(req, res);
   });
   server.on('tlsClientError', (err) => log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'));
@@ -181,7 +209,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     if (p !== undefined) reasons.push(`no serving certificate: ${p}`);
     return reasons;
   };
-  const admin = createAdminServer({ registry, notReadyReasons });
+  const admin = createAdminServer({ registry, notReadyReasons, maxConnections: WEBHOOK_LIMITS.adminMaxConnections });
   try {
     await listen(admin, opts.adminListen);
     await listen(server, opts.listen);

@@ -1,8 +1,11 @@
 import type { Logger } from '../telemetry/logger.js';
 
 /**
- * Node as PID 1 ignores SIGTERM unless it handles it. The first SIGTERM/SIGINT drains (readiness
- * false, no new connections, in-flight requests finish); a second one exits at once.
+ * Node as PID 1 ignores SIGTERM unless it handles it. The first SIGTERM/SIGINT/SIGHUP drains
+ * (readiness false, no new connections, in-flight requests finish); a second one exits at once.
+ * SIGHUP drains rather than being ignored (issue 15, item 8): Node's default for it is to die at
+ * once, cutting every stream; there is no configuration to reload (credentials hot-reload by
+ * themselves), and whoever sends it — a closing terminal, a supervisor — means "stop".
  * Resolves to the exit code once the drain is over.
  */
 export function onShutdownSignals(log: Logger, drain: () => Promise<{ drained: boolean }>): Promise<number> {
@@ -30,5 +33,6 @@ export function onShutdownSignals(log: Logger, drain: () => Promise<{ drained: b
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal);
   });
 }

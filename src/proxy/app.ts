@@ -3,13 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { Pool } from 'undici';
 import { createAdminServer } from '../admin/server.js';
+import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
+import { KnownSecrets } from '../credentials/known-secrets.js';
 import { CredentialStore, slotLabel } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
-import { answerClientError } from './client-errors.js';
+import { answerClientError, answerUnknownExpectation, refusedMissingHost } from './client-errors.js';
 import { createProxyHandler, type ResponseObserver } from './handler.js';
 
 export interface RunningProxy {
@@ -28,6 +30,8 @@ export interface StartOptions {
   readonly registry?: Registry;
   readonly defaultMetrics?: boolean;
   readonly observe?: ResponseObserver;
+  /** Credential values to mask in what the shim writes; the logger should mask with the same one. */
+  readonly secrets?: KnownSecrets;
 }
 
 /** Starts the sidecar: credentials first, then the admin and agent-facing listeners. */
@@ -35,6 +39,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   const { log } = opts;
   const registry = opts.registry ?? new Registry();
   const metrics = new ProxyMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
+  const secrets = opts.secrets ?? new KnownSecrets();
   let listening = false;
   let draining = false;
 
@@ -45,6 +50,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     events: {
       onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotLabel(slot), result }),
       onSnapshot: (snap, changed) => {
+        secrets.set([snap.oauth, snap.apiKey, snap.litellmKey]);
         const now = Date.now() / 1000;
         for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotLabel(slot) }, now);
         metrics.credentialGeneration.set(snap.generation);
@@ -61,7 +67,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     bodyTimeout: config.bodyTimeoutMs,
   });
   const handler = createProxyHandler({
-    config, credentials, dispatcher, metrics, log, observe: opts.observe ?? createUsageObserver(metrics),
+    config, credentials, dispatcher, metrics, log, observe: opts.observe ?? createUsageObserver(metrics), mask: secrets.mask,
   });
 
   const notReadyReasons = (): string[] => {
@@ -72,7 +78,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     return reasons;
   };
 
-  const admin = createAdminServer({ registry, notReadyReasons });
+  const admin = createAdminServer({ registry, notReadyReasons, maxConnections: config.adminMaxConnections });
   // Slowloris: node:http answers 408 and closes a connection whose headers or whole request take
   // too long. It checks only every `connectionsCheckingInterval` (30 s by default), so the check
   // runs at least twice per headers timeout for a short one to take effect.
@@ -81,8 +87,12 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     headersTimeout: config.clientHeadersTimeoutMs,
     requestTimeout: config.clientRequestTimeoutMs,
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
-  }, handler);
+    requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
+  }, (req, res) => {
+    if (!refusedMissingHost(req, res)) handler(req, res);
+  });
   server.on('clientError', answerClientError);
+  server.on('checkExpectation', answerUnknownExpectation);
   try {
     await listen(admin, config.adminListen.host, config.adminListen.port);
     await listen(server, config.listen.host, config.listen.port);
@@ -96,7 +106,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   listening = true;
   const url = urlOf(server);
   const adminUrl = urlOf(admin);
-  log.info({ event: 'listening', url, admin: adminUrl, upstream: config.upstream.origin + config.upstreamBasePath, source: config.credentialSource }, 'auth-shim proxy ready');
+  log.info({ event: 'listening', url, admin: adminUrl, upstream: displayUrl(config.upstream), source: config.credentialSource }, 'auth-shim proxy ready');
 
   let shuttingDown: Promise<{ drained: boolean; abandoned: number }> | undefined;
   async function shutdown(): Promise<{ drained: boolean; abandoned: number }> {

@@ -22,6 +22,10 @@ export const ERRORS = Object.freeze({
   pathNotAllowed: kind('path_not_allowed', 404, 'not_found_error', false),
   methodNotAllowed: kind('method_not_allowed', 405, 'invalid_request_error', false),
   bodyTooLarge: kind('body_too_large', 413, 'request_too_large', false),
+  // 429 rather than 503: Claude Code's gateway contract gives 429 `rate_limit_error` + Retry-After
+  // to "too many requests, come back shortly", and the SDK and Claude Code honour the Retry-After;
+  // a 5xx says the server failed. Anthropic answers its own concurrency limits the same way.
+  tooManyInflight: kind('too_many_inflight_requests', 429, 'rate_limit_error', true),
   notReady: kind('not_ready', 503, 'api_error', true),
   shuttingDown: kind('shutting_down', 503, 'api_error', true),
   upstreamUnreachable: kind('upstream_unreachable', 502, 'api_error', true),

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorBody, errorEvent, errorHeaders, type ErrorKind } from './errors.js';
 import { MAX_ENVELOPE_BYTES, unwrapLitellmError } from './litellm-envelope.js';
-import { copyResponseHeaders, setHeader, type ResponseHead } from './response-headers.js';
-import { classifyUpstreamError, ClientGoneError, describeUpstreamError } from './upstream-errors.js';
+import { copyResponseHeaders, removeHeader, setHeader, type ResponseHead } from './response-headers.js';
+import { classifyUpstreamError, ClientGoneError, describeUpstreamError, UpstreamStatusError } from './upstream-errors.js';
 
 /** What the handler reports back to the request's owner, once, when the exchange is over. */
 export interface ForwardOutcome {
@@ -40,6 +40,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #hooks: ForwardHooks;
   readonly #upstreamHost: string;
+  readonly #mask: (text: string) => string;
   #controller: Dispatcher.DispatchController | undefined;
   #clientGone = false;
   #started = false;
@@ -56,7 +57,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false,
   };
 
-  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string) {
+  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string, mask: (text: string) => string) {
+    this.#mask = mask;
     this.#req = req;
     this.#res = res;
     this.#hooks = hooks;
@@ -92,18 +94,31 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    // Interim responses (102 Processing, 103 Early Hints) precede the final one (RFC 9110 §15.2):
+    // written to the client they became its final response (issue 15, item 5). undici itself
+    // refuses an unsolicited 100 by closing the connection ("bad response" → 502).
+    if (statusCode >= 100 && statusCode < 200 && statusCode !== 101) return;
+    if (statusCode === 101 || statusCode < 100 || statusCode > 599) {
+      controller.abort(new UpstreamStatusError(statusCode));
+      return;
+    }
     const raw = (controller.rawHeaders ?? []) as Array<Buffer | string>;
     const head = copyResponseHeaders(raw);
+    // A 204 has no content and must not claim any (RFC 9110 §8.6); a 304's length describes the
+    // stored representation and stays. Neither body is ever written: undici does not read one.
+    if (statusCode === 204 && head.contentLength !== undefined) removeHeader(head.headers, 'content-length');
     this.#head = head;
     this.#status = statusCode;
     this.#outcome.reachedUpstream = true;
     this.#outcome.requestId = head.requestId;
     this.#hooks.onHeaders(head, statusCode);
 
-    // Only small JSON error bodies are held back, to un-wrap an old LiteLLM's envelope.
+    // Only small error bodies are held back: to un-wrap an old LiteLLM's envelope, and to mask
+    // the shim's own credentials an upstream echoes (issue 15, item 9). Success bodies and streams
+    // pass untouched.
     if (
       statusCode >= 400 &&
-      head.contentType.startsWith('application/json') &&
+      !head.contentType.startsWith('text/event-stream') &&
       (head.contentEncoding === '' || head.contentEncoding === 'identity') &&
       (head.contentLength === undefined || head.contentLength <= MAX_ENVELOPE_BYTES) &&
       this.#req.method !== 'HEAD'
@@ -167,11 +182,16 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (!this.#clientGone) this.#res.end();
   }
 
-  #endBuffered(body: Buffer): void {
+  #endBuffered(raw: Buffer): void {
     const head = this.#head as ResponseHead;
-    const unwrapped = unwrapLitellmError(body.toString('utf8'), this.#status);
+    const text = raw.toString('latin1');
+    const masked = this.#mask(text);
+    const body = masked === text ? raw : Buffer.from(masked, 'latin1');
+    const unwrapped = head.contentType.startsWith('application/json') ? unwrapLitellmError(body.toString('utf8'), this.#status) : undefined;
     if (unwrapped === undefined) {
-      this.#writeHead(this.#status, head.headers);
+      const headers = body === raw ? head.headers : [...head.headers];
+      if (body !== raw) setHeader(headers, 'content-length', String(body.length));
+      this.#writeHead(this.#status, headers);
       this.#write(body);
       return;
     }

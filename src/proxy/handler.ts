@@ -6,6 +6,7 @@ import { credentialSlots } from '../credentials/feeds.js';
 import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
+import type { RequestUsage } from '../telemetry/usage-parse.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
 import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
 import { createPathPolicy } from './paths.js';
@@ -27,6 +28,8 @@ export interface ProxyHandlerDeps {
   readonly log: Logger;
   /** Taps response headers and bytes (telemetry) without touching them. */
   readonly observe?: ResponseObserver;
+  /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
+  readonly mask?: (text: string) => string;
 }
 
 export interface ResponseObserver {
@@ -36,7 +39,8 @@ export interface ResponseObserver {
 export interface ResponseTap {
   headers(head: ResponseHead, status: number): void;
   data(chunk: Buffer): void;
-  end(): void;
+  /** The request's token usage, when the response reported any (for its log line). */
+  end(): RequestUsage | undefined;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST']);
@@ -59,11 +63,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   });
   const paths = createPathPolicy(config.allowedPaths);
   const upstreamHost = config.upstream.host;
+  const mask = deps.mask ?? ((text: string) => text);
   const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
+  const maxInflight = config.maxInflightRequests === 0 ? Number.POSITIVE_INFINITY : config.maxInflightRequests;
+  metrics.maxInflight.set(config.maxInflightRequests);
   let inflight = 0;
   let draining = false;
 
-  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome): void {
+  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome, usage?: RequestUsage): void {
     inflight--;
     metrics.inflight.dec();
     const code = String(o.status);
@@ -88,6 +95,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       error: o.error?.code,
       cause: o.cause,
       unwrapped: o.unwrapped || undefined,
+      model: usage?.model,
+      input_tokens: usage?.input,
+      output_tokens: usage?.output,
+      cache_read_tokens: usage?.cacheRead,
+      cache_creation_tokens: usage?.cacheCreation,
     };
     if (o.error !== undefined && o.error.status >= 500) log.warn(line, 'request failed');
     else log.info(line, 'request');
@@ -98,7 +110,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const headers = errorHeaders(kind, body);
     if (kind === ERRORS.methodNotAllowed) headers.push('allow', 'GET, HEAD, POST');
     // A refused body may still be arriving; close rather than read it.
-    if (kind === ERRORS.bodyTooLarge) res.shouldKeepAlive = false;
+    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST')) res.shouldKeepAlive = false;
+    if (kind === ERRORS.tooManyInflight) headers.push('retry-after', '1');
     res.writeHead(kind.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
     finish(req, path, started, 'none', undefined, {
@@ -111,6 +124,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     inflight++;
     metrics.inflight.inc();
     if (draining) res.shouldKeepAlive = false;
+    if (inflight > maxInflight) {
+      // Issue 15, item 4: every request in flight holds memory until its upstream answers.
+      reject(req, res, '(over capacity)', started, ERRORS.tooManyInflight, `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`);
+      return;
+    }
     const target = req.url ?? '';
 
     const verdict = paths.check(target);
@@ -167,11 +185,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         return true;
       },
       done(outcome) {
-        tap?.end();
-        finish(req, verdict.route, started, t.credential, t.origin, outcome);
+        finish(req, verdict.route, started, t.credential, t.origin, outcome, tap?.end());
       },
     };
-    const forward = new ForwardHandler(req, res, hooks, upstreamHost);
+    const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
       path: config.upstreamBasePath + verdict.path + verdict.query,
       method: req.method as Dispatcher.HttpMethod,

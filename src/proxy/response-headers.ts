@@ -54,6 +54,13 @@ export function setHeader(headers: string[], name: string, value: string): void 
   headers.push(name, value);
 }
 
+/** Removes every occurrence of a header from a flat list; names compare case-insensitively. */
+export function removeHeader(headers: string[], name: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() === name) headers.splice(i, 2);
+  }
+}
+
 function text(v: Buffer | string | undefined): string {
   return v === undefined ? '' : typeof v === 'string' ? v : v.toString('latin1');
 }

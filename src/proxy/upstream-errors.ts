@@ -16,7 +16,19 @@ export class ClientGoneError extends Error {
   }
 }
 
+/**
+ * An upstream status the shim cannot pass on as a final response: 101 (no upgrade was asked for;
+ * the connection would stop being HTTP) or a code outside 100–599 (RFC 9110 §15).
+ */
+export class UpstreamStatusError extends Error {
+  readonly code = 'AUTH_SHIM_UPSTREAM_STATUS';
+  constructor(status: number) {
+    super(`the upstream answered status ${status}`);
+  }
+}
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+const PROTOCOL_SOCKET_ERRORS = new Set(['bad response', 'bad upgrade']);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 
 /**
@@ -26,6 +38,9 @@ const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'
 export function classifyUpstreamError(err: unknown): ErrorKind {
   const code = errorCode(err);
   const causeCode = errorCode((err as { cause?: unknown } | null)?.cause);
+  // undici closes the connection itself on an unsolicited `100` or an unasked-for upgrade: the
+  // upstream broke HTTP, it did not merely hang up.
+  if (code === 'UND_ERR_SOCKET' && PROTOCOL_SOCKET_ERRORS.has((err as Error).message)) return ERRORS.upstreamProtocol;
   for (const c of [code, causeCode]) {
     if (c === undefined) continue;
     if (c === 'AUTH_SHIM_BODY_TOO_LARGE') return ERRORS.bodyTooLarge;
@@ -61,6 +76,9 @@ export function describeUpstreamError(kind: ErrorKind, err: unknown, upstreamHos
       return `auth-shim: ${(err as Error).message}`;
     case 'client_body_error':
       return 'auth-shim: the request body ended early or did not match Content-Length';
+    case 'upstream_protocol_error':
+      if (code === 'AUTH_SHIM_UPSTREAM_STATUS') return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${(err as Error).message})`;
+      return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${code})`;
     default:
       return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${code})`;
   }

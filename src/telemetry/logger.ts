@@ -38,11 +38,16 @@ export function isoTime(): string {
   return lastTime;
 }
 
-/** One JSON line per event on stdout (or the given stream, for tests). */
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * One JSON line per event on stdout (or the given stream, for tests). `mask` sees every finished
+ * line: the shim's credential values are masked by value there, whatever field or message
+ * carries them (KnownSecrets.mask; paths above only cover known header fields).
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream, mask?: (line: string) => string): Logger {
   return pino(
     {
       level,
+      ...(mask === undefined ? {} : { hooks: { streamWrite: mask } }),
       base: { service: 'auth-shim' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: isoTime,

@@ -17,6 +17,7 @@ export class ProxyMetrics {
   readonly duration: Histogram<never>;
   readonly firstByte: Histogram<never>;
   readonly inflight: Gauge<never>;
+  readonly maxInflight: Gauge<never>;
   readonly upstreamErrors: Counter<'reason'>;
   readonly rejected: Counter<'reason'>;
   readonly credentialReloads: Counter<'slot' | 'result'>;
@@ -51,6 +52,11 @@ export class ProxyMetrics {
       registers,
     });
     this.inflight = new Gauge({ name: 'auth_shim_inflight_requests', help: 'Requests being proxied now.', registers });
+    this.maxInflight = new Gauge({
+      name: 'auth_shim_inflight_requests_limit',
+      help: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS in effect (0: no limit); requests over it are answered 429, counted in auth_shim_rejected_requests_total{reason="too_many_inflight_requests"}.',
+      registers,
+    });
     this.upstreamErrors = new Counter({
       name: 'auth_shim_upstream_errors_total',
       help: 'Upstream transport failures, by reason (unreachable, timeouts, resets, protocol errors, streams cut).',
@@ -65,7 +71,7 @@ export class ProxyMetrics {
     });
     this.credentialReloads = new Counter({
       name: 'auth_shim_credential_reloads_total',
-      help: 'Credential file reads, by slot and result (loaded, unchanged, invalid, missing, error).',
+      help: 'Credential reads, by slot and result (loaded, unchanged, invalid, missing, error; held: valid but not applied because another value of the same Secret was rejected).',
       labelNames: ['slot', 'result'],
       registers,
     });

@@ -6,6 +6,19 @@ export interface Usage {
   cacheCreation?: number;
 }
 
+/**
+ * One request's usage for its log line: every count present (0 when the response did not say),
+ * so a platform team can sum streamed traffic per agent even where LiteLLM books 0 (issue 18).
+ */
+export interface RequestUsage {
+  /** The model the response names (cut to 100 characters), or `unknown`. */
+  readonly model: string;
+  readonly input: number;
+  readonly output: number;
+  readonly cacheRead: number;
+  readonly cacheCreation: number;
+}
+
 export interface UsageResult {
   readonly usage: Usage;
   readonly model: unknown;

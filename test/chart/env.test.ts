@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INJECTOR_OPTIONS, loadWebhookConfig, WEBHOOK_OPTIONS } from '../../src/injector/config.js';
 import { mutate } from '../../src/injector/mutate.js';
+import { NODE_HARDENING_FLAGS } from '../../src/injector/sidecar.js';
 import { validatePod } from '../injector/_helpers.js';
 import { resolvedEnv, webhookContainer } from './_env.js';
 import { CI_VALUES, ciValuesPath, NAMESPACE, renderChart } from './_render.js';
@@ -21,7 +22,9 @@ describe.each(CI_VALUES)('webhook environment with ci/%s', (file) => {
     const c = webhookContainer(await renderChart(['-f', ciValuesPath(file)]));
     expect(c.args).toEqual(['webhook']);
     const names = c.env.map((e) => e.name);
-    expect(names.filter((n) => !OPTION_ENVS.has(n))).toEqual([]);
+    // NODE_OPTIONS is Node's, not an option: it must close the SIGUSR1 inspector (issue 15).
+    expect(names.filter((n) => !OPTION_ENVS.has(n) && n !== 'NODE_OPTIONS')).toEqual([]);
+    expect(c.env.find((e) => e.name === 'NODE_OPTIONS')?.value?.split(' ')).toContain(NODE_HARDENING_FLAGS);
     expect(new Set(names).size).toBe(names.length);
     for (const required of REQUIRED_ENVS) expect(names).toContain(required);
     expect(c.env.find((e) => e.name === 'AUTH_SHIM_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');

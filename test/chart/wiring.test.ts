@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadWebhookConfig } from '../../src/injector/config.js';
 import { sidecarContainer } from '../../src/injector/sidecar.js';
+import { PROTECTED_NAMESPACES } from '../../src/injector/mutate.js';
 import { goldenConfig } from '../injector/_helpers.js';
 import { CI_VALUES, ciValuesPath, find, findAll, NAMESPACE, renderChart, type K8sObject } from './_render.js';
 import { resolvedEnv, webhookContainer } from './_env.js';
@@ -75,7 +76,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     }
   });
 
-  it('selectors: each pod goes to exactly one entry, never kube-system, the release namespace or the injector itself', async () => {
+  it('selectors: each pod goes to exactly one entry, never the system namespaces, the release namespace or the injector itself', async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
     const [byNamespace, byObject] = get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks');
     if (byNamespace === undefined || byObject === undefined) throw new Error('two webhook entries expected');
@@ -83,7 +84,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     for (const optedIn of [true, false]) {
       const ns = nsLabels('ai', optedIn);
       expect([matches(byNamespace.namespaceSelector, ns), matches(byObject.namespaceSelector, ns)]).toEqual([optedIn, !optedIn]);
-      for (const excluded of ['kube-system', NAMESPACE]) {
+      for (const excluded of [...PROTECTED_NAMESPACES, NAMESPACE]) {
         for (const w of [byNamespace, byObject]) expect(matches(w.namespaceSelector, nsLabels(excluded, optedIn)), `${w.name} ${excluded}`).toBe(false);
       }
     }
@@ -94,7 +95,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
 
   it('runs with the injected sidecar\'s hardened securityContext, never as root', async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
-    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info' });
+    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: undefined });
     expect(webhookContainer(objects)['securityContext']).toEqual(sidecar.securityContext);
     const testPod = find(objects, 'Pod');
     expect(get<{ securityContext: unknown }[]>(testPod, 'spec.containers')[0]?.securityContext).toEqual(sidecar.securityContext);

@@ -85,7 +85,7 @@ beforeAll(async () => {
   await cleanUp();
   bridge = await nodeAddress();
   fake = await startFakeAnthropic(bridge);
-  litellm = await startLitellm(LITELLM_NEW, fake.url, bridge);
+  litellm = await startLitellm(LITELLM_NEW, fake.url, { host: bridge });
   await createNamespace('ai');
   await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: hostService('litellm', 'ai', 4000, bridge, Number(new URL(litellm.origin).port)) }));
 }, 900_000);

@@ -47,7 +47,7 @@ it('a pod with the README\'s RBAC reads its credentials through the API, and a r
   const rotate = docCommand(README, 'kubectl -n agents create secret generic claude-credentials');
   await shOk(rotate, { TOKEN: OAUTH, LITELLM_KEY });
 
-  const settings: SidecarSettings = { image: SHIM_IMAGE, imagePullPolicy: 'Never', upstream: fake.url, credentialSource: 'shim-only', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info' };
+  const settings: SidecarSettings = { image: SHIM_IMAGE, imagePullPolicy: 'Never', upstream: fake.url, credentialSource: 'shim-only', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: undefined };
   const sidecar = sidecarContainer(settings);
   sidecar.env = [...(sidecar.env ?? []), ...readmeEnv()];
   const template = agentPodTemplate({}, agentContainer({ script: 'idle.mjs', env: [{ name: 'ANTHROPIC_BASE_URL', value: baseUrl(settings) }, { name: 'ANTHROPIC_API_KEY', value: 'placeholder' }] }));

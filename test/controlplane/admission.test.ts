@@ -4,6 +4,7 @@ import jsonpatch from 'fast-json-patch';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ChildShim } from '../helpers/child.js';
+import { PROTECTED_NAMESPACES } from '../../src/injector/mutate.js';
 import { GOLDEN_ENV } from '../injector/_helpers.js';
 import { createNamespace, DEFAULT_CONTROLLERS, freePort, issueTestCert, startControlPlane, type ControlPlane } from './cluster.js';
 import { apply, create, createOk, expectGoldenYaml, getJson, listening, normalise, notContained, stopChild, waitFor, type Obj } from './kube.js';
@@ -37,6 +38,9 @@ function startWebhook(): ChildShim {
   });
 }
 
+/** The namespaces the selectors of docs/INJECTION.md (and the chart) keep away from the webhook. */
+const EXCLUDED = new Set([...PROTECTED_NAMESPACES, 'auth-shim-system']);
+
 type FailurePolicy = 'Fail' | 'Ignore';
 
 /** docs/INJECTION.md's two webhooks, with `url` instead of `service` (no Service network here). */
@@ -47,7 +51,7 @@ function webhookConfiguration(name: string, opts: { failurePolicy?: FailurePolic
     namespaceSelector: {
       matchExpressions: [
         { key: 'auth-shim.io/inject', operator, values: ['enabled'] },
-        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'auth-shim-system'] },
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...EXCLUDED] },
       ],
     },
     rules: [{ operations: opts.operations ?? ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
@@ -84,7 +88,7 @@ function agentSpec(): Record<string, unknown> {
   };
 }
 
-type Container = { name: string; restartPolicy?: string };
+type Container = { name: string; restartPolicy?: string; volumeMounts?: Array<{ name: string; mountPath: string }> };
 const initContainers = (pod: Obj) => ((pod.spec?.['initContainers'] ?? []) as Container[]);
 const containers = (pod: Obj) => ((pod.spec?.['containers'] ?? []) as Container[]);
 const sidecars = (pod: Obj) => [...initContainers(pod), ...containers(pod)].filter((c) => c.name === SIDECAR);
@@ -131,7 +135,6 @@ const goldenCases: GoldenCase[] = await Promise.all(
 const podCreates = goldenCases.filter((c) => c.request.operation === 'CREATE' && c.request.kind.kind === 'Pod');
 
 /** Namespaces the API server never sends to the webhook (the selectors exclude them). */
-const EXCLUDED = new Set(['kube-system', 'auth-shim-system']);
 
 describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apiserver', () => {
   it('covers every CREATE-Pod golden case (the others are tested below: UPDATE, non-Pod)', () => {
@@ -150,7 +153,8 @@ describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apise
     if (!c.response.allowed) {
       // The webhook's reason reaches the pod's author verbatim.
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`admission webhook "object.auth-shim.io" denied the request: ${c.response.status?.message ?? ''}`);
+      const hook = namespace === 'ai-enabled' ? 'namespace.auth-shim.io' : 'object.auth-shim.io';
+      expect(r.stderr).toContain(`admission webhook "${hook}" denied the request: ${c.response.status?.message ?? ''}`);
       return;
     }
     if (r.stored === undefined) throw new Error(`the API server refused a pod the injector allowed:\n${r.stderr}`);
@@ -177,6 +181,14 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
   it('an annotated pod gets a native sidecar that passes validation and the restricted Pod Security Standard', async () => {
     const stored = await createOk(cp, agentPod('agent', 'restricted', { 'auth-shim.io/inject': 'true' }));
     expect(initContainers(stored)[0]).toMatchObject({ name: SIDECAR, restartPolicy: 'Always' });
+    // Issue 15: the ServiceAccount admission plugin (which also runs after the webhook) gives the
+    // token to every container without a mount at its path: the agent keeps it, the sidecar,
+    // which never calls the API, gets the injector's empty directory instead.
+    const mounts = (c: Container | undefined) => c?.volumeMounts ?? [];
+    const sidecarMounts = mounts(initContainers(stored)[0]);
+    expect(sidecarMounts.filter((m) => TOKEN_VOLUME(m.name))).toEqual([]);
+    expect(sidecarMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')?.name).toBe('auth-shim-no-api-token');
+    expect(mounts(containers(stored)[0]).filter((m) => TOKEN_VOLUME(m.name))).toHaveLength(1);
     await expectGoldenYaml(join(GOLDEN, 'pod-annotated-restricted.yaml'), normalise(stored));
   });
 

@@ -5,6 +5,7 @@ import { litellmVerdict } from '../../src/check/litellm-version.js';
 import { parse, stringify } from 'yaml';
 import { loadWebhookConfig } from '../../src/injector/config.js';
 import { mutate } from '../../src/injector/mutate.js';
+import { ADMIN_PORT_NAME } from '../../src/injector/sidecar.js';
 import { resolvedEnv, webhookContainer } from '../chart/_env.js';
 import { find, renderChart, type K8sObject } from '../chart/_render.js';
 import { manifestProblems } from '../chart/_validate.js';
@@ -74,11 +75,37 @@ describe('deploy/ fits together', () => {
   });
 
   it('the agent NetworkPolicy lets the pod reach LiteLLM and nothing else but DNS', async () => {
-    const policy = find(await kustomize(join(DEPLOY, 'agent')), 'NetworkPolicy') as K8sObject & { spec: { egress: { to: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
+    const policy = find(await kustomize(join(DEPLOY, 'agent')), 'NetworkPolicy', (o) => o.metadata.name === 'claude-agent-egress') as K8sObject & { spec: { egress: { to: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
     const litellmPod = (find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment')['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
     const toLitellm = policy.spec.egress.find((e) => e.ports.some((p) => p.port === 4000));
     expect(toLitellm?.to[0]?.podSelector.matchLabels).toEqual(litellmPod);
     expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port)).sort()).toEqual([4000, 53, 53]);
+  });
+
+  it('the admin NetworkPolicy admits only the scraper\'s namespace, to the injected sidecar\'s admin port alone', async () => {
+    const objects = await kustomize(join(DEPLOY, 'agent'));
+    type Ingress = { from: { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: unknown; ipBlock?: unknown }[]; ports: { port: number | string; protocol: string }[] };
+    const policy = find(objects, 'NetworkPolicy', (o) => o.metadata.name === 'claude-agent-ingress') as K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Ingress[] } };
+    const deployment = find(objects, 'Deployment');
+    const template = (deployment['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template;
+    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels)) expect(template.metadata.labels[k]).toBe(v);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress).toHaveLength(1);
+    const rule = policy.spec.ingress[0] as Ingress;
+    // Every peer is namespace-scoped (no open `from: []`, no ipBlock reaching the world).
+    expect(rule.from.length).toBeGreaterThan(0);
+    for (const peer of rule.from) {
+      expect(peer.namespaceSelector?.matchLabels['kubernetes.io/metadata.name']).toBeTruthy();
+      expect(peer.ipBlock).toBeUndefined();
+    }
+    // The port is the admin port of the sidecar the webhook injects into this very Deployment.
+    const { config } = await injectorFromHelmRelease();
+    const m = mutate({ pod: template, namespace: 'agents', namespaceOptedIn: false, config: config.injector });
+    if (m.outcome !== 'injected') throw new Error(`not injected: ${m.outcome}`);
+    const sidecar = (m.pod['spec'] as { initContainers: { name: string; ports?: { name: string; containerPort: number }[] }[] }).initContainers.find((c) => c.name === 'auth-shim');
+    const admin = sidecar?.ports?.find((p) => p.name === ADMIN_PORT_NAME);
+    expect(admin).toBeDefined();
+    expect(rule.ports).toEqual([{ port: ADMIN_PORT_NAME, protocol: 'TCP' }]);
   });
 });
 

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { loadProxyConfig } from '../../src/config/proxy-config.js';
+import { KnownSecrets } from '../../src/credentials/known-secrets.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/app.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -46,6 +47,8 @@ export async function startShim(opts: ShimOptions = {}): Promise<Shim> {
     AUTH_SHIM_LISTEN: '127.0.0.1:0',
     AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
     AUTH_SHIM_LOG_LEVEL: opts.logLevel ?? 'debug',
+    // `auto` derives the cap from this machine's heap; golden expositions need one fixed value.
+    AUTH_SHIM_MAX_INFLIGHT_REQUESTS: '1024',
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = v.replaceAll('{dir}', dir);
   const logs: string[] = [];
@@ -55,8 +58,9 @@ export async function startShim(opts: ShimOptions = {}): Promise<Shim> {
       cb();
     },
   });
-  const log = createLogger(loadProxyConfig(env).logLevel, sink);
-  const proxy = await startProxy(loadProxyConfig(env), { log, registry: new Registry(), defaultMetrics: false });
+  const secrets = new KnownSecrets();
+  const log = createLogger(loadProxyConfig(env).logLevel, sink, secrets.mask);
+  const proxy = await startProxy(loadProxyConfig(env), { log, secrets, registry: new Registry(), defaultMetrics: false });
   const client = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
   return {
     proxy,

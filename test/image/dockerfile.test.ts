@@ -41,14 +41,14 @@ describe('Dockerfile', () => {
     expect(runtimeArg).toMatch(/^RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
     expect(stage[0]).toEqual({ op: 'FROM', args: '${RUNTIME_IMAGE}' });
     expect(stage.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
-    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['/nodejs/bin/node', '--max-semi-space-size=4', '/app/dist/cli.js']);
+    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['/nodejs/bin/node', '--disable-sigusr1', '--max-semi-space-size=4', '/app/dist/cli.js']);
     expect(JSON.parse(stage.find((i) => i.op === 'CMD')?.args ?? 'null')).toEqual(['proxy']);
     // No shell in the runtime image: nothing may RUN there.
     expect(stage.filter((i) => i.op === 'RUN')).toEqual([]);
   });
 
   it('the sidecar and the chart call subcommands the entrypoint has', async () => {
-    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info' });
+    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: undefined });
     expect(sidecar.command).toBeUndefined(); // keeps the image ENTRYPOINT
     expect(sidecar.args).toEqual(['proxy']);
     expect(Object.keys(COMMANDS)).toEqual(expect.arrayContaining(['proxy', 'webhook', 'inject']));

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entrypointNodeFlags } from '../helpers/dockerfile.js';
 import { REPO_ROOT, run } from '../helpers/helm.js';
 import { makeBundle } from '../injector/_helpers.js';
 
@@ -47,9 +48,9 @@ interface Started {
   readonly output: () => string;
 }
 
-/** `node <app>/dist/cli.js <args>` — the image's ENTRYPOINT — with only the variables given. */
+/** `node <flags> <app>/dist/cli.js <args>` — the image's ENTRYPOINT — with only the variables given. */
 function start(args: string[], env: Record<string, string>, input?: string): Started {
-  const child = spawn(process.execPath, [join(app, 'dist', 'cli.js'), ...args], {
+  const child = spawn(process.execPath, [...entrypointNodeFlags(), join(app, 'dist', 'cli.js'), ...args], {
     cwd: app,
     env: { PATH: '/nonexistent', HOME: app, NODE_ENV: 'production', ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

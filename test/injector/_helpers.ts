@@ -1,4 +1,6 @@
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { expect } from 'vitest';
@@ -7,6 +9,9 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { generateCa, issueServingCert, type CertBundle } from '../../src/injector/certs.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { fileCertSource } from '../../src/injector/tls.js';
+import { startWebhook, type RunningWebhook } from '../../src/injector/webhook-server.js';
+import { writeKubeletSecret } from '../helpers/kubelet-dir.js';
 
 /** The injector configuration every golden file was produced with. */
 export const GOLDEN_ENV = {
@@ -61,7 +66,7 @@ export async function makeBundle(names: readonly string[] = [SERVICE_NAME]): Pro
   return issueServingCert(await generateCa(), names);
 }
 
-export { writeKubeletSecret } from '../helpers/kubelet-dir.js';
+export { writeKubeletSecret };
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -103,4 +108,30 @@ export function httpsCall(url: string, opts: { ca: string; method?: string; path
 
 export function quietLogger() {
   return createLogger('silent');
+}
+
+/** A real webhook over TLS on 127.0.0.1:0 with a fresh CA, its certificate in a kubelet-style directory. */
+export async function startTlsWebhook(injector: InjectorConfig): Promise<{ server: RunningWebhook; ca: string; close(): Promise<void> }> {
+  const bundle = await makeBundle();
+  const dir = await mkdtemp(join(tmpdir(), 'auth-shim-webhook-'));
+  await writeKubeletSecret(dir, { 'tls.crt': bundle.cert, 'tls.key': bundle.key });
+  const server = await startWebhook({
+    injector,
+    listen: { host: '127.0.0.1', port: 0 },
+    adminListen: { host: '127.0.0.1', port: 0 },
+    maxBodyBytes: 1024 * 1024,
+    requestTimeoutMs: 5000,
+    drainTimeoutMs: 1000,
+    certs: fileCertSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), intervalMs: 60_000 }),
+    log: quietLogger(),
+    defaultMetrics: false,
+  });
+  return {
+    server,
+    ca: bundle.caCert,
+    async close() {
+      await server.shutdown();
+      await removeDir(dir);
+    },
+  };
 }

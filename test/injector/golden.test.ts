@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { parse, stringify } from 'yaml';
@@ -9,9 +8,8 @@ import { parseAdmissionReview, review } from '../../src/injector/admission.js';
 import { injectManifests } from '../../src/injector/manifests.js';
 import { mutate } from '../../src/injector/mutate.js';
 import { SIDECAR_NAME } from '../../src/injector/sidecar.js';
-import { fileCertSource } from '../../src/injector/tls.js';
-import { startWebhook, type RunningWebhook } from '../../src/injector/webhook-server.js';
-import { expectGolden, goldenConfig, httpsCall, makeBundle, quietLogger, removeDir, validatePod, writeKubeletSecret } from './_helpers.js';
+import type { RunningWebhook } from '../../src/injector/webhook-server.js';
+import { expectGolden, goldenConfig, httpsCall, startTlsWebhook, validatePod } from './_helpers.js';
 
 /**
  * One golden pair per edge case: `<case>.in.json` (the AdmissionReview the API server sends) and
@@ -23,31 +21,17 @@ import { expectGolden, goldenConfig, httpsCall, makeBundle, quietLogger, removeD
 
 const DIR = join(import.meta.dirname, 'golden');
 const config = goldenConfig();
+let webhook: Awaited<ReturnType<typeof startTlsWebhook>>;
 let server: RunningWebhook;
 let ca: string;
-let tlsDir: string;
 
 beforeAll(async () => {
-  const bundle = await makeBundle();
-  ca = bundle.caCert;
-  tlsDir = await mkdtemp(join(tmpdir(), 'auth-shim-golden-'));
-  await writeKubeletSecret(tlsDir, { 'tls.crt': bundle.cert, 'tls.key': bundle.key });
-  server = await startWebhook({
-    injector: config,
-    listen: { host: '127.0.0.1', port: 0 },
-    adminListen: { host: '127.0.0.1', port: 0 },
-    maxBodyBytes: 1024 * 1024,
-    requestTimeoutMs: 5000,
-    drainTimeoutMs: 1000,
-    certs: fileCertSource({ certFile: join(tlsDir, 'tls.crt'), keyFile: join(tlsDir, 'tls.key'), intervalMs: 60_000 }),
-    log: quietLogger(),
-    defaultMetrics: false,
-  });
+  webhook = await startTlsWebhook(config);
+  ({ server, ca } = webhook);
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  await removeDir(tlsDir);
+  await webhook?.close();
 });
 
 const cases = (await readdir(DIR)).filter((f) => f.endsWith('.in.json')).map((f) => f.replace(/\.in\.json$/, '')).sort();

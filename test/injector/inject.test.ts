@@ -106,7 +106,7 @@ spec:
   template:
     metadata: {labels: {app: n}}
     spec:
-      containers: [{name: n, image: n}]
+      containers: [{name: plain, image: plain}]  # not n: YAML 1.1 (kubectl) reads a plain n as false
 `;
 
 function docs(text: string): unknown[] {

@@ -24,7 +24,7 @@ describe('JSON Patch helpers', () => {
 const settings: SidecarSettings = {
   image: 'i', imagePullPolicy: 'IfNotPresent', upstream: 'http://litellm:4000/anthropic', credentialSource: 'shim-only', native: true,
   secrets: [{ slot: 'oauth', secretName: 's', key: 'k', volumeName: 'v' }, { slot: 'apiKey', secretName: 'a', key: 'key', volumeName: 'w' }, { slot: 'litellmKey', secretName: 'l', key: 'lk', volumeName: 'x' }],
-  port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: '1', memoryRequest: '64Mi', memoryLimit: '256Mi', logLevel: 'info',
+  port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: '1', memoryRequest: '64Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: 'auth-shim-no-api-token',
 };
 
 describe('the sidecar definition', () => {
@@ -63,10 +63,10 @@ describe('mutate', () => {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'a', image: 'a' }], ...spec },
   });
   it('names a third colliding volume -3 and keeps the pod valid', () => {
-    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }, { volumes: [{ name: 'auth-shim-litellm-key', emptyDir: {} }] }), namespace: 'ai', namespaceOptedIn: false, config });
+    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }, { volumes: [{ name: 'auth-shim-litellm-key', emptyDir: {} }, { name: 'auth-shim-no-api-token', emptyDir: {} }] }), namespace: 'ai', namespaceOptedIn: false, config });
     if (m.outcome !== 'injected') throw new Error(m.outcome);
     validatePod(m.pod);
-    expect((m.pod['spec'] as { volumes: { name: string }[] }).volumes.map((v) => v.name)).toEqual(['auth-shim-litellm-key', 'auth-shim-oauth-token', 'auth-shim-litellm-key-2']);
+    expect((m.pod['spec'] as { volumes: { name: string }[] }).volumes.map((v) => v.name)).toEqual(['auth-shim-litellm-key', 'auth-shim-no-api-token', 'auth-shim-oauth-token', 'auth-shim-litellm-key-2', 'auth-shim-no-api-token-2']);
   });
   it('refuses shim-only without an Anthropic credential Secret', () => {
     const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true', 'auth-shim.io/credential-source': 'shim-only', 'auth-shim.io/oauth-token-secret': '' }), namespace: 'ai', namespaceOptedIn: false, config });

@@ -81,7 +81,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Namespaces never injected: the release namespace always, plus `webhook.excludeNamespaces`. */}}
 {{- define "auth-shim.excludedNamespaces" -}}
-{{- toJson (uniq (prepend .Values.webhook.excludeNamespaces .Release.Namespace)) }}
+{{- /* The system namespaces too: the webhook never injects them (src/injector/mutate.ts), so the API server need not call it. */}}
+{{- toJson (uniq (concat (list .Release.Namespace "kube-system" "kube-public" "kube-node-lease") .Values.webhook.excludeNamespaces)) }}
 {{- end }}
 
 {{/* The restricted-profile container securityContext, identical to the injected sidecar's (src/injector/sidecar.ts). */}}
