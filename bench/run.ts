@@ -1,8 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { FULL, runBench, SMOKE } from './bench.js';
-import { renderChart, renderPerformanceDoc } from './report.js';
-import type { BenchResults } from './bench.js';
+import { writePerformanceDocs } from './docs.js';
 import { smokeProblems } from './smoke.js';
 
 /**
@@ -17,16 +16,9 @@ const outArg = args.indexOf('--out');
 const out = outArg >= 0 ? args[outArg + 1] : undefined;
 const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 
-/** docs/PERFORMANCE.md and docs/performance.svg; the hand-written analysis comes from bench/notes.md. */
-async function writeDocs(results: BenchResults): Promise<void> {
-  const notes = await readFile(new URL('./notes.md', import.meta.url), 'utf8').catch(() => '');
-  await writeFile(new URL('../docs/PERFORMANCE.md', import.meta.url), renderPerformanceDoc(results, notes.trim()));
-  await writeFile(new URL('../docs/performance.svg', import.meta.url), renderChart(results));
-}
-
 if (args.includes('--render')) {
   // Re-renders the docs from the committed results, without measuring anything.
-  await writeDocs(JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as BenchResults);
+  await writePerformanceDocs();
   process.exit(0);
 }
 
@@ -48,7 +40,7 @@ if (smoke) {
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(file, json);
   if (out === undefined) {
-    await writeDocs(results);
+    await writePerformanceDocs(results);
     log(`wrote ${file}, docs/PERFORMANCE.md and docs/performance.svg (${results.seconds} s)`);
   } else {
     log(`wrote ${file} (${results.seconds} s)`);

@@ -157,6 +157,7 @@ export function autoCertSource(opts: AutoCertOptions): CertSource {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let failures = 0;
+  let caBundleWritten = false;
 
   async function check({ onCert, onReload }: CertHooks): Promise<void> {
     try {
@@ -168,15 +169,23 @@ export function autoCertSource(opts: AutoCertOptions): CertSource {
       } else {
         onReload('unchanged');
       }
-      problem = undefined;
       // Serving starts before the caBundle is written: until it is, the API server cannot verify
-      // us anyway, and a failed patch must not stop the certificate from being used.
-      await ensureCaBundle(opts, b.caCert);
+      // us anyway, and a failed patch must not stop the certificate from being used. Ready waits
+      // for the first write, though (issue 14): otherwise `helm install --wait` can return while the
+      // API server still cannot call us, and pods created then are admitted uninjected (Ignore) or
+      // refused with an x509 error (Fail).
+      const notWritten = `caBundle of MutatingWebhookConfiguration ${opts.webhookConfiguration} not written`;
+      if (!caBundleWritten) problem = `${notWritten} yet`;
+      await ensureCaBundle(opts, b.caCert).catch((err: unknown) => {
+        throw new Error(`${notWritten}: ${(err as Error).message}`, { cause: err });
+      });
+      caBundleWritten = true;
+      problem = undefined;
       failures = 0;
     } catch (err) {
       failures++;
       const message = (err as Error).message;
-      if (current === undefined) problem = message;
+      if (current === undefined || !caBundleWritten) problem = message;
       onReload('error', message);
     }
     if (stopped) return;

@@ -13,7 +13,7 @@ import { appendFileSync, closeSync, existsSync, openSync, readFileSync, writeFil
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,8 +29,12 @@ export function kubernetesVersion(): string {
   return m[1];
 }
 
-function cacheDir(): string {
-  return process.env['AUTH_SHIM_CONTROLPLANE_CACHE'] ?? join(REPO_ROOT, '.controlplane');
+/**
+ * Outside the checkout, so a fresh clone on the same machine (CI's) reuses the build; the same
+ * default as build-apiserver.sh.
+ */
+export function cacheDir(): string {
+  return process.env['AUTH_SHIM_CONTROLPLANE_CACHE'] ?? join(process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'), 'controlplane');
 }
 
 /**
@@ -87,10 +91,13 @@ async function openssl(args: readonly string[], cwd: string): Promise<void> {
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** A CA, a serving certificate for 127.0.0.1/localhost, and a service-account key pair. */
-async function makeCredentials(dir: string): Promise<{ token: string }> {
+/**
+ * A CA, an API server certificate (for 127.0.0.1/localhost unless `apiserverSans` says otherwise),
+ * a service-account key pair, and the admin's token in `tokens.csv`.
+ */
+export async function makeCredentials(dir: string, apiserverSans: readonly string[] = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes.default.svc']): Promise<{ token: string }> {
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=auth-shim-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt'], dir);
-  await issueTestCert(dir, 'apiserver', ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes.default.svc']);
+  await issueTestCert(dir, 'apiserver', apiserverSans);
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await writeFile(join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   await writeFile(join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -100,10 +107,14 @@ async function makeCredentials(dir: string): Promise<{ token: string }> {
   return { token };
 }
 
-/** Issues `<name>.crt`/`<name>.key` in `dir`, signed by `dir/ca.crt`, for the given subjectAltNames. */
-export async function issueTestCert(dir: string, name: string, sans: readonly string[]): Promise<{ cert: string; key: string }> {
-  await writeFile(join(dir, `${name}.ext`), `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n`);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
+/**
+ * Issues `<name>.crt`/`<name>.key` in `dir`, signed by `dir/ca.crt`: a serving certificate for the
+ * given subjectAltNames, or with `client` a client certificate for `subject` (e.g. `/CN=x/O=system:masters`).
+ */
+export async function issueTestCert(dir: string, name: string, sans: readonly string[], client?: { subject: string }): Promise<{ cert: string; key: string }> {
+  const ext = client === undefined ? `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n` : 'extendedKeyUsage=clientAuth\n';
+  await writeFile(join(dir, `${name}.ext`), `${ext}basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n`);
+  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', client?.subject ?? `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
   await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }

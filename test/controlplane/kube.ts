@@ -7,37 +7,40 @@ import { publishedCrdFiles } from '../crds/crds.js';
 
 /** Helpers shared by the control-plane tests: objects in, stored objects out, golden comparison. */
 
+/** What the helpers need of a cluster: its kubectl (the control plane here, the kubelet cluster in test/cluster). */
+export type Kubectl = Pick<ControlPlane, 'kubectl' | 'kubectlOk'>;
+
 export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
 
 /** Creates (or dry-runs) an object; returns the object the API server stored and its warnings. */
-export async function create(cp: ControlPlane, obj: unknown, extra: readonly string[] = []): Promise<{ code: number; stored?: Obj; stderr: string; warnings: string[] }> {
+export async function create(cp: Kubectl, obj: unknown, extra: readonly string[] = []): Promise<{ code: number; stored?: Obj; stderr: string; warnings: string[] }> {
   const r = await cp.kubectl(['create', '-f', '-', '-o', 'json', ...extra], JSON.stringify(obj));
   const warnings = r.stderr.split('\n').filter((l) => l.startsWith('Warning: ')).map((l) => l.slice('Warning: '.length));
   return r.code === 0 ? { code: 0, stored: JSON.parse(r.stdout) as Obj, stderr: r.stderr, warnings } : { code: r.code, stderr: r.stderr, warnings };
 }
 
-export async function createOk(cp: ControlPlane, obj: unknown, extra: readonly string[] = []): Promise<Obj> {
+export async function createOk(cp: Kubectl, obj: unknown, extra: readonly string[] = []): Promise<Obj> {
   const r = await create(cp, obj, extra);
   if (r.stored === undefined) throw new Error(`create was refused: ${r.stderr}`);
   return r.stored;
 }
 
-export async function getJson(cp: ControlPlane, args: readonly string[]): Promise<Obj> {
+export async function getJson(cp: Kubectl, args: readonly string[]): Promise<Obj> {
   return JSON.parse(await cp.kubectlOk(['get', ...args, '-o', 'json'])) as Obj;
 }
 
-export async function apply(cp: ControlPlane, objs: readonly unknown[]): Promise<void> {
+export async function apply(cp: Kubectl, objs: readonly unknown[]): Promise<void> {
   await cp.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
 }
 
-/** Polls until `fn` returns a value (not undefined) or the bound passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, boundMs = 20_000): Promise<T> {
+/** Polls every `everyMs` until `fn` returns a value (not undefined) or the bound passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, boundMs = 20_000, everyMs = 100): Promise<T> {
   const until = Date.now() + boundMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
     if (Date.now() > until) throw new Error(`${what}: not within ${boundMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the control-plane tests (test/controlplane/*.test.ts) need on a machine: etcd from
 # Debian's `etcd-server` package, and kube-apiserver + kube-controller-manager built from the Go module
-# proxy (cached under .controlplane/). Idempotent: a second run installs and builds nothing.
+# proxy, with the test cluster's kubelet, kube-scheduler and kube-proxy (cached outside the checkout, see
+# build-apiserver.sh). Idempotent: a second run installs and builds nothing.
 # .ci/run calls it before `npm test`; developers run it once (`bash test/controlplane/prepare.sh`).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -116,9 +116,11 @@ export interface Litellm {
 /**
  * Starts a real LiteLLM proxy on loopback with no database, a random master key, no Anthropic
  * credential of its own (facts.md §3: a server credential would win over the client's) and its
- * Anthropic base pointed at `anthropicBase` (the recording fake).
+ * Anthropic base pointed at `anthropicBase` (the recording fake). `host` is loopback, or the test
+ * cluster's bridge address when pods must reach it (test/cluster).
  */
-export async function startLitellm(version: string, anthropicBase: string, opts: { bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<Litellm> {
+export async function startLitellm(version: string, anthropicBase: string, opts: { host?: string; bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<Litellm> {
+  const host = opts.host ?? '127.0.0.1';
   const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
   const masterKey = `sk-${randomBytes(16).toString('hex')}`;
@@ -134,11 +136,11 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
     NO_PROXY: '*',
     ...opts.env,
   };
-  const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', host, '--port', String(port), '--num_workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs: string[] = [];
   child.stdout?.on('data', (c: Buffer) => logs.push(c.toString()));
   child.stderr?.on('data', (c: Buffer) => logs.push(c.toString()));
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `http://${host}:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.pid !== undefined) {
       try {

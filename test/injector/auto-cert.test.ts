@@ -200,6 +200,16 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     expect(new X509Certificate(renewed.cert).verify(new X509Certificate(ca.caCert).publicKey)).toBe(true);
   });
 
+  it('is ready once the caBundle is written, not before', async () => {
+    const { api, opts } = await setup();
+    const source = autoCertSource(opts);
+    expect(source.problem()).toBeDefined();
+    await source.start({ onCert: () => undefined, onReload: () => undefined });
+    source.stop();
+    expect(api.caBundles().every((b) => b !== undefined)).toBe(true);
+    expect(source.problem()).toBeUndefined();
+  });
+
   it('is not ready, with the API error as the reason, when the API refuses', async () => {
     const { opts } = await setup();
     const source = autoCertSource({ ...opts, webhookConfiguration: 'missing' });
@@ -208,6 +218,9 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     source.stop();
     // The certificate is served even though the caBundle patch failed; the failure is retried.
     expect(loaded).toBe(true);
+    // …but not ready until the caBundle is written once: the API server cannot call a webhook it
+    // cannot verify, and `helm install --wait` trusts readiness (issue 14).
+    expect(source.problem()).toMatch(/MutatingWebhookConfiguration/);
     const broken = autoCertSource({ ...opts, kubeConfig: (() => { const kc = new KubeConfig(); kc.loadFromOptions({ clusters: [{ name: 'x', server: 'http://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'x', user: 'u' }], currentContext: 'x' }); return kc; })() });
     await broken.start({ onCert: () => undefined, onReload: () => undefined });
     broken.stop();

@@ -3,12 +3,11 @@
 #   bash test/controlplane/apiserver/gen-go-mod.sh v1.34.2
 # k8s.io/kubernetes replaces its staging modules (k8s.io/api, k8s.io/client-go, …) with ./staging paths
 # that a dependent module cannot see, so each is pinned here to the matching v0.X.Y release; the list is
-# read from k8s.io/kubernetes's own go.mod. The module cache is the tests' (.controlplane/, git-ignored).
+# read from k8s.io/kubernetes's own go.mod. The module cache is the tests' (outside the checkout, see build-apiserver.sh).
 set -euo pipefail
 version="${1:?usage: gen-go-mod.sh v1.X.Y}"
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-cache="${AUTH_SHIM_CONTROLPLANE_CACHE:-$root/.controlplane}"
+cache="${AUTH_SHIM_CONTROLPLANE_CACHE:-${AUTH_SHIM_CACHE:-$HOME/.cache/auth-shim}/controlplane}"
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" GOTOOLCHAIN=local GOFLAGS=-mod=mod
 staging="v0.${version#v1.}"
 upstream_mod="$(cd "$here" && go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
@@ -25,6 +24,9 @@ require k8s.io/kubernetes $version
 tool (
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
+	k8s.io/kubernetes/cmd/kube-proxy
+	k8s.io/kubernetes/cmd/kube-scheduler
+	k8s.io/kubernetes/cmd/kubelet
 )
 
 replace (

@@ -1,0 +1,3 @@
+module auth-shim.test/cluster/pause
+
+go 1.24.0
