@@ -4,8 +4,10 @@ import { request } from 'undici';
 import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
-import { CredentialStore, slotLabel, type CredentialSnapshot, type Slot } from '../credentials/store.js';
-import { classifyToken, maskSecret } from '../credentials/token.js';
+import { CredentialStore, type CredentialSnapshot } from '../credentials/store.js';
+import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
+import { classifyToken } from '../vocabulary/credentials.js';
+import { maskSecret } from '../vocabulary/redaction.js';
 import { createTranslator } from '../proxy/translate.js';
 import { litellmVerdict } from './litellm-version.js';
 
@@ -55,9 +57,9 @@ async function checkCredentials(config: ProxyConfig, checks: CheckResult[]): Pro
   await store.start(credentialFeed(config, pino({ level: 'silent' })));
   store.stop();
   const snap = store.snapshot();
-  const files: Partial<Record<Slot, string | undefined>> = { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile };
+  const files: Partial<Record<CredentialSlot, string | undefined>> = { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile };
   for (const s of store.status()) {
-    const name = `${slotLabel(s.slot)}`;
+    const name = `${slotName(s.slot)}`;
     if (!s.loaded) {
       checks.push({ name, status: 'fail', detail: `${s.source}: ${s.problem ?? 'not loaded'}` });
       continue;
@@ -82,7 +84,7 @@ async function checkCredentials(config: ProxyConfig, checks: CheckResult[]): Pro
   return snap;
 }
 
-function describeValue(slot: Slot, value: string): string {
+function describeValue(slot: CredentialSlot, value: string): string {
   if (slot === 'litellmKey') return `LiteLLM key ${maskSecret(value)}`;
   return classifyToken(value) === 'oauth' ? `subscription OAuth token ${maskSecret(value)}` : `Anthropic API key ${maskSecret(value)}`;
 }

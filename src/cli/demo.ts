@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { loadProxyConfig } from '../config/proxy-config.js';
-import { maskSecret } from '../credentials/token.js';
+import { maskSecret } from '../vocabulary/redaction.js';
 import { startFakeAnthropic } from '../demo/fake-anthropic.js';
 import { startProxy } from '../proxy/app.js';
 import { createLogger } from '../telemetry/logger.js';

@@ -1,7 +1,8 @@
 import { optionsHelp } from '../config/options.js';
 import { INJECTOR_OPTIONS, loadWebhookConfig, WEBHOOK_OPTIONS } from '../injector/config.js';
 import { fileCertSource } from '../injector/tls.js';
-import { startWebhook, type CertSource } from '../injector/webhook-server.js';
+import type { CertSource } from '../injector/cert-source.js';
+import { startWebhook } from '../injector/webhook-server.js';
 import { onShutdownSignals } from '../lifecycle/signals.js';
 import { createLogger } from '../telemetry/logger.js';
 import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';

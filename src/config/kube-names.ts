@@ -1,4 +1,4 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import type { Parsed } from './options.js';
 import { ok, problem } from './parsers.js';
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { looksSecret, quoteValue } from '../credentials/token.js';
 import type { Parsed } from './options.js';
+import { looksSecret, quoteValue } from '../vocabulary/redaction.js';
 
 /** Value parsers shared by every subcommand; each message names the variable and the rule. */
 

@@ -1,6 +1,3 @@
-import { quoteValue, type CredentialKind } from '../credentials/token.js';
-import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
-import type { CredentialSource } from '../proxy/translate.js';
 import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
 import { ConfigError, option, parseOptions } from './options.js';
@@ -21,6 +18,14 @@ import {
   type HostPort,
   type LogLevel,
 } from './parsers.js';
+import {
+  CREDENTIAL_KINDS,
+  CREDENTIAL_SOURCE_POLICIES,
+  type CredentialKind,
+  type CredentialSourcePolicy,
+} from '../vocabulary/credentials.js';
+import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../vocabulary/path-patterns.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 
 /** Every `auth-shim proxy` option; the README's configuration table is generated from this. */
 export const PROXY_OPTIONS = {
@@ -87,13 +92,13 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
     default: 'client-first',
     description: '`client-first`: the client\'s Anthropic credential if it sent one, else the shim\'s. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim\'s.',
-    parse: oneOf<CredentialSource>(['client-first', 'shim-only', 'client-only']),
+    parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   allowedCredentials: option({
     env: 'AUTH_SHIM_ALLOWED_CREDENTIALS',
     default: 'oauth,api-key',
     description: 'Credential kinds that may be forwarded; `oauth` alone refuses to forward a metered API key (403).',
-    parse: subsetOf<CredentialKind>(['oauth', 'api-key']),
+    parse: subsetOf<CredentialKind>(CREDENTIAL_KINDS),
   }),
   litellmKeyHeader: option({
     env: 'AUTH_SHIM_LITELLM_KEY_HEADER',
@@ -199,7 +204,7 @@ export interface ProxyConfig {
   /** Kubernetes API mode: the Secret and the data key of each slot it provides. */
   readonly secret: { readonly namespace: string; readonly name: string } | undefined;
   readonly secretKeys: { readonly oauth?: string; readonly apiKey?: string; readonly litellmKey?: string };
-  readonly credentialSource: CredentialSource;
+  readonly credentialSource: CredentialSourcePolicy;
   readonly allowedCredentials: CredentialKind[];
   readonly litellmKeyHeader: string;
   readonly allowedPaths: string[];

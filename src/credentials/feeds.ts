@@ -2,14 +2,15 @@ import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { fileFeed } from './file-feed.js';
 import { secretFeed } from './secret-feed.js';
-import type { CredentialFeed, Slot } from './store.js';
+import type { CredentialSlot } from '../vocabulary/credentials.js';
+import type { CredentialFeed } from './store.js';
 
 /** The slots this configuration provides, each named by its source (for readiness messages). */
-export function credentialSlots(config: ProxyConfig): Partial<Record<Slot, string>> {
-  const slots: Partial<Record<Slot, string>> = {};
+export function credentialSlots(config: ProxyConfig): Partial<Record<CredentialSlot, string>> {
+  const slots: Partial<Record<CredentialSlot, string>> = {};
   if (config.secret !== undefined) {
     const where = `Secret ${config.secret.namespace}/${config.secret.name}`;
-    for (const [slot, key] of Object.entries(config.secretKeys) as Array<[Slot, string]>) slots[slot] = `${where} key "${key}"`;
+    for (const [slot, key] of Object.entries(config.secretKeys) as Array<[CredentialSlot, string]>) slots[slot] = `${where} key "${key}"`;
     return slots;
   }
   if (config.oauthTokenFile !== undefined) slots.oauth = `AUTH_SHIM_OAUTH_TOKEN_FILE (${config.oauthTokenFile})`;
@@ -23,5 +24,5 @@ export function credentialFeed(config: ProxyConfig, log: Logger): CredentialFeed
   if (config.secret !== undefined) return secretFeed({ ref: config.secret, keys: config.secretKeys, log });
   const files = { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile };
   if (Object.values(files).every((f) => f === undefined)) return undefined;
-  return fileFeed({ files: Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined)) as Partial<Record<Slot, string>>, intervalMs: config.reloadIntervalMs });
+  return fileFeed({ files: Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined)) as Partial<Record<CredentialSlot, string>>, intervalMs: config.reloadIntervalMs });
 }

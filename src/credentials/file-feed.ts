@@ -2,11 +2,12 @@ import { readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ReadOutcome } from './read-credential.js';
 import { readCredentialFile } from './read-credential.js';
-import { slotLabel, type CredentialFeed, type CredentialStore, type Slot } from './store.js';
+import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
+import type { CredentialFeed, CredentialStore } from './store.js';
 import { watchFiles, type FileWatch } from './watch-files.js';
 
 export interface FileFeedOptions {
-  readonly files: Partial<Record<Slot, string>>;
+  readonly files: Partial<Record<CredentialSlot, string>>;
   readonly intervalMs: number;
   readonly debounceMs?: number;
 }
@@ -20,8 +21,8 @@ const MAX_ATTEMPTS = 5;
  * batch is read again — so a snapshot never pairs keys from two versions of one Secret.
  */
 export function fileFeed(opts: FileFeedOptions): CredentialFeed {
-  const groups = new Map<string, Array<[Slot, string]>>();
-  for (const [slot, file] of Object.entries(opts.files) as Array<[Slot, string | undefined]>) {
+  const groups = new Map<string, Array<[CredentialSlot, string]>>();
+  for (const [slot, file] of Object.entries(opts.files) as Array<[CredentialSlot, string | undefined]>) {
     if (file === undefined) continue;
     const dir = dirname(file);
     groups.set(dir, [...(groups.get(dir) ?? []), [slot, file]]);
@@ -32,11 +33,11 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
   let watch: FileWatch | undefined;
   let stopped = false;
 
-  async function readGroup(dir: string): Promise<Map<Slot, ReadOutcome>> {
+  async function readGroup(dir: string): Promise<Map<CredentialSlot, ReadOutcome>> {
     const members = groups.get(dir) ?? [];
     for (let attempt = 1; ; attempt++) {
       const before = await dataLink(dir);
-      const outcomes = await Promise.all(members.map(([slot, file]) => readCredentialFile(file, slotLabel(slot))));
+      const outcomes = await Promise.all(members.map(([slot, file]) => readCredentialFile(file, slotName(slot))));
       const after = await dataLink(dir);
       if (before === after || attempt >= MAX_ATTEMPTS) return new Map(members.map(([slot], i) => [slot, outcomes[i] as ReadOutcome]));
     }

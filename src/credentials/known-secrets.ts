@@ -1,4 +1,4 @@
-import { maskSecret } from './token.js';
+import { maskSecret } from '../vocabulary/redaction.js';
 
 /**
  * The credential values the shim holds, so that nothing it writes — a log line, an error body it

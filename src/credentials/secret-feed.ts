@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { parseCredential, type ReadOutcome } from './read-credential.js';
-import { slotLabel, type CredentialFeed, type CredentialStore, type Slot } from './store.js';
+import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
+import type { CredentialFeed, CredentialStore } from './store.js';
 
 export interface SecretRef {
   readonly namespace: string;
@@ -10,7 +11,7 @@ export interface SecretRef {
 export interface SecretFeedOptions {
   readonly ref: SecretRef;
   /** Secret data key per slot. */
-  readonly keys: Partial<Record<Slot, string>>;
+  readonly keys: Partial<Record<CredentialSlot, string>>;
   readonly log: Logger;
   /** Server-side watch duration; the watch is resumed from the last resourceVersion after it. */
   readonly watchSeconds?: number;
@@ -45,9 +46,9 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
   let failures = 0;
   let stopped = false;
 
-  function batchFrom(secret: SecretObject | undefined, problem?: string): Map<Slot, ReadOutcome> {
-    const batch = new Map<Slot, ReadOutcome>();
-    for (const [slot, key] of Object.entries(keys) as Array<[Slot, string | undefined]>) {
+  function batchFrom(secret: SecretObject | undefined, problem?: string): Map<CredentialSlot, ReadOutcome> {
+    const batch = new Map<CredentialSlot, ReadOutcome>();
+    for (const [slot, key] of Object.entries(keys) as Array<[CredentialSlot, string | undefined]>) {
       if (key === undefined) continue;
       if (problem !== undefined) {
         batch.set(slot, { ok: false, missing: false, unreadable: true, problem });
@@ -58,7 +59,7 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
         batch.set(slot, { ok: false, missing: true, problem: secret === undefined ? `${where} does not exist` : `${where} has no key "${key}"` });
         continue;
       }
-      batch.set(slot, parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotLabel(slot), `${where} key "${key}"`));
+      batch.set(slot, parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotName(slot), `${where} key "${key}"`));
     }
     return batch;
   }

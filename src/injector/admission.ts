@@ -1,5 +1,6 @@
 import type { InjectorConfig } from './config.js';
 import { mutate, type Mutation } from './mutate.js';
+import { isObject } from '../vocabulary/guards.js';
 
 /**
  * AdmissionReview `admission.k8s.io/v1` in and out, pure. @kubernetes/client-node has no
@@ -31,21 +32,18 @@ export interface AdmissionReviewOut {
   readonly response: AdmissionResponse;
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The request of a review, or why it is not one (→ HTTP 400 with that reason). */
 export function parseAdmissionReview(body: unknown): { request: AdmissionRequest } | { problem: string } {
-  if (!isObj(body)) return { problem: 'body must be a JSON object (an AdmissionReview)' };
+  if (!isObject(body)) return { problem: 'body must be a JSON object (an AdmissionReview)' };
   if (body['apiVersion'] !== 'admission.k8s.io/v1' || body['kind'] !== 'AdmissionReview') {
     return { problem: `expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body['apiVersion'])}, ${JSON.stringify(body['kind'])} (register the webhook with admissionReviewVersions: ["v1"])` };
   }
   const r = body['request'];
-  if (!isObj(r)) return { problem: 'AdmissionReview has no request' };
+  if (!isObject(r)) return { problem: 'AdmissionReview has no request' };
   if (typeof r['uid'] !== 'string' || r['uid'] === '') return { problem: 'request.uid must be a non-empty string' };
   const kind = r['kind'];
-  if (!isObj(kind) || typeof kind['kind'] !== 'string' || typeof kind['version'] !== 'string') {
+  if (!isObject(kind) || typeof kind['kind'] !== 'string' || typeof kind['version'] !== 'string') {
     return { problem: 'request.kind must be {group, version, kind}' };
   }
   if (typeof r['operation'] !== 'string') return { problem: 'request.operation must be a string' };

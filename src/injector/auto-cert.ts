@@ -1,7 +1,7 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/logger.js';
 import { bundleProblem, caUsable, generateCa, issueServingCert, serviceDnsNames, type CertBundle } from './certs.js';
-import type { CertHooks, CertSource } from './webhook-server.js';
+import type { CertHooks, CertSource } from './cert-source.js';
 
 /**
  * `auto` TLS mode (vault-k8s style): a CA and serving certificate kept in one Secret that every

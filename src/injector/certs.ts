@@ -1,5 +1,5 @@
 import { webcrypto, X509Certificate } from 'node:crypto';
-import { checkServingCert, type ServingCert } from './tls.js';
+import { checkServingCert, type ServingCert } from './cert-source.js';
 
 /**
  * A private CA and a serving certificate for `auto` TLS mode, made with @peculiar/x509 (loaded

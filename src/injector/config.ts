@@ -1,8 +1,8 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import type { Parsed } from '../config/options.js';
 import { ConfigError, option, parseOptions, type ValuesOf } from '../config/options.js';
 import { hostPort, httpUrl, logLevel, oneOf, positiveInt, positiveMs, filePath, ok, problem } from '../config/parsers.js';
-import type { CredentialSource } from '../proxy/translate.js';
+import { CREDENTIAL_SOURCE_POLICIES, type CredentialSourcePolicy } from '../vocabulary/credentials.js';
 import { dnsLabel, secretKey, secretName } from '../config/kube-names.js';
 
 /** Kubernetes resource quantity (`10m`, `64Mi`, `1.5`), greater than zero. */
@@ -59,7 +59,7 @@ export const INJECTOR_OPTIONS = {
     env: 'AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE',
     default: 'client-first',
     description: 'Credential source for pods without `auth-shim.io/credential-source`: `client-first`, `shim-only` or `client-only`.',
-    parse: oneOf<CredentialSource>(['client-first', 'shim-only', 'client-only']),
+    parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   defaultNativeSidecar: option({
     env: 'AUTH_SHIM_DEFAULT_NATIVE_SIDECAR',

@@ -1,9 +1,8 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import jsonpatch from 'fast-json-patch';
 import { ConfigError } from '../config/options.js';
 import { httpUrl } from '../config/parsers.js';
 import { loadProxyConfig } from '../config/proxy-config.js';
-import type { CredentialSource } from '../proxy/translate.js';
 import { ANNOTATIONS, STATUS_INJECTED } from './annotations.js';
 import { deeperThan, MAX_POD_DEPTH } from './depth.js';
 import { isSecretKey, isSecretName } from '../config/kube-names.js';
@@ -20,9 +19,10 @@ import {
   sidecarEnv,
   sidecarVolumes,
   type SecretMount,
-  type SecretSlot,
   type SidecarSettings,
 } from './sidecar.js';
+import { CREDENTIAL_SOURCE_POLICIES, type CredentialSlot, type CredentialSourcePolicy } from '../vocabulary/credentials.js';
+import { isObject } from '../vocabulary/guards.js';
 
 /**
  * The pure pod mutation: pod + namespace + injector config → the injected pod and the JSON Patch
@@ -55,50 +55,46 @@ type Obj = Record<string, unknown>;
  * agent pods; an injected pod there would only mean someone put one where it does not belong.
  */
 export const PROTECTED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
-const SOURCES: readonly CredentialSource[] = ['client-first', 'shim-only', 'client-only'];
 
-const SECRET_ANNOTATIONS: Record<SecretSlot, { annotation: string; name: keyof InjectorConfig; key: keyof InjectorConfig }> = {
+const SECRET_ANNOTATIONS: Record<CredentialSlot, { annotation: string; name: keyof InjectorConfig; key: keyof InjectorConfig }> = {
   oauth: { annotation: ANNOTATIONS.oauthTokenSecret, name: 'oauthTokenSecret', key: 'oauthTokenSecretKey' },
   apiKey: { annotation: ANNOTATIONS.apiKeySecret, name: 'apiKeySecret', key: 'apiKeySecretKey' },
   litellmKey: { annotation: ANNOTATIONS.litellmKeySecret, name: 'litellmKeySecret', key: 'litellmKeySecretKey' },
 };
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function skip(reason: string, warn = true): Mutation {
   return { outcome: 'skipped', reason, warn };
 }
 
 function stringMap(v: unknown): Record<string, string> | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
 }
 
 function containerList(v: unknown): Obj[] | undefined {
-  return Array.isArray(v) && v.every((c) => isObj(c) && typeof c['name'] === 'string') ? (v as Obj[]) : undefined;
+  return Array.isArray(v) && v.every((c) => isObject(c) && typeof c['name'] === 'string') ? (v as Obj[]) : undefined;
 }
 
 function envNames(c: Obj): Set<string> {
   const env = Array.isArray(c['env']) ? c['env'] : [];
-  return new Set(env.filter(isObj).map((e) => e['name']).filter((n): n is string => typeof n === 'string'));
+  return new Set(env.filter(isObject).map((e) => e['name']).filter((n): n is string => typeof n === 'string'));
 }
 
 function declaredPorts(c: Obj): number[] {
   const ports = Array.isArray(c['ports']) ? c['ports'] : [];
-  return ports.filter(isObj).map((p) => p['containerPort']).filter((p): p is number => typeof p === 'number');
+  return ports.filter(isObject).map((p) => p['containerPort']).filter((p): p is number => typeof p === 'number');
 }
 
 export function mutate(input: MutationInput): Mutation {
   const { pod, config } = input;
-  if (!isObj(pod) || !isObj(pod['spec'])) return skip('not a pod: no spec');
+  if (!isObject(pod) || !isObject(pod['spec'])) return skip('not a pod: no spec');
   // Before anything recursive touches the pod: no real pod nests this deep, so it is refused
   // rather than half-inspected.
   if (deeperThan(pod, MAX_POD_DEPTH)) return { outcome: 'invalid', problems: [`the pod nests more than ${MAX_POD_DEPTH} levels deep; no valid pod does`] };
-  const metadata = isObj(pod['metadata']) ? pod['metadata'] : undefined;
+  const metadata = isObject(pod['metadata']) ? pod['metadata'] : undefined;
   const annotations = stringMap(metadata?.['annotations']) ?? {};
   const spec = pod['spec'];
   const containers = containerList(spec['containers']);
@@ -177,7 +173,7 @@ export function mutate(input: MutationInput): Mutation {
   const marks: Record<string, string> = { [ANNOTATIONS.status]: STATUS_INJECTED };
   if (kept.length > 0) marks[ANNOTATIONS.baseUrlKept] = kept.join(',');
   if (metadata === undefined) patch.push({ op: 'add', path: pointer('metadata'), value: { annotations: marks } });
-  else patch.push(...setKeys(pointer('metadata', 'annotations'), isObj(metadata['annotations']) ? (metadata['annotations'] as Record<string, string>) : undefined, marks));
+  else patch.push(...setKeys(pointer('metadata', 'annotations'), isObject(metadata['annotations']) ? (metadata['annotations'] as Record<string, string>) : undefined, marks));
 
   // The pod is the patch applied, never built separately: what `inject` writes and what the API
   // server makes of the webhook's answer are the same object by construction.
@@ -199,11 +195,11 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
     else upstream = parsed.value.href;
   }
 
-  let credentialSource: CredentialSource = config.defaultCredentialSource;
+  let credentialSource: CredentialSourcePolicy = config.defaultCredentialSource;
   const sourceAnnotation = annotations[ANNOTATIONS.credentialSource];
   if (sourceAnnotation !== undefined) {
-    if ((SOURCES as readonly string[]).includes(sourceAnnotation)) credentialSource = sourceAnnotation as CredentialSource;
-    else problems.push(`${ANNOTATIONS.credentialSource} must be one of ${SOURCES.join(', ')}, got ${quoteValue(sourceAnnotation)}`);
+    if ((CREDENTIAL_SOURCE_POLICIES as readonly string[]).includes(sourceAnnotation)) credentialSource = sourceAnnotation as CredentialSourcePolicy;
+    else problems.push(`${ANNOTATIONS.credentialSource} must be one of ${CREDENTIAL_SOURCE_POLICIES.join(', ')}, got ${quoteValue(sourceAnnotation)}`);
   }
 
   let native = config.defaultNativeSidecar;
@@ -223,7 +219,7 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
     if (unknown.length > 0) problems.push(`${ANNOTATIONS.containers} names ${unknown.join(', ')}, not among the pod's containers (${appNames.join(', ')})`);
   }
 
-  const taken = new Set((Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isObj).map((v) => v['name']));
+  const taken = new Set((Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isObject).map((v) => v['name']));
   const secrets: SecretMount[] = [];
   for (const slot of ['oauth', 'apiKey', 'litellmKey'] as const) {
     const { annotation, name, key } = SECRET_ANNOTATIONS[slot];

@@ -1,5 +1,5 @@
 import type { V1Container, V1EnvVar, V1Probe, V1Volume } from '@kubernetes/client-node';
-import type { CredentialSource } from '../proxy/translate.js';
+import type { CredentialSlot, CredentialSourcePolicy } from '../vocabulary/credentials.js';
 
 /**
  * The one definition of what auth-shim injects: the sidecar container, its Secret volumes and the
@@ -27,23 +27,21 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
  */
 export const NODE_HARDENING_FLAGS = '--disable-sigusr1';
 
-export type SecretSlot = 'oauth' | 'apiKey' | 'litellmKey';
-
 /** The proxy variable each slot's file goes to (src/config/proxy-config.ts). */
-export const SLOT_FILE_ENV: Record<SecretSlot, string> = {
+export const SLOT_FILE_ENV: Record<CredentialSlot, string> = {
   oauth: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
   apiKey: 'AUTH_SHIM_API_KEY_FILE',
   litellmKey: 'AUTH_SHIM_LITELLM_KEY_FILE',
 };
 
-export const SLOT_DIR: Record<SecretSlot, string> = {
+export const SLOT_DIR: Record<CredentialSlot, string> = {
   oauth: 'oauth-token',
   apiKey: 'api-key',
   litellmKey: 'litellm-key',
 };
 
 export interface SecretMount {
-  readonly slot: SecretSlot;
+  readonly slot: CredentialSlot;
   readonly secretName: string;
   readonly key: string;
   /** Chosen by the mutation so it never collides with the pod's own volumes. */
@@ -55,7 +53,7 @@ export interface SidecarSettings {
   readonly image: string;
   readonly imagePullPolicy: string;
   readonly upstream: string;
-  readonly credentialSource: CredentialSource;
+  readonly credentialSource: CredentialSourcePolicy;
   readonly native: boolean;
   readonly secrets: readonly SecretMount[];
   readonly port: number;

@@ -1,24 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
 import { watchFiles, type FileWatch } from '../credentials/watch-files.js';
-import type { CertSource } from './webhook-server.js';
-
-/** A key pair the server can use, already checked to match. */
-export interface ServingCert {
-  readonly cert: string;
-  readonly key: string;
-  readonly notAfter: Date;
-}
-
-/** Throws a readable error when the PEMs do not form a usable pair. */
-export function checkServingCert(cert: string, key: string): ServingCert {
-  // createSecureContext rejects a key that does not match the certificate.
-  createSecureContext({ cert, key });
-  return { cert, key, notAfter: new Date(new X509Certificate(cert).validTo) };
-}
-
-export type ReloadResult = 'loaded' | 'unchanged' | 'error';
+import { checkServingCert, type CertReloadResult, type CertSource, type ServingCert } from './cert-source.js';
 
 export interface CertFilesOptions {
   readonly certFile: string;
@@ -27,7 +9,7 @@ export interface CertFilesOptions {
   readonly debounceMs?: number;
   /** Called with every new good pair; the server swaps its secure context (vault-k8s: one reference). */
   readonly onCert: (cert: ServingCert) => void;
-  readonly onReload?: (result: ReloadResult, error?: string) => void;
+  readonly onReload?: (result: CertReloadResult, error?: string) => void;
 }
 
 export interface CertFiles {

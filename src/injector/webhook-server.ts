@@ -8,21 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { parseAdmissionReview, review } from './admission.js';
 import type { InjectorConfig } from './config.js';
 import { WebhookMetrics } from './metrics.js';
-import type { ServingCert } from './tls.js';
-
-export interface CertHooks {
-  readonly onCert: (cert: ServingCert) => void;
-  readonly onReload: (result: 'loaded' | 'unchanged' | 'error', error?: string) => void;
-}
-
-/** Where the serving certificate comes from: files (cert-manager) or auto (generated, in a Secret). */
-export interface CertSource {
-  /** Loads the first certificate (or records why it could not) and keeps it current via `onCert`. */
-  start(hooks: CertHooks): Promise<void>;
-  /** Why no certificate is in use yet; `undefined` once one is. */
-  problem(): string | undefined;
-  stop(): void;
-}
+import type { CertSource, ServingCert } from './cert-source.js';
 
 export interface WebhookServerOptions {
   readonly injector: InjectorConfig;

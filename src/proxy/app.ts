@@ -7,7 +7,8 @@ import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
 import { KnownSecrets } from '../credentials/known-secrets.js';
-import { CredentialStore, slotLabel } from '../credentials/store.js';
+import { CredentialStore } from '../credentials/store.js';
+import { slotName } from '../vocabulary/credentials.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
@@ -48,11 +49,11 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     oauthExpiresAt: config.oauthTokenExpiresAt,
     log,
     events: {
-      onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotLabel(slot), result }),
+      onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotName(slot), result }),
       onSnapshot: (snap, changed) => {
         secrets.set([snap.oauth, snap.apiKey, snap.litellmKey]);
         const now = Date.now() / 1000;
-        for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotLabel(slot) }, now);
+        for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotName(slot) }, now);
         metrics.credentialGeneration.set(snap.generation);
         if (snap.oauthExpiresAt !== undefined) metrics.setOauthExpiry(snap.oauthExpiresAt);
       },

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import { errorBody } from './errors.js';
 
 /**

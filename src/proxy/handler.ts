@@ -13,15 +13,15 @@ import type { ResponseHead } from './response-headers.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
 
-/** What the handler needs from the credential store. */
-export interface CredentialSource {
+/** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
+export interface SnapshotProvider {
   snapshot(): CredentialSnapshot;
   notReadyReasons(): string[];
 }
 
 export interface ProxyHandlerDeps {
   readonly config: ProxyConfig;
-  readonly credentials: CredentialSource;
+  readonly credentials: SnapshotProvider;
   readonly dispatcher: Dispatcher;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;

@@ -1,3 +1,5 @@
+import { isObject } from '../vocabulary/guards.js';
+
 /**
  * LiteLLM answers errors in its own envelope, `{"error":{"message":…,"type":…,"param":…,"code":…}}`,
  * which Anthropic clients cannot classify (Claude Code spent 11 attempts on a wrapped
@@ -121,8 +123,4 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

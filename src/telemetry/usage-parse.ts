@@ -1,3 +1,4 @@
+import { isObject } from '../vocabulary/guards.js';
 /** Token counts as Anthropic reports them; a field is absent when the response did not say. */
 export interface Usage {
   input?: number;
@@ -201,7 +202,7 @@ function readUsage(value: unknown, into: Usage): boolean {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isObject(value) ? value : undefined;
 }
 
 function startsWith(buf: Buffer, prefix: Buffer): boolean {

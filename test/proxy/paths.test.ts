@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allowedPathProblems, createPathPolicy, DEFAULT_ALLOWED_PATHS } from '../../src/proxy/paths.js';
+import { createPathPolicy } from '../../src/proxy/paths.js';
+import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../../src/vocabulary/path-patterns.js';
 
 const policy = createPathPolicy(DEFAULT_ALLOWED_PATHS);
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/proxy/errors.js';
-import { createTranslator, type CredentialSource, type ShimCredentials } from '../../src/proxy/translate.js';
-import type { CredentialKind } from '../../src/credentials/token.js';
+import { createTranslator } from '../../src/proxy/translate.js';
+import type { CredentialKind, CredentialSourcePolicy, ShimCredentials } from '../../src/vocabulary/credentials.js';
 import { API_KEY, LITELLM_KEY, OAUTH } from '../helpers/shim.js';
 
-function translator(source: CredentialSource = 'client-first', allowed: CredentialKind[] = ['oauth', 'api-key'], litellmKeyHeader = 'x-litellm-api-key') {
+function translator(source: CredentialSourcePolicy = 'client-first', allowed: CredentialKind[] = ['oauth', 'api-key'], litellmKeyHeader = 'x-litellm-api-key') {
   return createTranslator({ source, allowed, litellmKeyHeader });
 }
 
