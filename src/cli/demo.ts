@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { loadProxyConfig } from '../config/proxy-config.js';
 import { maskSecret } from '../vocabulary/redaction.js';
 import { startFakeAnthropic } from '../demo/fake-anthropic.js';
-import { startProxy } from '../proxy/app.js';
+import { startProxy } from '../app/sidecar.js';
 import { createLogger } from '../telemetry/logger.js';
 
 /** Made-up credentials, shaped like the real ones; nothing leaves this machine. */

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorBody, errorEvent, errorHeaders, type ErrorKind } from './errors.js';
 import { MAX_ENVELOPE_BYTES, unwrapLitellmError } from './litellm-envelope.js';
-import { copyResponseHeaders, removeHeader, setHeader, type ResponseHead } from './response-headers.js';
+import { copyResponseHeaders, removeHeader, setHeader } from './response-headers.js';
+import type { ResponseHead } from '../vocabulary/response.js';
 import { classifyUpstreamError, ClientGoneError, describeUpstreamError, UpstreamStatusError } from './upstream-errors.js';
 
 /** What the handler reports back to the request's owner, once, when the exchange is over. */

@@ -2,16 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyConfig } from '../config/proxy-config.js';
-import { credentialSlots } from '../credentials/feeds.js';
+import { credentialSlots } from '../config/credential-slots.js';
 import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
 import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
 import { createPathPolicy } from './paths.js';
-import type { ResponseHead } from './response-headers.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
+import type { ResponseHead, ResponseObserver } from '../vocabulary/response.js';
 
 /** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
 export interface SnapshotProvider {
@@ -29,16 +29,6 @@ export interface ProxyHandlerDeps {
   readonly observe?: ResponseObserver;
   /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
   readonly mask?: (text: string) => string;
-}
-
-export interface ResponseObserver {
-  start(): ResponseTap;
-}
-
-export interface ResponseTap {
-  headers(head: ResponseHead, status: number): void;
-  data(chunk: Buffer): void;
-  end(): void;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST']);

@@ -1,14 +1,7 @@
+import type { ResponseHead } from '../vocabulary/response.js';
+
 /** Response hop-by-hop headers (RFC 9110 §7.6.1): they describe the upstream hop, not ours. */
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
-
-export interface ResponseHead {
-  /** Flat `[name, value, …]` list in upstream order and case, ready for `writeHead`. */
-  readonly headers: string[];
-  readonly contentType: string;
-  readonly contentLength: number | undefined;
-  readonly contentEncoding: string;
-  readonly requestId: string | undefined;
-}
 
 /**
  * Copies the upstream's response headers minus hop-by-hop ones, in one pass. Every other header —

@@ -1,10 +1,9 @@
-import type { ResponseObserver, ResponseTap } from '../proxy/handler.js';
-import type { ResponseHead } from '../proxy/response-headers.js';
 import type { ProxyMetrics } from './metrics.js';
 import { ModelLabels } from './model-label.js';
 import { parseRateLimitHeaders } from './ratelimit.js';
 import { JsonUsageCollector, MAX_JSON_BYTES, SseUsageScanner, type UsageResult } from './usage-parse.js';
 import type { TokenType } from './usage-metrics.js';
+import type { ResponseHead, ResponseObserver, ResponseTap } from '../vocabulary/response.js';
 
 export interface UsageObserverOptions {
   /** Largest JSON body read for usage (default 1 MiB); larger responses are not counted. */

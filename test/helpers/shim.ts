@@ -7,7 +7,7 @@ import { Agent } from 'undici';
 import { loadProxyConfig } from '../../src/config/proxy-config.js';
 import { KnownSecrets } from '../../src/credentials/known-secrets.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/app.js';
+import { startProxy, type RunningProxy } from '../../src/app/sidecar.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
 /** Realistic-looking, made-up secrets; tests grep logs, bodies and metrics for them. */

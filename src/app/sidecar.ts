@@ -5,15 +5,17 @@ import { Pool } from 'undici';
 import { createAdminServer } from '../admin/server.js';
 import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
-import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
+import { credentialSlots } from '../config/credential-slots.js';
 import { KnownSecrets } from '../credentials/known-secrets.js';
 import { CredentialStore } from '../credentials/store.js';
 import { slotName } from '../vocabulary/credentials.js';
+import type { ResponseObserver } from '../vocabulary/response.js';
+import { credentialFeed } from './credential-feed.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
-import { answerClientError, answerUnknownExpectation, refusedMissingHost } from './client-errors.js';
-import { createProxyHandler, type ResponseObserver } from './handler.js';
+import { answerClientError, answerUnknownExpectation, refusedMissingHost } from '../proxy/client-errors.js';
+import { createProxyHandler } from '../proxy/handler.js';
 
 export interface RunningProxy {
   /** Agent-facing base URL, e.g. `http://127.0.0.1:8787`. */
