@@ -3,16 +3,16 @@
  *
  *   vocabulary                         imports nothing of the project
  *   config · credentials · telemetry   leaves: vocabulary only, and not each other
- *   proxy · injector · admin · lifecycle · demo
+ *   proxy · injector · server · lifecycle · demo
  *                                      vocabulary and the leaves; not each other, except that proxy and
- *                                      injector may use admin (the /healthz /metrics listener)
+ *                                      injector may use server (listener plumbing, the /healthz /metrics listener)
  *   app · check · docs                 composition roots: anything below
  *   cli                                app and below
  *
  * Checked by test/docs/layers.test.ts (so `npm test` and CI fail on a violation) and by `npx depcruise src`.
  */
 const LEAVES = '^src/(config|credentials|telemetry)/';
-const EDGES = '^src/(proxy|injector|admin|lifecycle|demo)/';
+const EDGES = '^src/(proxy|injector|server|lifecycle|demo)/';
 const ROOTS = '^src/(app|check|docs)/';
 const CLI = '^src/cli(/|\\.ts$)';
 
@@ -43,19 +43,19 @@ module.exports = {
     {
       name: 'edges-know-leaves-only',
       severity: 'error',
-      comment: 'proxy, injector, admin, lifecycle and demo build on the leaves; they never import a root or each other.',
+      comment: 'proxy, injector, server, lifecycle and demo build on the leaves; they never import a root or each other.',
       from: { path: EDGES },
       to: {
         path: '^src/',
-        pathNot: ['^src/vocabulary/', LEAVES, '^src/$1/', '^src/admin/'],
+        pathNot: ['^src/vocabulary/', LEAVES, '^src/$1/', '^src/server/'],
       },
     },
     {
-      name: 'admin-lifecycle-demo-stand-alone',
+      name: 'server-lifecycle-demo-stand-alone',
       severity: 'error',
-      comment: 'the admin listener, signal handling and the fake upstream are used by proxy and injector, not the reverse.',
-      from: { path: '^src/(admin|lifecycle|demo)/' },
-      to: { path: '^src/(proxy|injector|admin|lifecycle|demo)/', pathNot: '^src/$1/' },
+      comment: 'listener plumbing, signal handling and the fake upstream are used by proxy and injector, not the reverse.',
+      from: { path: '^src/(server|lifecycle|demo)/' },
+      to: { path: '^src/(proxy|injector|server|lifecycle|demo)/', pathNot: '^src/$1/' },
     },
     {
       name: 'roots-not-cli',

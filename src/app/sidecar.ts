@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { Registry } from 'prom-client';
 import { Pool } from 'undici';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer } from '../server/admin.js';
+import { closeAdmin, drainServer, listen, ServingState, urlOf } from '../server/serving.js';
 import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { credentialSlots } from '../config/credential-slots.js';
@@ -43,8 +43,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   const registry = opts.registry ?? new Registry();
   const metrics = new ProxyMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
   const secrets = opts.secrets ?? new KnownSecrets();
-  let listening = false;
-  let draining = false;
+  const serving = new ServingState('agent-facing');
 
   const credentials = new CredentialStore({
     slots: credentialSlots(config),
@@ -74,11 +73,7 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   });
 
   const notReadyReasons = (): string[] => {
-    const reasons: string[] = [];
-    if (draining) reasons.push('shutting down');
-    if (!listening) reasons.push('the agent-facing listener is not bound yet');
-    reasons.push(...credentials.notReadyReasons());
-    return reasons;
+    return [...serving.reasons(), ...credentials.notReadyReasons()];
   };
 
   const admin = createAdminServer({ registry, notReadyReasons, maxConnections: config.adminMaxConnections });
@@ -97,8 +92,8 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   server.on('clientError', answerClientError);
   server.on('checkExpectation', answerUnknownExpectation);
   try {
-    await listen(admin, config.adminListen.host, config.adminListen.port);
-    await listen(server, config.listen.host, config.listen.port);
+    await listen(admin, config.adminListen);
+    await listen(server, config.listen);
   } catch (err) {
     credentials.stop();
     admin.close();
@@ -106,26 +101,18 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     await dispatcher.destroy();
     throw err;
   }
-  listening = true;
-  const url = urlOf(server);
-  const adminUrl = urlOf(admin);
+  serving.listening = true;
+  const url = urlOf(server, 'http');
+  const adminUrl = urlOf(admin, 'http');
   log.info({ event: 'listening', url, admin: adminUrl, upstream: displayUrl(config.upstream), source: config.credentialSource }, 'auth-shim proxy ready');
 
   let shuttingDown: Promise<{ drained: boolean; abandoned: number }> | undefined;
   async function shutdown(): Promise<{ drained: boolean; abandoned: number }> {
-    draining = true;
+    serving.draining = true;
     handler.drain();
-    server.close(); // no new connections; idle keep-alive sockets are closed
-    const deadline = Date.now() + config.drainTimeoutMs;
-    while (handler.inflight() > 0 && Date.now() < deadline) {
-      server.closeIdleConnections();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const abandoned = handler.inflight();
-    server.closeAllConnections();
+    const abandoned = await drainServer(server, () => handler.inflight(), config.drainTimeoutMs);
     credentials.stop();
-    await new Promise<void>((r) => admin.close(() => r()));
-    admin.closeAllConnections();
+    await closeAdmin(admin);
     await dispatcher.destroy().catch(() => undefined);
     log.info({ event: 'stopped', drained: abandoned === 0, abandoned }, 'auth-shim proxy stopped');
     return { drained: abandoned === 0, abandoned };
@@ -139,20 +126,4 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     credentials,
     shutdown: () => (shuttingDown ??= shutdown()),
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function urlOf(server: Server): string {
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `http://${host}:${a.port}`;
 }

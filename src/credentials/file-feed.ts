@@ -4,7 +4,7 @@ import type { ReadOutcome } from './read-credential.js';
 import { readCredentialFile } from './read-credential.js';
 import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
 import type { CredentialFeed, CredentialStore } from './store.js';
-import { watchFiles, type FileWatch } from './watch-files.js';
+import { coalescedReload, watchFiles, type FileWatch } from './watch-files.js';
 
 export interface FileFeedOptions {
   readonly files: Partial<Record<CredentialSlot, string>>;
@@ -27,8 +27,6 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
     const dir = dirname(file);
     groups.set(dir, [...(groups.get(dir) ?? []), [slot, file]]);
   }
-  const running = new Map<string, Promise<void>>();
-  const again = new Set<string>();
   let store: CredentialStore | undefined;
   let watch: FileWatch | undefined;
   let stopped = false;
@@ -44,22 +42,10 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
   }
 
   /** Serialises reads per directory so an older read never lands after a newer one. */
-  function reload(dir: string): Promise<void> {
-    const current = running.get(dir);
-    if (current !== undefined) {
-      again.add(dir);
-      return current;
-    }
-    const run = (async () => {
-      do {
-        again.delete(dir);
-        const batch = await readGroup(dir);
-        if (!stopped) store?.apply(batch);
-      } while (again.has(dir) && !stopped);
-    })().finally(() => running.delete(dir));
-    running.set(dir, run);
-    return run;
-  }
+  const reload = coalescedReload<string>(async (dir) => {
+    const batch = await readGroup(dir);
+    if (!stopped) store?.apply(batch);
+  }, () => !stopped);
 
   const refresh = async (): Promise<void> => {
     await Promise.all([...groups.keys()].map(reload));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { parseCredential, type ReadOutcome } from './read-credential.js';
 import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
 import type { CredentialFeed, CredentialStore } from './store.js';
+import { apiStatus, kubeClient } from './kube-client.js';
 
 export interface SecretRef {
   readonly namespace: string;
@@ -71,7 +72,7 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       resourceVersion = secret.metadata?.resourceVersion;
       store?.apply(batchFrom(secret));
     } catch (err) {
-      const code = statusOf(err);
+      const code = apiStatus(err);
       if (code === 404) {
         resourceVersion = undefined;
         store?.apply(batchFrom(undefined));
@@ -167,21 +168,13 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
 }
 
 async function connect() {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the pod's service account
+  const { k8s, kc } = await kubeClient();
   return { k8s, kc, core: kc.makeApiClient(k8s.CoreV1Api) };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  const c = e?.code ?? e?.statusCode;
-  return typeof c === 'number' ? c : undefined;
 }
 
 /** Error text for logs: the client's messages can embed response bodies, so keep it short. */
 function describe(err: unknown): string {
-  const code = statusOf(err);
+  const code = apiStatus(err);
   if (code !== undefined) return `HTTP ${code}`;
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return msg.slice(0, 200);

@@ -1,4 +1,5 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import { apiStatus, kubeClient } from '../credentials/kube-client.js';
 import type { Logger } from '../telemetry/logger.js';
 import { bundleProblem, caUsable, generateCa, issueServingCert, serviceDnsNames, type CertBundle } from './certs.js';
 import type { CertHooks, CertSource } from './cert-source.js';
@@ -12,7 +13,7 @@ import type { CertHooks, CertSource } from './cert-source.js';
  * Renewal uses `replace` with the read `resourceVersion`, so a lost race is again a 409 and a
  * re-read. The CA key is stored too, so a renewed serving certificate keeps the same CA and the
  * `caBundle` does not change under replicas that have not re-read yet.
- * @kubernetes/client-node is imported only here, when this mode runs (facts §4: it is heavy).
+ * @kubernetes/client-node is loaded only when this mode runs (src/credentials/kube-client.ts says why).
  */
 
 export interface AutoCertOptions {
@@ -44,22 +45,9 @@ function toData(b: CertBundle): Record<string, string> {
   return data;
 }
 
-function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-export async function loadKubeConfig(): Promise<KubeConfig> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
-  return kc;
-}
-
 /** One pass: make sure the Secret holds a usable bundle, return it, and point `caBundle` at its CA. */
 export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBundle> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = opts.kubeConfig ?? (await loadKubeConfig());
+  const { k8s, kc } = await kubeClient(opts.kubeConfig);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const dnsNames = serviceDnsNames(opts.service, opts.namespace);
   const ref = { name: opts.secretName, namespace: opts.namespace };
@@ -71,7 +59,7 @@ export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBund
     try {
       existing = await core.readNamespacedSecret(ref);
     } catch (err) {
-      if (statusOf(err) !== 404) throw new Error(`reading Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
+      if (apiStatus(err) !== 404) throw new Error(`reading Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
     }
     const stored = fromSecret(existing);
     const problem = existing === undefined ? 'absent' : bundleProblem(stored, dnsNames);
@@ -99,7 +87,7 @@ export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBund
       bundle = fresh;
     } catch (err) {
       // Another replica wrote first: use theirs on the next pass.
-      if (statusOf(err) !== 409) throw new Error(`writing Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
+      if (apiStatus(err) !== 409) throw new Error(`writing Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
       opts.log.info({ event: 'certificate_race_lost', secret: `${opts.namespace}/${opts.secretName}` }, 'another replica stored the certificate first');
     }
   }
@@ -117,14 +105,13 @@ export async function ensureCaBundle(opts: AutoCertOptions, caCert: string): Pro
       await patchCaBundle(opts, caCert);
       return;
     } catch (err) {
-      if (attempt >= MAX_ATTEMPTS || (statusOf((err as Error).cause) !== 422 && statusOf((err as Error).cause) !== 409)) throw err;
+      if (attempt >= MAX_ATTEMPTS || (apiStatus((err as Error).cause) !== 422 && apiStatus((err as Error).cause) !== 409)) throw err;
     }
   }
 }
 
 async function patchCaBundle(opts: AutoCertOptions, caCert: string): Promise<void> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = opts.kubeConfig ?? (await loadKubeConfig());
+  const { k8s, kc } = await kubeClient(opts.kubeConfig);
   const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const name = opts.webhookConfiguration;
   let config;

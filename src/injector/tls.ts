@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { watchFiles, type FileWatch } from '../credentials/watch-files.js';
+import { coalescedReload, watchFiles, type FileWatch } from '../credentials/watch-files.js';
 import { checkServingCert, type CertReloadResult, type CertSource, type ServingCert } from './cert-source.js';
 
 export interface CertFilesOptions {
@@ -28,8 +28,6 @@ export interface CertFiles {
 export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles> {
   let current: ServingCert | undefined;
   let problem: string | undefined = 'certificate not loaded yet';
-  let running: Promise<void> | undefined;
-  let again = false;
 
   async function readOnce(): Promise<void> {
     try {
@@ -64,21 +62,7 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
   }
 
   // Overlapping reloads coalesce so an older read never lands after a newer one.
-  function reload(): Promise<void> {
-    if (running !== undefined) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await readOnce();
-      } while (again);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
+  const reload = coalescedReload<void>(readOnce);
 
   await reload();
   const watch: FileWatch = watchFiles([opts.certFile, opts.keyFile], () => void reload(), {
@@ -88,7 +72,7 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
   return {
     current: () => current,
     problem: () => problem,
-    reload,
+    reload: () => reload(),
     stop: () => watch.stop(),
   };
 }

@@ -1,8 +1,8 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer } from '../server/admin.js';
+import { closeAdmin, drainServer, listen, ServingState, urlOf } from '../server/serving.js';
 import type { HostPort } from '../config/parsers.js';
 import type { Logger } from '../telemetry/logger.js';
 import { parseAdmissionReview, review } from './admission.js';
@@ -90,8 +90,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
   const { log } = opts;
   const registry = opts.registry ?? new Registry();
   const metrics = new WebhookMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
-  let listening = false;
-  let draining = false;
+  const serving = new ServingState('webhook');
   let inflight = 0;
 
   // A server without a certificate yet fails handshakes until `onCert` arrives; `/readyz` says why.
@@ -188,9 +187,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
   });
 
   const notReadyReasons = (): string[] => {
-    const reasons: string[] = [];
-    if (draining) reasons.push('shutting down');
-    if (!listening) reasons.push('the webhook listener is not bound yet');
+    const reasons = serving.reasons();
     const p = opts.certs.problem();
     if (p !== undefined) reasons.push(`no serving certificate: ${p}`);
     return reasons;
@@ -205,43 +202,19 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     server.close();
     throw err;
   }
-  listening = true;
+  serving.listening = true;
   const url = urlOf(server, 'https');
   const adminUrl = urlOf(admin, 'http');
   log.info({ event: 'listening', url, admin: adminUrl }, 'auth-shim webhook ready');
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   async function shutdown(): Promise<{ drained: boolean }> {
-    draining = true;
-    server.close();
-    const deadline = Date.now() + opts.drainTimeoutMs;
-    while (inflight > 0 && Date.now() < deadline) {
-      server.closeIdleConnections();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const drained = inflight === 0;
-    server.closeAllConnections();
+    serving.draining = true;
+    const drained = (await drainServer(server, () => inflight, opts.drainTimeoutMs)) === 0;
     opts.certs.stop();
-    await new Promise<void>((r) => admin.close(() => r()));
-    admin.closeAllConnections();
+    await closeAdmin(admin);
     log.info({ event: 'stopped', drained }, 'auth-shim webhook stopped');
     return { drained };
   }
   return { url, adminUrl, registry, metrics, shutdown: () => (stopping ??= shutdown()) };
-}
-
-function listen(server: Server | HttpsServer, at: HostPort): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: at.host, port: at.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function urlOf(server: Server | HttpsServer, scheme: string): string {
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `${scheme}://${host}:${a.port}`;
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { ADMIN_LIMITS } from '../../../src/admin/server.js';
+import { ADMIN_LIMITS } from '../../../src/server/admin.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../../src/demo/fake-anthropic.js';
 import { MiB, procStats, recordFigures, startChild, until } from '../_harness.js';
 
