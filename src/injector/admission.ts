@@ -1,5 +1,6 @@
 import type { InjectorConfig } from './config.js';
 import { mutate, type Mutation } from './mutate.js';
+import type { SkipCode } from './skip-reasons.js';
 import { isObject } from '../vocabulary/guards.js';
 
 /**
@@ -69,6 +70,8 @@ export interface Review {
   readonly decision: Decision;
   /** The skip reason or the denial, for the log line. */
   readonly reason: string | undefined;
+  /** Why it was skipped, as a code (metric label); only for `skipped`. */
+  readonly skipCode?: SkipCode;
 }
 
 /** Kubernetes may truncate warnings past 256 characters; each is prefixed so users know whose it is. */
@@ -87,21 +90,22 @@ function answer(uid: string, response: Omit<AdmissionResponse, 'uid'>): Admissio
  * `dryRun` review gets the same answer (the caller just does not count it as an injection).
  */
 export function review(req: AdmissionRequest, config: InjectorConfig, namespaceOptedIn: boolean): Review {
-  const skipped = (reason: string, warn: boolean): Review => ({
+  const skipped = (skipCode: SkipCode, reason: string, warn: boolean): Review => ({
     review: answer(req.uid, warn ? { allowed: true, warnings: [warning(`not injected: ${reason}`)] } : { allowed: true }),
     decision: 'skipped',
     reason,
+    skipCode,
   });
   if (req.kind.group !== '' || req.kind.kind !== 'Pod') {
     const gvk = `${req.kind.group === '' ? '' : `${req.kind.group}/`}${req.kind.version} ${req.kind.kind}`;
-    return skipped(`auth-shim injects Pods only, got ${gvk}`, true);
+    return skipped('not_pod_kind', `auth-shim injects Pods only, got ${gvk}`, true);
   }
-  if (req.operation !== 'CREATE') return skipped(`pods are injected on CREATE only, got ${req.operation}`, true);
+  if (req.operation !== 'CREATE') return skipped('not_create', `pods are injected on CREATE only, got ${req.operation}`, true);
 
   const m: Mutation = mutate({ pod: req.object, namespace: req.namespace, namespaceOptedIn, config });
   switch (m.outcome) {
     case 'skipped':
-      return skipped(m.reason, m.warn);
+      return skipped(m.code, m.reason, m.warn);
     case 'invalid': {
       const message = `auth-shim cannot inject this pod: ${m.problems.join('; ')}`;
       return {

@@ -23,6 +23,7 @@ import {
 } from './sidecar.js';
 import { CREDENTIAL_SOURCE_POLICIES, type CredentialSlot, type CredentialSourcePolicy } from '../vocabulary/credentials.js';
 import { isObject } from '../vocabulary/guards.js';
+import type { SkipCode } from './skip-reasons.js';
 
 /**
  * The pure pod mutation: pod + namespace + injector config → the injected pod and the JSON Patch
@@ -43,7 +44,7 @@ export interface MutationInput {
 export type Mutation =
   | { readonly outcome: 'injected'; readonly pod: Record<string, unknown>; readonly patch: PatchOperation[]; readonly warnings: string[] }
   /** Nothing to do. `warn`: injection was asked for, so the reason goes back as a warning. */
-  | { readonly outcome: 'skipped'; readonly reason: string; readonly warn: boolean }
+  | { readonly outcome: 'skipped'; readonly code: SkipCode; readonly reason: string; readonly warn: boolean }
   /** The pod asked for injection with annotations that cannot be honoured: refuse it, fail closed. */
   | { readonly outcome: 'invalid'; readonly problems: string[] };
 
@@ -63,8 +64,8 @@ const SECRET_ANNOTATIONS: Record<CredentialSlot, { annotation: string; name: key
 };
 
 
-function skip(reason: string, warn = true): Mutation {
-  return { outcome: 'skipped', reason, warn };
+function skip(code: SkipCode, reason: string, warn = true): Mutation {
+  return { outcome: 'skipped', code, reason, warn };
 }
 
 function stringMap(v: unknown): Record<string, string> | undefined {
@@ -90,7 +91,7 @@ function declaredPorts(c: Obj): number[] {
 
 export function mutate(input: MutationInput): Mutation {
   const { pod, config } = input;
-  if (!isObject(pod) || !isObject(pod['spec'])) return skip('not a pod: no spec');
+  if (!isObject(pod) || !isObject(pod['spec'])) return skip('no_pod_spec', 'not a pod: no spec');
   // Before anything recursive touches the pod: no real pod nests this deep, so it is refused
   // rather than half-inspected.
   if (deeperThan(pod, MAX_POD_DEPTH)) return { outcome: 'invalid', problems: [`the pod nests more than ${MAX_POD_DEPTH} levels deep; no valid pod does`] };
@@ -100,20 +101,20 @@ export function mutate(input: MutationInput): Mutation {
   const containers = containerList(spec['containers']);
   const initContainers = spec['initContainers'] === undefined ? [] : containerList(spec['initContainers']);
   if (containers === undefined || containers.length === 0 || initContainers === undefined) {
-    return skip('not a valid pod: spec.containers must be a non-empty list of named containers');
+    return skip('invalid_containers', 'not a valid pod: spec.containers must be a non-empty list of named containers');
   }
 
   const all = [...initContainers, ...containers];
   const status = annotations[ANNOTATIONS.status];
   const hasSidecar = all.some((c) => c['name'] === SIDECAR_NAME);
-  if (status === STATUS_INJECTED && hasSidecar) return skip(`already injected (${ANNOTATIONS.status}: ${STATUS_INJECTED})`, false);
+  if (status === STATUS_INJECTED && hasSidecar) return skip('already_injected', `already injected (${ANNOTATIONS.status}: ${STATUS_INJECTED})`, false);
 
   const inject = annotations[ANNOTATIONS.inject];
   if (inject !== undefined && inject !== 'true' && inject !== 'false') {
     return { outcome: 'invalid', problems: [`${ANNOTATIONS.inject} must be "true" or "false", got ${quoteValue(inject)}`] };
   }
-  if (inject === 'false') return skip(`${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
-  if (inject !== 'true' && !input.namespaceOptedIn) return skip('injection not requested', false);
+  if (inject === 'false') return skip('injection_disabled', `${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
+  if (inject !== 'true' && !input.namespaceOptedIn) return skip('not_requested', 'injection not requested', false);
   // Only the injector writes the status, and only with its sidecar: any other value (or the value
   // without the container) would let a pod in an opted-in namespace skip injection silently (issue 15).
   if (status !== undefined) {
@@ -121,22 +122,22 @@ export function mutate(input: MutationInput): Mutation {
     return { outcome: 'invalid', problems: [`${found}; only the injector writes this annotation (value "${STATUS_INJECTED}", with its sidecar): remove it`] };
   }
 
-  if (PROTECTED_NAMESPACES.includes(input.namespace)) return skip(`pods in ${input.namespace} are never injected`);
+  if (PROTECTED_NAMESPACES.includes(input.namespace)) return skip('protected_namespace', `pods in ${input.namespace} are never injected`);
   if (config.namespace !== undefined && input.namespace === config.namespace) {
-    return skip(`pods in the injector's own namespace ${input.namespace} are never injected`);
+    return skip('injector_namespace', `pods in the injector's own namespace ${input.namespace} are never injected`);
   }
   if (spec['hostNetwork'] === true) {
-    return skip(`hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`);
+    return skip('host_network', `hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`);
   }
-  if (hasSidecar) return skip(`a container named ${SIDECAR_NAME} already exists`);
+  if (hasSidecar) return skip('sidecar_name_taken', `a container named ${SIDECAR_NAME} already exists`);
   const clash = all.find((c) => declaredPorts(c).some((p) => p === config.sidecarPort || p === config.sidecarAdminPort));
   if (clash !== undefined) {
-    return skip(`container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`);
+    return skip('port_clash', `container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`);
   }
 
   const resolved = resolveSettings(annotations, config, containers, spec);
   if ('problems' in resolved) return { outcome: 'invalid', problems: resolved.problems };
-  if ('skip' in resolved) return skip(resolved.skip);
+  if ('skip' in resolved) return skip('no_upstream', resolved.skip);
   const { settings, targets } = resolved;
 
   const warnings: string[] = [];

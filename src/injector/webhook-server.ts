@@ -5,9 +5,9 @@ import { createAdminServer } from '../server/admin.js';
 import { closeAdmin, drainServer, listen, ServingState, urlOf } from '../server/serving.js';
 import type { HostPort } from '../config/parsers.js';
 import type { Logger } from '../telemetry/logger.js';
+import { WebhookMetrics } from '../telemetry/webhook-metrics.js';
 import { parseAdmissionReview, review } from './admission.js';
 import type { InjectorConfig } from './config.js';
-import { WebhookMetrics } from './metrics.js';
 import type { CertSource, ServingCert } from './cert-source.js';
 
 export interface WebhookServerOptions {
@@ -152,7 +152,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
       dryRun = request.dryRun;
       const result = review(request, opts.injector, optedIn);
       send(res, 200, JSON.stringify(result.review), 'application/json');
-      metrics.reviews.inc({ decision: result.decision, dry_run: String(dryRun) });
+      metrics.reviews.inc({ decision: result.decision, dry_run: String(dryRun), ...(result.skipCode === undefined ? {} : { reason: result.skipCode }) });
       const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
       log.info({
         event: 'review',
@@ -162,6 +162,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
         operation: request.operation,
         decision: result.decision,
         reason: result.reason,
+        ...(result.skipCode === undefined ? {} : { code: result.skipCode }),
         dryRun,
       }, `pod ${result.decision}`);
     } catch (err) {
