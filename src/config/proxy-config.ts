@@ -1,6 +1,6 @@
 import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
-import { ConfigError, option, parseOptions } from './options.js';
+import { ConfigError, option, parseOptions, type ValuesOf } from './options.js';
 import {
   commaList,
   filePath,
@@ -15,13 +15,12 @@ import {
   positiveMs,
   subsetOf,
   timestamp,
-  type HostPort,
-  type LogLevel,
 } from './parsers.js';
 import {
   CREDENTIAL_KINDS,
   CREDENTIAL_SOURCE_POLICIES,
   type CredentialKind,
+  type CredentialSlot,
   type CredentialSourcePolicy,
 } from '../vocabulary/credentials.js';
 import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../vocabulary/path-patterns.js';
@@ -191,52 +190,56 @@ export const PROXY_OPTIONS = {
   }),
 };
 
-export interface ProxyConfig {
+type ProxyOptionValues = ValuesOf<typeof PROXY_OPTIONS>;
+
+/**
+ * The proxy's configuration: the option table's values (so a new option is one entry in PROXY_OPTIONS),
+ * with the upstream URL split into origin and base path and the Secret's data keys grouped per slot.
+ */
+export type ProxyConfig = Readonly<Omit<ProxyOptionValues, 'upstreamUrl' | 'secretOauthTokenKey' | 'secretApiKeyKey' | 'secretLitellmKeyKey'>> & {
   readonly upstream: URL;
   /** Upstream path prefix without a trailing slash (`/anthropic`), prepended to every request path. */
   readonly upstreamBasePath: string;
-  readonly listen: HostPort;
-  readonly adminListen: HostPort;
-  readonly adminMaxConnections: number;
-  readonly oauthTokenFile: string | undefined;
-  readonly apiKeyFile: string | undefined;
-  readonly litellmKeyFile: string | undefined;
-  /** Kubernetes API mode: the Secret and the data key of each slot it provides. */
-  readonly secret: { readonly namespace: string; readonly name: string } | undefined;
-  readonly secretKeys: { readonly oauth?: string; readonly apiKey?: string; readonly litellmKey?: string };
-  readonly credentialSource: CredentialSourcePolicy;
-  readonly allowedCredentials: CredentialKind[];
-  readonly litellmKeyHeader: string;
-  readonly allowedPaths: string[];
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly upstreamConnections: number;
-  readonly connectRetries: number;
-  readonly maxBodyBytes: number;
-  /** 0: no limit. */
-  readonly maxInflightRequests: number;
-  readonly clientHeadersTimeoutMs: number;
-  readonly clientRequestTimeoutMs: number;
-  readonly drainTimeoutMs: number;
-  readonly reloadIntervalMs: number;
-  readonly oauthTokenExpiresAt: Date | undefined;
-  readonly logLevel: LogLevel;
-}
-
-/** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
-const RESERVED_HEADERS = ['authorization', 'x-api-key', 'anthropic-beta', 'host', 'content-length', 'connection', 'transfer-encoding'];
+  /** Kubernetes API mode (`secret` set): the data key of each slot the Secret provides. */
+  readonly secretKeys: { readonly [S in CredentialSlot]?: string };
+};
 
 /** Parses and validates the proxy configuration; throws one ConfigError listing every problem. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): ProxyConfig {
   const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
+  problems.push(...listenerProblems(v), ...credentialProblems(v), ...upstreamProblems(v), ...timeoutProblems(v));
+  if (problems.length > 0) throw new ConfigError(problems);
 
+  const { upstreamUrl: upstream, secretOauthTokenKey, secretApiKeyKey, secretLitellmKeyKey, ...rest } = v;
+  return {
+    ...rest,
+    upstream,
+    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
+    secretKeys: {
+      ...(secretOauthTokenKey === undefined ? {} : { oauth: secretOauthTokenKey }),
+      ...(secretApiKeyKey === undefined ? {} : { apiKey: secretApiKeyKey }),
+      ...(secretLitellmKeyKey === undefined ? {} : { litellmKey: secretLitellmKeyKey }),
+    },
+  };
+}
+
+// Cross-field rules, one function per area (oauth2-proxy splits its validators the same way).
+
+/** The agent-facing listener stays on loopback and apart from the admin listener. */
+function listenerProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   if (v.listen !== undefined && !isLoopback(v.listen.host)) {
     problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`);
   }
   if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
     problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
   }
+  return problems;
+}
+
+/** Where credentials come from (files or one Secret), which kinds may be forwarded, and whose. */
+function credentialProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   const keyOptions = [v.secretOauthTokenKey, v.secretApiKeyKey, v.secretLitellmKeyKey];
   if (v.secret !== undefined) {
     for (const [file, env] of [[v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'], [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'], [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE']] as const) {
@@ -264,6 +267,18 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
   if (v.credentialSource === 'client-only' && (oauthFrom !== undefined || apiKeyFrom !== undefined)) {
     problems.push(`AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`);
   }
+  if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
+    problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
+  }
+  return problems;
+}
+
+/** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
+const RESERVED_HEADERS = ['authorization', 'x-api-key', 'anthropic-beta', 'host', 'content-length', 'connection', 'transfer-encoding'];
+
+/** What reaches the upstream: the LiteLLM key header and the path allowlist. */
+function upstreamProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   if (v.litellmKeyHeader !== undefined && (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))) {
     problems.push(`AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`);
   }
@@ -271,48 +286,15 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
     for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
   }
+  return problems;
+}
+
+/** Timeouts node:http would refuse. */
+function timeoutProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE).
   if (v.clientHeadersTimeoutMs !== undefined && v.clientRequestTimeoutMs !== undefined && v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs) {
     problems.push(`AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`);
   }
-  if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
-    problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
-  }
-
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  const upstream = v.upstreamUrl;
-  return {
-    upstream,
-    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
-    listen: v.listen,
-    adminListen: v.adminListen,
-    adminMaxConnections: v.adminMaxConnections,
-    oauthTokenFile: v.oauthTokenFile,
-    apiKeyFile: v.apiKeyFile,
-    litellmKeyFile: v.litellmKeyFile,
-    secret: v.secret,
-    secretKeys: {
-      ...(v.secretOauthTokenKey === undefined ? {} : { oauth: v.secretOauthTokenKey }),
-      ...(v.secretApiKeyKey === undefined ? {} : { apiKey: v.secretApiKeyKey }),
-      ...(v.secretLitellmKeyKey === undefined ? {} : { litellmKey: v.secretLitellmKeyKey }),
-    },
-    credentialSource: v.credentialSource,
-    allowedCredentials: v.allowedCredentials,
-    litellmKeyHeader: v.litellmKeyHeader,
-    allowedPaths: v.allowedPaths,
-    connectTimeoutMs: v.connectTimeoutMs,
-    headersTimeoutMs: v.headersTimeoutMs,
-    bodyTimeoutMs: v.bodyTimeoutMs,
-    upstreamConnections: v.upstreamConnections,
-    connectRetries: v.connectRetries,
-    maxBodyBytes: v.maxBodyBytes,
-    maxInflightRequests: v.maxInflightRequests,
-    clientHeadersTimeoutMs: v.clientHeadersTimeoutMs,
-    clientRequestTimeoutMs: v.clientRequestTimeoutMs,
-    drainTimeoutMs: v.drainTimeoutMs,
-    reloadIntervalMs: v.reloadIntervalMs,
-    oauthTokenExpiresAt: v.oauthTokenExpiresAt,
-    logLevel: v.logLevel,
-  };
+  return problems;
 }
