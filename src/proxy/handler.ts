@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
 import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
+import { decide, type AdmissionPolicy } from './decide.js';
 import { createPathPolicy } from './paths.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
@@ -31,8 +32,6 @@ export interface ProxyHandlerDeps {
   readonly mask?: (text: string) => string;
 }
 
-const METHODS = new Set(['GET', 'HEAD', 'POST']);
-
 export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   /** Requests in flight, for graceful shutdown. */
@@ -49,10 +48,15 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     allowed: config.allowedCredentials,
     litellmKeyHeader: config.litellmKeyHeader,
   });
-  const paths = createPathPolicy(config.allowedPaths);
+  const policy: AdmissionPolicy = {
+    paths: createPathPolicy(config.allowedPaths),
+    translate,
+    maxBodyBytes: config.maxBodyBytes,
+    credentialSource: config.credentialSource,
+    litellmKeyRequired: credentialSlots(config).litellmKey !== undefined,
+  };
   const upstreamHost = config.upstream.host;
   const mask = deps.mask ?? ((text: string) => text);
-  const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
   const maxInflight = config.maxInflightRequests === 0 ? Number.POSITIVE_INFINITY : config.maxInflightRequests;
   metrics.maxInflight.set(config.maxInflightRequests);
   let inflight = 0;
@@ -112,43 +116,18 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       reject(req, res, '(over capacity)', started, ERRORS.tooManyInflight, `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`);
       return;
     }
-    const target = req.url ?? '';
-
-    const verdict = paths.check(target);
-    const logPath = verdict.ok ? verdict.route : '(rejected)';
-    if (!METHODS.has(req.method ?? '')) {
-      reject(req, res, logPath, started, ERRORS.methodNotAllowed, `auth-shim: method ${JSON.stringify(req.method)} is not allowed (GET, HEAD, POST)`);
-      return;
-    }
-    if (!verdict.ok) {
-      reject(req, res, logPath, started, ERRORS.pathNotAllowed, `auth-shim: ${verdict.reason}`);
-      return;
-    }
-
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
-      reject(req, res, verdict.route, started, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${config.maxBodyBytes} bytes)`);
-      return;
-    }
-
     const creds = credentials.snapshot();
-    if (litellmKeyConfigured && creds.litellmKey === undefined) {
-      reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
+    const v = decide(policy, { method: req.method, target: req.url ?? '', contentLength: req.headers['content-length'], rawHeaders: req.rawHeaders }, {
+      credentials: creds,
+      notReadyReasons: () => credentials.notReadyReasons(),
+    });
+    if (!v.ok) {
+      reject(req, res, v.route, started, v.error, v.message);
       return;
     }
-    const t = translate(req.rawHeaders, creds);
-    if (!t.ok) {
-      const reasons = t.error === ERRORS.missingCredential ? credentials.notReadyReasons() : [];
-      if (reasons.length > 0 && config.credentialSource !== 'client-only') {
-        // The shim should hold a credential but its Secret has not loaded: transient, retryable.
-        reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
-      } else {
-        reject(req, res, verdict.route, started, t.error, t.message);
-      }
-      return;
-    }
+    const declared = req.headers['content-length'];
     if (log.isLevelEnabled('debug')) {
-      log.debug({ event: 'translate', path: verdict.route, credential: t.credential, origin: t.origin, before: headerNames(req.rawHeaders), after: headerNames(t.headers) }, 'header names before and after translation');
+      log.debug({ event: 'translate', path: v.route, credential: v.credential, origin: v.origin, before: headerNames(req.rawHeaders), after: headerNames(v.headers) }, 'header names before and after translation');
     }
 
     const tap = deps.observe?.start();
@@ -169,14 +148,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       },
       done(outcome) {
         tap?.end();
-        finish(req, verdict.route, started, t.credential, t.origin, outcome);
+        finish(req, v.route, started, v.credential, v.origin, outcome);
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
-      path: config.upstreamBasePath + verdict.path + verdict.query,
+      path: config.upstreamBasePath + v.path + v.query,
       method: req.method as Dispatcher.HttpMethod,
-      headers: t.headers,
+      headers: v.headers,
       body: null,
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
