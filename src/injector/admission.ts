@@ -5,7 +5,8 @@ import { isObject } from '../vocabulary/guards.js';
 
 /**
  * AdmissionReview `admission.k8s.io/v1` in and out, pure. @kubernetes/client-node has no
- * AdmissionReview type (facts §4), so the few fields used are checked here.
+ * AdmissionReview type (admission.k8s.io is not in the API server's OpenAPI spec its models are generated
+ * from), so the few fields used are checked here.
  */
 
 export interface AdmissionRequest {

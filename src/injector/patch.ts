@@ -1,6 +1,6 @@
 /**
  * JSON Patch (RFC 6902) helpers: the pitfalls of admission patches handled once
- * (vault-k8s `agent/patch.go`, facts §4).
+ * (vault-k8s `agent/patch.go`).
  */
 
 export interface AddOperation {

