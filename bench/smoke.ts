@@ -2,8 +2,8 @@ import type { BenchResults } from './bench.js';
 
 /**
  * What fails the CI smoke run: only gross regressions — errors, a shim an order of magnitude
- * slower than nginx or than the floor, memory far past any pod limit, a stream that gets
- * buffered. The bounds are 5–20× the committed numbers, so a busy CI machine never trips them.
+ * slower than nginx or than the floor, memory far past any pod limit, a stream that does not
+ * complete. The bounds are 5–20× the committed numbers, so a busy CI machine never trips them.
  */
 export function smokeProblems(r: BenchResults): string[] {
   const problems: string[] = [];
@@ -23,7 +23,8 @@ export function smokeProblems(r: BenchResults): string[] {
   }
   if (shim.openStreams !== undefined && shim.openStreams.open < shim.openStreams.wanted) problems.push(`only ${shim.openStreams.open} of ${shim.openStreams.wanted} streams opened through auth-shim`);
   if (shim.startupMs !== undefined && shim.startupMs.median > 3_000) problems.push(`auth-shim takes ${shim.startupMs.median} ms to /readyz (bound: 3,000 ms)`);
-  const retimed = shim.stream.delayP99Ms - direct.stream.delayP50Ms;
-  if (!(retimed < 25)) problems.push(`streamed events arrive ${retimed.toFixed(1)} ms late through auth-shim at p99 (bound: 25 ms; buffering?)`);
+  // Stream re-timing is not judged here: a 25 ms p99 bound failed 2 of 5 runs on a loaded 2-core machine.
+  // Buffering is caught without a clock by test/proxy/forwarding.test.ts (the upstream sends event n+1 only
+  // after the client got event n); the re-timing figures belong to `npm run bench`.
   return problems;
 }

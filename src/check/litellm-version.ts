@@ -7,16 +7,23 @@
  *   arrive, so a subscription token can never get through;
  * - ≥ 1.82.5: the route adds a credential only when LiteLLM has one (`get_auth_header`), so the
  *   client's Authorization reaches Anthropic (if the pod has no Anthropic credential);
+ * - ≤ 1.102.4: `/anthropic` forwards the client's `x-litellm-api-key` to Anthropic with every
+ *   request; 1.103.0 is the first release that drops it (bisected over the PyPI releases against a
+ *   header-recording upstream, issue 18; docs/PEERS.md);
  * - 1.82.7, 1.82.8 and 1.107.0 were malicious or compromised uploads.
  */
 export interface LitellmVerdict {
   readonly version: string;
   readonly oauth: boolean;
+  /** Whether `/anthropic` sends the LiteLLM virtual key on to Anthropic. */
+  readonly forwardsKey: boolean;
   readonly compromised: boolean;
   readonly notes: string[];
 }
 
 const COMPROMISED = new Set(['1.82.7', '1.82.8', '1.107.0']);
+/** The first release whose `/anthropic` no longer forwards `x-litellm-api-key` upstream. */
+export const KEY_FORWARDING_FIXED = '1.103.0';
 
 export function parseVersion(v: string): [number, number, number] | undefined {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v.trim());
@@ -35,7 +42,7 @@ export function litellmVerdict(version: string): LitellmVerdict {
   const notes: string[] = [];
   const compromised = COMPROMISED.has(version.trim().replace(/^v/, ''));
   if (compromised) notes.push(`LiteLLM ${version} was a malicious/compromised release: replace it now`);
-  if (v === undefined) return { version, oauth: false, compromised, notes: [...notes, `cannot parse LiteLLM version ${JSON.stringify(version)}`] };
+  if (v === undefined) return { version, oauth: false, forwardsKey: false, compromised, notes: [...notes, `cannot parse LiteLLM version ${JSON.stringify(version)}`] };
   if (!atLeast(v, [1, 74, 14])) {
     notes.push('this version ignores ANTHROPIC_API_BASE and sends /anthropic straight to api.anthropic.com');
   }
@@ -45,5 +52,6 @@ export function litellmVerdict(version: string): LitellmVerdict {
   } else {
     notes.push('OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through Anthropic deployment (a server credential wins over the client\'s)');
   }
-  return { version, oauth, compromised, notes };
+  const forwardsKey = !atLeast(v, parseVersion(KEY_FORWARDING_FIXED) as [number, number, number]);
+  return { version, oauth, forwardsKey, compromised, notes };
 }

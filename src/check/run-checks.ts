@@ -10,7 +10,8 @@ import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
 import { classifyToken } from '../vocabulary/credentials.js';
 import { maskSecret } from '../vocabulary/redaction.js';
 import { createTranslator } from '../proxy/translate.js';
-import { litellmVerdict } from './litellm-version.js';
+import { detectLitellmVersion, type DetectedVersion, type VersionSource } from './litellm-detect.js';
+import { KEY_FORWARDING_FIXED, litellmVerdict } from './litellm-version.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -26,6 +27,8 @@ export interface CheckReport {
   /** What a sample request's headers become (values masked). */
   readonly mapping: { readonly sample: string; readonly before: string[]; readonly after: string[] } | undefined;
   readonly litellmVersion?: string | undefined;
+  /** Where the version was read (a cheap route first, `/openapi.json` only as the fallback). */
+  readonly litellmVersionSource?: VersionSource | undefined;
 }
 
 const TIMEOUT_MS = 5_000;
@@ -40,9 +43,9 @@ export async function runChecks(config: ProxyConfig): Promise<CheckReport> {
   checks.push({ name: 'configuration', status: 'ok', detail: `valid: ${config.credentialSource}, upstream ${displayUrl(config.upstream)}` });
 
   const snapshot = await checkCredentials(config, checks);
-  const litellmVersion = await checkUpstream(config, snapshot, checks);
+  const detected = await checkUpstream(config, snapshot, checks);
   const mapping = sampleMapping(config, snapshot);
-  return { ok: checks.every((c) => c.status !== 'fail'), checks, mapping, litellmVersion };
+  return { ok: checks.every((c) => c.status !== 'fail'), checks, mapping, litellmVersion: detected?.version, litellmVersionSource: detected?.source };
 }
 
 async function checkCredentials(config: ProxyConfig, checks: CheckResult[]): Promise<CredentialSnapshot> {
@@ -90,7 +93,7 @@ function describeValue(slot: CredentialSlot, value: string): string {
   return classifyToken(value) === 'oauth' ? `subscription OAuth token ${maskSecret(value)}` : `Anthropic API key ${maskSecret(value)}`;
 }
 
-async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, checks: CheckResult[]): Promise<string | undefined> {
+async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, checks: CheckResult[]): Promise<DetectedVersion | undefined> {
   const origin = config.upstream.origin;
   let readiness: { status: number; body: string };
   try {
@@ -103,16 +106,20 @@ async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, chec
   }
   checks.push({ name: 'upstream', status: 'ok', detail: `${origin} reachable (GET /health/readiness → ${readiness.status})` });
 
-  const version = readinessVersion(readiness.body) ?? (await openapiVersion(origin));
-  if (version === undefined) {
-    checks.push({ name: 'litellm version', status: 'warn', detail: 'the upstream did not report a LiteLLM version (/health/readiness, /openapi.json): not LiteLLM, or those routes are not exposed' });
+  const detected = await detectLitellmVersion(origin, readiness.body);
+  if (detected === undefined) {
+    checks.push({ name: 'litellm version', status: 'warn', detail: 'the upstream did not report a LiteLLM version (/health/readiness, /public/model_hub/info, /openapi.json): not LiteLLM, or those routes are not exposed' });
     return undefined;
   }
+  const { version, source } = detected;
   const verdict = litellmVerdict(version);
   const usesOauth = snap.oauth !== undefined || config.credentialSource !== 'shim-only';
   const status: CheckStatus = verdict.compromised || (!verdict.oauth && usesOauth) ? 'fail' : 'ok';
-  checks.push({ name: 'litellm version', status, detail: `${version}: ${verdict.oauth ? 'can carry OAuth tokens' : 'cannot carry OAuth tokens'}. ${verdict.notes.join('. ')}` });
+  checks.push({ name: 'litellm version', status, detail: `${version} (from ${source}): ${verdict.oauth ? 'can carry OAuth tokens' : 'cannot carry OAuth tokens'}. ${verdict.notes.join('. ')}` });
 
+  if (snap.litellmKey !== undefined && verdict.forwardsKey) {
+    checks.push({ name: 'litellm key exposure', status: 'warn', detail: `LiteLLM ${version} forwards x-litellm-api-key to Anthropic with every /anthropic request: the virtual key leaves for a third party. ${KEY_FORWARDING_FIXED} stopped this; upgrade, and give each agent its own low-privilege key meanwhile` });
+  }
   if (snap.litellmKey !== undefined) {
     try {
       // A cheap authenticated call to LiteLLM itself (its OpenAI-style model list), not a pass-through.
@@ -125,32 +132,7 @@ async function checkUpstream(config: ProxyConfig, snap: CredentialSnapshot, chec
       checks.push({ name: 'litellm key', status: 'fail', detail: `could not be tested: ${(err as { code?: string }).code ?? (err as Error).message}` });
     }
   }
-  return version;
-}
-
-/** LiteLLM ≤ ~1.9x reports `litellm_version` in `/health/readiness`; newer releases stopped. */
-function readinessVersion(body: string): string | undefined {
-  try {
-    const v = (JSON.parse(body) as { litellm_version?: unknown }).litellm_version;
-    return typeof v === 'string' ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Newer LiteLLM (1.106 seen) still states its version in its OpenAPI document. */
-async function openapiVersion(origin: string): Promise<string | undefined> {
-  try {
-    const res = await request(`${origin}/openapi.json`, { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return undefined;
-    }
-    const doc = (await res.body.json()) as { info?: { title?: unknown; version?: unknown } };
-    return doc.info?.title === 'LiteLLM API' && typeof doc.info.version === 'string' ? doc.info.version : undefined;
-  } catch {
-    return undefined;
-  }
+  return detected;
 }
 
 function sampleMapping(config: ProxyConfig, snap: CredentialSnapshot): CheckReport['mapping'] {

@@ -12,7 +12,7 @@ import { decide, type AdmissionPolicy } from './decide.js';
 import { createPathPolicy } from './paths.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
-import type { ResponseHead, ResponseObserver } from '../vocabulary/response.js';
+import type { RequestUsage, ResponseHead, ResponseObserver } from '../vocabulary/response.js';
 
 /** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
 export interface SnapshotProvider {
@@ -62,7 +62,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   let inflight = 0;
   let draining = false;
 
-  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome): void {
+  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome, usage?: RequestUsage): void {
     inflight--;
     metrics.inflight.dec();
     const code = String(o.status);
@@ -87,6 +87,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       error: o.error?.code,
       cause: o.cause,
       unwrapped: o.unwrapped || undefined,
+      model: usage?.model,
+      input_tokens: usage?.input,
+      output_tokens: usage?.output,
+      cache_read_tokens: usage?.cacheRead,
+      cache_creation_tokens: usage?.cacheCreation,
     };
     if (o.error !== undefined && o.error.status >= 500) log.warn(line, 'request failed');
     else log.info(line, 'request');
@@ -147,8 +152,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         return true;
       },
       done(outcome) {
-        tap?.end();
-        finish(req, v.route, started, v.credential, v.origin, outcome);
+        finish(req, v.route, started, v.credential, v.origin, outcome, tap?.end());
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);

@@ -50,7 +50,7 @@ export function unwrapLitellmError(raw: string, status: number): UnwrappedError 
   // LiteLLM's envelope always has these four fields; other gateways' `{"error":{…}}` is left alone.
   if (!('type' in envelope) || !('param' in envelope) || !('code' in envelope)) return undefined;
   // LiteLLM stringifies Python's None for type and param when it wraps an upstream error.
-  if (envelope['type'] !== 'None') return litellmOwn(envelope['message'], status);
+  if (envelope['type'] !== 'None') return litellmOwn(envelope['message'], status, envelope['type']);
 
   let message = envelope['message'];
   if (message.startsWith("b'") || message.startsWith('b"')) {
@@ -66,10 +66,20 @@ export function unwrapLitellmError(raw: string, status: number): UnwrappedError 
   return { kind: 'wrapped', body: message, requestId, retry: undefined };
 }
 
-function litellmOwn(message: string, status: number): UnwrappedError {
+/**
+ * A virtual key over its `max_budget`: LiteLLM answers 400 (1.82.6) or 422 (1.106.4) with type
+ * `budget_exceeded` (issue 18). A budget does not refill in seconds, so it is Anthropic's
+ * `billing_error` and no client should retry it (Claude Code would, for minutes, on a bare 4xx it
+ * cannot classify).
+ */
+const BUDGET_EXCEEDED = 'budget_exceeded';
+
+function litellmOwn(message: string, status: number, litellmType?: unknown): UnwrappedError {
   const clean = message.replace(KEY_FRAGMENT, 'sk-***').slice(0, 2000);
-  const body = JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message: `LiteLLM: ${clean}` } });
-  return { kind: 'litellm', body, requestId: undefined, retry: status === 401 || status === 403 ? false : undefined };
+  const budget = litellmType === BUDGET_EXCEEDED;
+  const type = budget ? 'billing_error' : anthropicErrorType(status);
+  const body = JSON.stringify({ type: 'error', error: { type, message: `LiteLLM: ${clean}` } });
+  return { kind: 'litellm', body, requestId: undefined, retry: budget || status === 401 || status === 403 ? false : undefined };
 }
 
 /**

@@ -3,7 +3,10 @@ import { ModelLabels } from './model-label.js';
 import { parseRateLimitHeaders } from './ratelimit.js';
 import { JsonUsageCollector, MAX_JSON_BYTES, SseUsageScanner, type UsageResult } from './usage-parse.js';
 import type { TokenType } from './usage-metrics.js';
-import type { ResponseHead, ResponseObserver, ResponseTap } from '../vocabulary/response.js';
+import type { RequestUsage, ResponseHead, ResponseObserver, ResponseTap } from '../vocabulary/response.js';
+
+/** A model name is the upstream's word; a log line carries at most this much of it. */
+const MAX_LOGGED_MODEL = 100;
 
 export interface UsageObserverOptions {
   /** Largest JSON body read for usage (default 1 MiB); larger responses are not counted. */
@@ -24,18 +27,25 @@ export function createUsageObserver(metrics: ProxyMetrics, opts: UsageObserverOp
   const maxJson = opts.maxJsonBytes ?? MAX_JSON_BYTES;
   const now = opts.nowSeconds ?? (() => Date.now() / 1000);
 
-  function count(result: UsageResult): void {
+  function count(result: UsageResult): RequestUsage | undefined {
     if (result.problem !== undefined) {
       metrics.usage.skipped.inc({ reason: result.problem });
-      return;
+      return undefined;
     }
     const u = result.usage;
-    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined) return;
+    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined) return undefined;
     const model = models.label(result.model);
     add('input', model, u.input);
     add('output', model, u.output);
     add('cache_read', model, u.cacheRead);
     add('cache_creation', model, u.cacheCreation);
+    return {
+      model: typeof result.model === 'string' ? result.model.slice(0, MAX_LOGGED_MODEL) : 'unknown',
+      input: u.input ?? 0,
+      output: u.output ?? 0,
+      cacheRead: u.cacheRead ?? 0,
+      cacheCreation: u.cacheCreation ?? 0,
+    };
   }
 
   function add(type: TokenType, model: string, n: number | undefined): void {
@@ -77,12 +87,12 @@ export function createUsageObserver(metrics: ProxyMetrics, opts: UsageObserverOp
       }
     }
 
-    end(): void {
+    end(): RequestUsage | undefined {
       try {
         const result = this.#sse?.finish() ?? this.#json?.finish();
-        if (result !== undefined) count(result);
+        return result === undefined ? undefined : count(result);
       } catch {
-        // ignore: see the class comment
+        return undefined; // see the class comment
       } finally {
         this.#sse = this.#json = undefined;
       }

@@ -20,5 +20,19 @@ export interface ResponseObserver {
 export interface ResponseTap {
   headers(head: ResponseHead, status: number): void;
   data(chunk: Buffer): void;
-  end(): void;
+  /** The request's token usage, when the response reported any (for its log line). */
+  end(): RequestUsage | undefined;
+}
+
+/**
+ * One request's usage for its log line: every count present (0 when the response did not say),
+ * so a platform team can sum streamed traffic per agent even where LiteLLM books 0 (issue 18).
+ */
+export interface RequestUsage {
+  /** The model the response names (cut to 100 characters), or `unknown`. */
+  readonly model: string;
+  readonly input: number;
+  readonly output: number;
+  readonly cacheRead: number;
+  readonly cacheCreation: number;
 }

@@ -5,7 +5,7 @@ import { smokeProblems } from '../../bench/smoke.js';
 /**
  * The CI-sized bench: every hop but LiteLLM, tiny counts (~30 s). Not a timed unit test — it fails
  * only on gross regressions (errors, an order of magnitude slower than nginx, memory far past a
- * pod limit, buffered streams); the real numbers come from `npm run bench` (docs/PERFORMANCE.md).
+ * pod limit, streams that do not complete); the real numbers come from `npm run bench` (docs/PERFORMANCE.md).
  * It installs nginx and wrk with apt-get when they are missing, as the full bench does.
  */
 describe('bench smoke', () => {

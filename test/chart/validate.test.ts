@@ -29,6 +29,16 @@ describe('manifestProblems', () => {
     expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' }, spec: { interval: 5 } })).not.toEqual([]);
   });
 
+  it('rejects a misspelt field in a CRD, as the API server\'s strict field validation does', async () => {
+    const problems = await manifestProblems({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'x' }, spec: { url: 'oci://example.com/charts', type: 'oci', intervall: '1h' } });
+    expect(problems.join('\n')).toContain('(intervall)');
+  });
+
+  it('checks Flux GA kinds against their own version, not an older one', async () => {
+    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' }, spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'x' } } })).toEqual([]);
+    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v9', kind: 'HelmRelease', metadata: { name: 'x' } })).toHaveLength(1);
+  });
+
   it('reports a kind it has no schema for instead of passing it', async () => {
     expect(await manifestProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } })).toHaveLength(1);
   });

@@ -20,6 +20,11 @@ describe('LiteLLM version verdicts (from its source: `x-api-key: None` until 1.8
     expect(v.compromised).toBe(true);
     expect(v.notes[0]).toContain('malicious/compromised');
   });
+  it.each([
+    ['1.74.13', true], ['1.82.6', true], ['1.102.4', true], ['1.103.0', false], ['1.106.4', false],
+  ])('%s forwards x-litellm-api-key to Anthropic: %s (bisected, docs/PEERS.md)', (version, forwards) => {
+    expect(litellmVerdict(version).forwardsKey).toBe(forwards);
+  });
   it('an unparseable version is said so', () => {
     expect(litellmVerdict('main-latest').notes.join()).toContain('cannot parse');
   });
@@ -35,10 +40,16 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** A stand-in for LiteLLM's readiness and model-list routes (the real one runs in test/e2e). */
-async function fakeLitellm(version: string, acceptKey: string): Promise<string> {
+/** Which of LiteLLM's routes state its version: readiness up to 1.8x, the model hub info in 1.82.6 and 1.106.4, the OpenAPI document always. */
+type VersionRoutes = 'readiness' | 'hub' | 'openapi-only';
+
+/** A stand-in for LiteLLM's readiness, version and model-list routes (the real one runs in test/e2e). */
+async function fakeLitellm(version: string, acceptKey: string, routes: VersionRoutes = 'readiness'): Promise<string> {
   server = createServer((req, res) => {
-    if (req.url === '/health/readiness') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'healthy', litellm_version: version }));
+    const json = (body: unknown): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.url === '/health/readiness') return json(routes === 'readiness' ? { status: 'healthy', litellm_version: version } : { status: 'healthy', db: 'Not connected' });
+    if (req.url === '/public/model_hub/info' && routes !== 'openapi-only') return json({ docs_title: 'LiteLLM API', litellm_version: version });
+    if (req.url === '/openapi.json') return json({ info: { title: 'LiteLLM API', version } });
     if (req.url === '/v1/models') return void res.writeHead(req.headers['x-litellm-api-key'] === acceptKey ? 200 : 401).end('{}');
     res.writeHead(404).end();
   });
@@ -82,6 +93,27 @@ describe('runChecks', () => {
     await writeFile(join(d, 'key'), LITELLM_KEY);
     const refused = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up, AUTH_SHIM_LITELLM_KEY_FILE: join(d, 'key') }));
     expect(refused.checks.find((c) => c.name === 'litellm key')).toMatchObject({ status: 'fail', detail: expect.stringContaining('refused by LiteLLM (GET /v1/models → 401') });
+  });
+
+  it.each([
+    ['readiness', 'GET /health/readiness'],
+    ['hub', 'GET /public/model_hub/info'],
+    ['openapi-only', 'GET /openapi.json'],
+  ] as const)('the version comes from the cheapest route that states it (%s) and the source is reported', async (routes, source) => {
+    const up = await fakeLitellm('1.106.4', LITELLM_KEY, routes);
+    const report = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up }));
+    expect(report).toMatchObject({ litellmVersion: '1.106.4', litellmVersionSource: source });
+    expect(report.checks.find((c) => c.name === 'litellm version')?.detail).toMatch(new RegExp(`^1\\.106\\.4 \\(from ${source.replace(/[./]/g, '\\$&')}\\): can carry`));
+  });
+
+  it('a LiteLLM that forwards the virtual key to Anthropic is a warning when a key is configured, and only then', async () => {
+    const up = await fakeLitellm('1.102.4', LITELLM_KEY);
+    const d = await files({ key: LITELLM_KEY });
+    const withKey = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up, AUTH_SHIM_LITELLM_KEY_FILE: join(d, 'key') }));
+    expect(withKey.ok).toBe(true);
+    expect(withKey.checks.find((c) => c.name === 'litellm key exposure')).toMatchObject({ status: 'warn', detail: expect.stringContaining('1.102.4 forwards x-litellm-api-key to Anthropic') });
+    const without = await runChecks(loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: up }));
+    expect(without.checks.find((c) => c.name === 'litellm key exposure')).toBeUndefined();
   });
 
   it('an unreachable upstream fails; shim-only shows the placeholder mapping', async () => {

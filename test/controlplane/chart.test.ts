@@ -8,7 +8,7 @@ import { CI_VALUES, ciValuesPath, NAMESPACE, parseManifests, RELEASE } from '../
 import { runCli, type ChildShim } from '../helpers/child.js';
 import { CHART_DIR, helm, REPO_ROOT } from '../helpers/helm.js';
 import { createNamespace, DEFAULT_CONTROLLERS, freePort, startControlPlane, type ControlPlane } from './cluster.js';
-import { createOk, expectGoldenYaml, getJson, installStandInCrds, listening, normalise, stopChild, waitFor, type Obj } from './kube.js';
+import { createOk, expectGoldenYaml, getJson, installPublishedCrds, listening, normalise, stopChild, waitFor, type Obj } from './kube.js';
 
 // The chart against a real kube-apiserver: every values file passes server-side validation
 // (`kubectl apply --dry-run=server`), and a real `helm install` yields a working injector — the
@@ -20,6 +20,7 @@ const UPSTREAM = 'http://litellm.ai.svc:4000/anthropic';
 
 let cp: ControlPlane;
 let webhook: ChildShim | undefined;
+let crds: string[] = [];
 
 beforeAll(async () => {
   cp = await startControlPlane({ controllers: DEFAULT_CONTROLLERS });
@@ -28,7 +29,7 @@ beforeAll(async () => {
   // Deployment template that would not draws a warning, which the dry run below refuses.
   await createNamespace(cp, NAMESPACE, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
   await createNamespace(cp, 'monitoring');
-  await installStandInCrds(cp);
+  crds = await installPublishedCrds(cp);
 }, 120_000);
 
 afterAll(async () => {
@@ -41,6 +42,25 @@ async function helmOk(args: readonly string[]): Promise<string> {
   if (r.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
 }
+
+describe('the published CRDs are what the dry runs below validate against', () => {
+  it('every CRD of test/crds/published.txt is established', () => {
+    expect(crds).toEqual(expect.arrayContaining(['customresourcedefinition.apiextensions.k8s.io/helmreleases.helm.toolkit.fluxcd.io', 'customresourcedefinition.apiextensions.k8s.io/servicemonitors.monitoring.coreos.com', 'customresourcedefinition.apiextensions.k8s.io/certificates.cert-manager.io']));
+  });
+
+  // A stand-in CRD that accepts any spec passes all of these; the published schemas refuse them.
+  it.each([
+    ['ServiceMonitor with a numeric endpoint port', { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x', namespace: 'default' }, spec: { selector: {}, endpoints: [{ port: 9464 }] } }, /port/],
+    ['PrometheusRule with a malformed `for`', { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'x', namespace: 'default' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'up', for: 'ten minutes' }] }] } }, /for/],
+    ['Certificate without issuerRef.name', { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x', namespace: 'default' }, spec: { secretName: 's', issuerRef: {} } }, /issuerRef\.name/],
+    ['HelmRelease with a misspelt field', { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x', namespace: 'default' }, spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'x' }, valuez: {} } }, /valuez/],
+    ['HelmRepository of an unknown type', { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'x', namespace: 'default' }, spec: { url: 'https://example.com', type: 'git' } }, /type/],
+  ])('the API server refuses a %s', async (_name, obj, reason) => {
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(obj));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(reason);
+  });
+});
 
 describe('every chart values file passes kubectl apply --dry-run=server', () => {
   it.each(['values.yaml', ...CI_VALUES])('%s', async (file) => {

@@ -120,16 +120,16 @@ export function kubeconfigYaml(server: string, caFile: string, user: { token: st
   }, null, 2);
 }
 
-interface Proc {
+export interface Proc {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
 }
 
-function startProc(bin: string, args: readonly string[], logFile: string, detached: boolean): Proc {
+export function startProc(bin: string, args: readonly string[], logFile: string, detached: boolean, env: NodeJS.ProcessEnv = process.env): Proc {
   // Output goes to a file, not a pipe: a pipe nobody drains would stall the process, and the log is
   // what a developer reads when start-up fails.
   const fd = openSync(logFile, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached });
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached, env });
   closeSync(fd); // the child has its own copy
   const exited = new Promise<void>((r) => {
     child.on('exit', () => r());
@@ -144,7 +144,7 @@ function startProc(bin: string, args: readonly string[], logFile: string, detach
   return { child, exited };
 }
 
-async function stopProc(p: Proc | undefined, graceMs = 10_000): Promise<void> {
+export async function stopProc(p: Proc | undefined, graceMs = 10_000): Promise<void> {
   if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill('SIGTERM');
   const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);

@@ -3,6 +3,7 @@ import { parse, stringify } from 'yaml';
 import { expect } from 'vitest';
 import type { ChildShim } from '../helpers/child.js';
 import type { ControlPlane } from './cluster.js';
+import { publishedCrdFiles } from '../crds/crds.js';
 
 /** Helpers shared by the control-plane tests: objects in, stored objects out, golden comparison. */
 
@@ -112,39 +113,15 @@ export async function stopChild(s: ChildShim | undefined): Promise<void> {
 }
 
 /**
- * Stand-ins for the CRDs of cert-manager, prometheus-operator and Flux: the chart's optional
- * objects and deploy/'s Flux objects need their kinds to exist to be dry-run at all. The published
- * CRD manifests come with those projects' charts and release assets, which no package registry
- * reachable here serves (@kubernetes-models/* ship compiled validators, not CRDs), so these accept
- * any spec: the dry run checks apiVersion, kind, scope, names and metadata; test/chart and
- * test/deploy validate the specs against the @kubernetes-models schemas.
+ * Installs the published CRDs of Flux, prometheus-operator and cert-manager (test/crds, pinned in
+ * published.txt): the chart's optional objects and deploy/'s Flux objects are dry-run against the
+ * schemas their controllers really serve. Server-side apply: the largest CRDs (Prometheus,
+ * Alertmanager) exceed the 256 KiB last-applied annotation of a client-side apply.
  */
-const STAND_IN_KINDS = [
-  { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates', scope: 'Namespaced', versions: ['v1'] },
-  { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers', scope: 'Namespaced', versions: ['v1'] },
-  { group: 'cert-manager.io', kind: 'ClusterIssuer', plural: 'clusterissuers', scope: 'Cluster', versions: ['v1'] },
-  { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors', scope: 'Namespaced', versions: ['v1'] },
-  { group: 'monitoring.coreos.com', kind: 'PodMonitor', plural: 'podmonitors', scope: 'Namespaced', versions: ['v1'] },
-  { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules', scope: 'Namespaced', versions: ['v1'] },
-  { group: 'helm.toolkit.fluxcd.io', kind: 'HelmRelease', plural: 'helmreleases', scope: 'Namespaced', versions: ['v2', 'v2beta2'] },
-  { group: 'source.toolkit.fluxcd.io', kind: 'HelmRepository', plural: 'helmrepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
-  { group: 'source.toolkit.fluxcd.io', kind: 'OCIRepository', plural: 'ocirepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
-  { group: 'source.toolkit.fluxcd.io', kind: 'GitRepository', plural: 'gitrepositories', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
-  { group: 'kustomize.toolkit.fluxcd.io', kind: 'Kustomization', plural: 'kustomizations', scope: 'Namespaced', versions: ['v1', 'v1beta2'] },
-];
-
-export async function installStandInCrds(cp: ControlPlane): Promise<void> {
-  const crds = STAND_IN_KINDS.map((c) => ({
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${c.plural}.${c.group}` },
-    spec: {
-      group: c.group,
-      scope: c.scope,
-      names: { kind: c.kind, plural: c.plural, singular: c.kind.toLowerCase(), listKind: `${c.kind}List` },
-      versions: c.versions.map((name, i) => ({ name, served: true, storage: i === 0, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } })),
-    },
-  }));
-  await apply(cp, crds);
-  await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', ...crds.map((c) => `crd/${c.metadata.name}`)]);
+export async function installPublishedCrds(cp: ControlPlane): Promise<string[]> {
+  const files = publishedCrdFiles();
+  const out = await cp.kubectlOk(['apply', '--server-side', '--field-manager=auth-shim-test', ...files.flatMap((f) => ['-f', f]), '-o', 'name']);
+  const names = out.trim().split('\n');
+  await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+  return names;
 }

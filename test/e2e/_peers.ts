@@ -7,9 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { startShim, type Shim } from '../helpers/shim.js';
 
 /**
  * The real peers auth-shim must agree with, installed once into `.peers/` (git-ignored, kept
@@ -55,8 +52,11 @@ async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Returns the `litellm` executable of a virtualenv with `litellm[proxy]==version`, installing it if needed. */
-export async function ensureLitellm(version: string): Promise<string> {
+/**
+ * Returns the `litellm` executable of a virtualenv with `litellm[proxy]==version`, installing it if needed.
+ * `overrides` (uv `--override` lines) default to the pinned versions' own.
+ */
+export async function ensureLitellm(version: string, overrides: readonly string[] = LITELLM_OVERRIDES[version] ?? []): Promise<string> {
   const dir = join(PEERS_DIR, `litellm-${version}`);
   const bin = join(dir, 'bin', 'litellm');
   const ok = join(dir, '.installed');
@@ -67,9 +67,9 @@ export async function ensureLitellm(version: string): Promise<string> {
     await run('python3', ['-m', 'venv', dir]);
     // uv resolves and installs in seconds, and can override a pin the index cannot satisfy.
     await run(join(dir, 'bin', 'pip'), ['install', '--quiet', 'uv'], { maxBuffer: 64 << 20 });
-    const overrides = join(dir, 'overrides.txt');
-    await writeFile(overrides, (LITELLM_OVERRIDES[version] ?? []).join('\n'));
-    await run(join(dir, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(dir, 'bin', 'python'), '--override', overrides, `litellm[proxy]==${version}`], { maxBuffer: 64 << 20 });
+    const overridesFile = join(dir, 'overrides.txt');
+    await writeFile(overridesFile, overrides.join('\n'));
+    await run(join(dir, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(dir, 'bin', 'python'), '--override', overridesFile, `litellm[proxy]==${version}`], { maxBuffer: 64 << 20 });
     await writeFile(ok, `${new Date().toISOString()}\n`);
     return bin;
   });
@@ -118,8 +118,8 @@ export interface Litellm {
  * credential of its own (facts.md §3: a server credential would win over the client's) and its
  * Anthropic base pointed at `anthropicBase` (the recording fake).
  */
-export async function startLitellm(version: string, anthropicBase: string): Promise<Litellm> {
-  const bin = await ensureLitellm(version);
+export async function startLitellm(version: string, anthropicBase: string, opts: { bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<Litellm> {
+  const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
   const masterKey = `sk-${randomBytes(16).toString('hex')}`;
   await writeFile(join(dir, 'config.yaml'), `general_settings:\n  master_key: ${masterKey}\n`);
@@ -132,6 +132,7 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
     LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS: 'True',
     LITELLM_LOG: 'ERROR',
     NO_PROXY: '*',
+    ...opts.env,
   };
   const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs: string[] = [];
@@ -159,7 +160,8 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 90_000;
+  const readyMs = opts.readyTimeoutMs ?? 90_000;
+  const deadline = Date.now() + readyMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`LiteLLM ${version} exited with ${child.exitCode}:\n${logs.join('').slice(-3000)}`);
     try {
@@ -177,7 +179,7 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`LiteLLM ${version} not ready in 90 s:\n${logs.join('').slice(-3000)}`);
+      throw new Error(`LiteLLM ${version} not ready in ${readyMs / 1000} s:\n${logs.join('').slice(-3000)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -187,30 +189,4 @@ export async function startLitellm(version: string, anthropicBase: string): Prom
 /** Reads a file if it exists (for diagnostics in failure messages). */
 export async function tail(path: string): Promise<string> {
   return readFile(path, 'utf8').then((t) => t.slice(-2000), () => '');
-}
-
-export interface Chain {
-  fake: FakeAnthropic;
-  litellm: Litellm;
-  /** The shim in front of LiteLLM's `/anthropic`, holding LiteLLM's key as its LiteLLM key. */
-  shim: Shim;
-}
-
-/**
- * Registers beforeAll/afterAll for agent → shim → real LiteLLM `version` → recording fake Anthropic.
- * The returned object is filled in by beforeAll; pass a fake to share one across chains.
- */
-export function litellmChain(version: string, shared?: () => FakeAnthropic): Chain {
-  const chain = {} as Chain;
-  beforeAll(async () => {
-    chain.fake = shared?.() ?? (await startFakeAnthropic());
-    chain.litellm = await startLitellm(version, chain.fake.url);
-    chain.shim = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: chain.litellm.masterKey }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
-  }, 300_000);
-  afterAll(async () => {
-    await chain.shim?.close();
-    await chain.litellm?.stop();
-    if (shared === undefined) await chain.fake?.close();
-  });
-  return chain;
 }

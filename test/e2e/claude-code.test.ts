@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { OAUTH, SECRETS, startShim, type Shim } from '../helpers/shim.js';
-import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW, litellmChain } from './_peers.js';
+import { litellmChain } from './_litellm-db.js';
+import { CLAUDE_CODE, ensureClaudeCode, LITELLM_NEW } from './_peers.js';
 
 /**
  * The real Claude Code CLI (npm, pinned) in print mode, offline, with a throwaway HOME and its
@@ -130,6 +131,31 @@ describe(`real ${peer} → shim → real LiteLLM ${LITELLM_NEW} → Anthropic`, 
     for (const g of got) {
       expect(g.headers['authorization'], `LiteLLM ${LITELLM_NEW}: authorization`).toEqual([`Bearer ${OAUTH}`]);
       expect(g.headers['x-api-key'], `LiteLLM ${LITELLM_NEW}: x-api-key`).toBeUndefined();
+    }
+  });
+  it('a virtual key over its budget: the CLI stops on the billing_error with LiteLLM\'s message instead of retrying', async () => {
+    const key = await chain.litellm.generateKey({ max_budget: 1e-7, key_alias: 'e2e-cli-budget' });
+    const s = await startShim({ upstream: fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: key }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' }, logLevel: 'info' });
+    try {
+      // Spend the budget and wait (bounded) until LiteLLM has booked it and refuses the key.
+      const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+      let status = 200;
+      for (let i = 0; i < 60 && status === 200; i++) {
+        const r = await fetch(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body });
+        await r.text();
+        status = r.status;
+        if (status === 200) await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(status, `LiteLLM ${LITELLM_NEW}: the key was never refused`).toBe(422);
+      const linesBefore = s.logs.length;
+      const r = await runClaude(s.proxy.url, { ANTHROPIC_API_KEY: OAUTH });
+      expect(r.code, `${peer}: must fail; stdout ${r.result.slice(0, 500)}`).not.toBe(0);
+      expect(r.result, `${peer}: shows LiteLLM's message`).toContain('Budget has been exceeded');
+      const refused = s.logs.slice(linesBefore).map((l) => JSON.parse(l) as { event?: string; status?: number }).filter((l) => l.event === 'request' && l.status === 422);
+      // Without x-should-retry: false it would retry (up to 10 times by default).
+      expect(refused.length, `${peer}: requests the CLI sent on a refused key`).toBe(1);
+    } finally {
+      await s.close();
     }
   });
 });

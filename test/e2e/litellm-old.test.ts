@@ -6,7 +6,9 @@ import { request } from 'undici';
 import { anthropicError, defaultResponder } from '../../src/demo/fake-anthropic.js';
 import { runCli } from '../helpers/child.js';
 import { OAUTH } from '../helpers/shim.js';
-import { LITELLM_NONE_KEY, LITELLM_OLD, litellmChain, type Chain } from './_peers.js';
+import { litellmChain, type Chain } from './_litellm-db.js';
+import { LITELLM_NONE_KEY, LITELLM_OLD } from './_peers.js';
+import { virtualKeyCases } from './_virtual-keys.js';
 
 /**
  * Older LiteLLM releases (facts.md §3, corrected by what these tests observe): what goes wrong
@@ -28,7 +30,7 @@ async function post(env: Env, stream: boolean) {
 
 async function check(env: Env, json: boolean) {
   const dir = await mkdtemp(join(tmpdir(), 'check-'));
-  await writeFile(join(dir, 'key'), env.litellm.masterKey);
+  await writeFile(join(dir, 'key'), env.key);
   try {
     const child = runCli(json ? ['check', '--json'] : ['check'], { AUTH_SHIM_UPSTREAM_URL: env.litellm.anthropicUrl, AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'key') });
     const { code } = await child.exited;
@@ -54,9 +56,9 @@ describe(`real LiteLLM ${LITELLM_NONE_KEY}`, () => {
   it('auth-shim check says plainly that /anthropic cannot carry an OAuth token', async () => {
     const { code, out } = await check(env, false);
     expect(code, `${peer}: check must fail`).toBe(1);
-    expect(out).toContain(`FAIL  litellm version  ${LITELLM_NONE_KEY}: cannot carry OAuth tokens`);
+    expect(out).toMatch(new RegExp(`FAIL  litellm version +${LITELLM_NONE_KEY.replaceAll('.', '\\.')} \\(from GET /health/readiness\\): cannot carry OAuth tokens`));
     expect(out).toContain('/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5');
-    expect(out).not.toContain(env.litellm.masterKey);
+    expect(out).not.toContain(env.key);
     const json = JSON.parse((await check(env, true)).out) as { ok: boolean; litellmVersion: string };
     expect(json).toMatchObject({ ok: false, litellmVersion: LITELLM_NONE_KEY });
   });
@@ -66,6 +68,9 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
   const peer = `LiteLLM ${LITELLM_OLD}`;
   const env = setup(LITELLM_OLD);
 
+  // 1.82.6 answers an exhausted budget with 400.
+  virtualKeyCases(env, 400);
+
   it('passes the Bearer token without `x-api-key: None` (contrary to facts.md), but forwards x-litellm-api-key to Anthropic', async () => {
     env.fake.respond = defaultResponder;
     await post(env, false);
@@ -73,7 +78,7 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
     expect(got?.headers['authorization'], `${peer}: authorization`).toEqual([`Bearer ${OAUTH}`]);
     expect(got?.headers['x-api-key'], `${peer}: x-api-key`).toBeUndefined();
     // Why each agent gets its own low-privilege virtual key: this LiteLLM hands it to Anthropic.
-    expect(got?.headers['x-litellm-api-key'], `${peer}: x-litellm-api-key`).toEqual([env.litellm.masterKey]);
+    expect(got?.headers['x-litellm-api-key'], `${peer}: x-litellm-api-key`).toEqual([env.key]);
   });
 
   it.each([false, true])('wraps Anthropic errors in its envelope (stream: %s); the shim returns the inner error with its status and request-id', async (stream) => {
@@ -99,7 +104,9 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
 
   it('auth-shim check: version detected, OAuth possible, key accepted', async () => {
     const { code, out } = await check(env, false);
-    expect(out).toContain(`ok    litellm version  ${LITELLM_OLD}: can carry OAuth tokens`);
+    expect(out).toMatch(new RegExp(`ok {4}litellm version +${LITELLM_OLD.replaceAll('.', '\\.')} \\(from GET /health/readiness\\): can carry OAuth tokens`));
+    // Bisected (docs/PEERS.md): releases before 1.103.0 send the virtual key on to Anthropic.
+    expect(out).toMatch(new RegExp(`WARN  litellm key exposure +LiteLLM ${LITELLM_OLD.replaceAll('.', '\\.')} forwards x-litellm-api-key to Anthropic`));
     expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);
     expect(code, `${peer}: check`).toBe(0);
   });

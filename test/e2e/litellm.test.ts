@@ -9,7 +9,9 @@ import { anthropicError, sseEvents, type FakeAnthropic } from '../../src/demo/fa
 import { anthropicErrorType } from '../../src/proxy/litellm-envelope.js';
 import { runCli } from '../helpers/child.js';
 import { OAUTH, startShim, type Shim } from '../helpers/shim.js';
-import { LITELLM_NEW, litellmChain, type Litellm } from './_peers.js';
+import { litellmChain, type LitellmDb } from './_litellm-db.js';
+import { LITELLM_NEW } from './_peers.js';
+import { virtualKeyCases } from './_virtual-keys.js';
 
 /**
  * agent → auth-shim → real LiteLLM `/anthropic` → recording fake Anthropic. Only Anthropic is
@@ -18,10 +20,11 @@ import { LITELLM_NEW, litellmChain, type Litellm } from './_peers.js';
 const peer = `LiteLLM ${LITELLM_NEW}`;
 const chain = litellmChain(LITELLM_NEW);
 let fake: FakeAnthropic;
-let litellm: Litellm;
+let litellm: LitellmDb;
+let key: string;
 let shim: Shim;
 beforeAll(() => {
-  ({ fake, litellm, shim } = chain);
+  ({ fake, litellm, shim, key } = chain);
 });
 
 function lastUpstream() {
@@ -29,6 +32,11 @@ function lastUpstream() {
   if (r === undefined) throw new Error(`${peer}: the fake Anthropic received nothing`);
   return r;
 }
+
+describe(`virtual keys through real ${peer} on PostgreSQL`, () => {
+  // 1.106.4 answers an exhausted budget with 422.
+  virtualKeyCases(chain, 422);
+});
 
 describe(`through real ${peer}`, () => {
   it('a Claude-Code-shaped streaming request: Bearer token, no x-api-key, oauth beta, other headers unchanged, SSE event for event', async () => {
@@ -77,15 +85,16 @@ describe(`through real ${peer}`, () => {
 
   it('auth-shim check: version detected, OAuth possible, key accepted, exit 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'check-new-'));
-    await writeFile(join(dir, 'key'), litellm.masterKey);
+    await writeFile(join(dir, 'key'), key);
     try {
       const child = runCli(['check'], { AUTH_SHIM_UPSTREAM_URL: litellm.anthropicUrl, AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'key') });
       const { code } = await child.exited;
       const out = child.stdout.join('\n');
-      expect(out).toContain(`ok    litellm version  ${LITELLM_NEW}: can carry OAuth tokens`);
+      expect(out, `${peer}: the version from a cheap route, not the slow /openapi.json`).toContain(`ok    litellm version  ${LITELLM_NEW} (from GET /public/model_hub/info): can carry OAuth tokens`);
       expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);
       expect(out).toContain('authorization: Bearer sk-ant-oat01-***');
-      expect(out).not.toContain(litellm.masterKey);
+      expect(out, `${peer}: does not forward the virtual key, so no exposure warning`).not.toContain('litellm key exposure');
+      expect(out).not.toContain(key);
       expect(code, `${peer}: check output:\n${out}`).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -98,9 +107,8 @@ describe(`through real ${peer}`, () => {
       const before = fake.requests.length;
       const res = await request(`${wrong.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body: '{"model":"m","max_tokens":1,"messages":[]}', dispatcher: wrong.client });
       const body = (await res.body.json()) as { type: string; error: { type: string; message: string } };
-      // Without a database LiteLLM refuses every key but its master key with 400 "No connected db."
-      // (a database-backed LiteLLM answers 401); either way the client gets an Anthropic error.
-      expect([400, 401], `${peer}: status for a wrong LiteLLM key`).toContain(res.statusCode);
+      // On its database LiteLLM answers 401 `token_not_found_in_db` (without one it was 400 "No connected db.").
+      expect(res.statusCode, `${peer}: status for a wrong LiteLLM key`).toBe(401);
       expect(body.type).toBe('error');
       expect(body.error.type).toBe(anthropicErrorType(res.statusCode));
       expect(body.error.message).toMatch(/^LiteLLM: /);

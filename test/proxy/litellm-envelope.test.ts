@@ -53,6 +53,13 @@ describe('LiteLLM error envelope (LiteLLM before PR #32133)', () => {
     expect(JSON.parse(r?.body ?? '')).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'LiteLLM: Authentication Error, Invalid proxy server token passed. Received API Key = sk-***, Key Hash (Token)=7f3a' } });
   });
 
+  it.each([400, 422])('a virtual key over budget (LiteLLM %i, `budget_exceeded`) is a billing_error nobody should retry', (status) => {
+    const body = JSON.stringify({ error: { message: 'Budget has been exceeded! Key=key (sk-...TVww) Current cost: 0.00015, Max budget: 0.0001', type: 'budget_exceeded', param: null, code: String(status) } });
+    const r = unwrapLitellmError(body, status);
+    expect(r?.retry).toBe(false);
+    expect(JSON.parse(r?.body ?? '')).toEqual({ type: 'error', error: { type: 'billing_error', message: 'LiteLLM: Budget has been exceeded! Key=key (sk-***) Current cost: 0.00015, Max budget: 0.0001' } });
+  });
+
   it.each([
     [400, 'invalid_request_error'], [403, 'permission_error'], [404, 'not_found_error'], [429, 'rate_limit_error'],
     [500, 'api_error'], [503, 'api_error'], [529, 'overloaded_error'],

@@ -79,9 +79,10 @@ async function rotate(file: string, content: string): Promise<void> {
 /**
  * The shim holds the credentials (client-first): every success path, each error the shim makes
  * that can be provoked on loopback, and credential loading, rotation and a rejected update.
- * Returns the status codes in order, so a test can check the script did what it says.
+ * Returns the status codes in order, so a test can check the script did what it says. `env`
+ * overrides the shim's settings (test/telemetry/prometheus-scrape.test.ts sets a near expiry).
  */
-export async function runShimCredentialScript(): Promise<{ shim: Shim; statuses: number[] }> {
+export async function runShimCredentialScript(env: Record<string, string> = {}): Promise<{ shim: Shim; statuses: number[] }> {
   const shim = await startShim({
     files: { litellm: `${LITELLM_KEY}\n` },
     env: {
@@ -92,6 +93,7 @@ export async function runShimCredentialScript(): Promise<{ shim: Shim; statuses:
       AUTH_SHIM_MAX_BODY_BYTES: '1024',
       AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS: '1500',
       AUTH_SHIM_CREDENTIAL_RELOAD_INTERVAL_MS: '3600000',
+      ...env,
     },
   });
   const { fake, proxy } = shim;

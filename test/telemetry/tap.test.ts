@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { json, message, requestId, sseEvents } from '../../src/demo/fake-anthropic.js';
-import { LITELLM_KEY, OAUTH, startShim, type Shim } from '../helpers/shim.js';
+import { eventually, LITELLM_KEY, logLines, OAUTH, startShim, type Shim } from '../helpers/shim.js';
 
 let shim: Shim;
 afterEach(() => shim?.close());
@@ -66,6 +66,29 @@ describe('token usage tap (through a real shim)', () => {
     const text = await metrics(s);
     expect(text).toContain('auth_shim_tokens_total{type="input",model="claude-opus-4-1"} 12');
     expect(text).toContain('auth_shim_tokens_total{type="output",model="claude-opus-4-1"} 7');
+  });
+
+  it('puts each request\'s usage on its log line, streamed or not, so traffic LiteLLM books at 0 can be summed per agent (issue 18)', async () => {
+    const s = await start();
+    await post(s, { model: 'claude-haiku-4-5', max_tokens: 10, messages: [] });
+    s.fake.respond = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': requestId() });
+      res.end(sseEvents('claude-opus-4-1', ['Hi']).join(''));
+    };
+    await post(s, { model: 'claude-opus-4-1', stream: true, max_tokens: 10, messages: [] });
+    const requests = (): Array<Record<string, unknown>> => logLines(s).filter((l) => l['event'] === 'request');
+    await eventually(() => requests().length === 2);
+    const usage = requests().map((l) => [l['model'], l['input_tokens'], l['output_tokens'], l['cache_read_tokens'], l['cache_creation_tokens']]);
+    expect(usage).toEqual([['claude-haiku-4-5', 12, 7, 3, 2], ['claude-opus-4-1', 12, 7, 3, 2]]);
+  });
+
+  it('a response without usage leaves the usage fields off its log line', async () => {
+    const s = await start();
+    s.fake.respond = (_req, res) => json(res, 200, { ok: true });
+    await post(s, { model: 'm', max_tokens: 1, messages: [] });
+    await eventually(() => logLines(s).some((l) => l['event'] === 'request'));
+    const line = logLines(s).find((l) => l['event'] === 'request') ?? {};
+    for (const k of ['model', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens']) expect(line[k], k).toBeUndefined();
   });
 
   it('counts nothing for an error response, but records its rate-limit headers', async () => {

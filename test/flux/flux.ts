@@ -1,0 +1,192 @@
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { homedir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { pinRows } from '../crds/crds.js';
+import { CHART_DIR, helm } from '../helpers/helm.js';
+import { freePort, run, startProc, stopProc, type ControlPlane, type Proc } from '../controlplane/cluster.js';
+
+/**
+ * Flux's controllers as processes next to the control plane of test/controlplane (build.sh builds
+ * them from the Go module proxy), and a Helm HTTP repository on loopback serving charts/auth-shim.
+ */
+
+const HERE = import.meta.dirname;
+
+export interface Controller {
+  readonly module: string;
+  readonly version: string;
+  readonly name: string;
+}
+
+export function fluxControllers(): Controller[] {
+  return pinRows(join(HERE, 'controllers.txt'), 2).map(([module, version]) => ({ module: module as string, version: version as string, name: (module as string).slice((module as string).lastIndexOf('/') + 1) }));
+}
+
+/** A built controller. Missing is a failure, not a skip (as the control plane's binaries). */
+export function fluxBinary(name: string): string {
+  const c = fluxControllers().find((x) => x.name === name);
+  if (c === undefined) throw new Error(`${name} is not in test/flux/controllers.txt`);
+  const bin = join(process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'), 'flux', 'bin', `${name}-${c.version}`);
+  if (!existsSync(bin)) throw new Error(`${name} ${c.version} is not built (${bin}): run \`bash test/flux/build.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`);
+  return bin;
+}
+
+export interface RunningController {
+  readonly name: string;
+  readonly log: string;
+  readonly proc: Proc;
+}
+
+/** Starts a controller against `cp` with loopback-only listeners; extra args per controller. */
+export async function startController(cp: ControlPlane, dir: string, name: string, extra: readonly string[] = []): Promise<RunningController> {
+  const log = join(dir, `${name}.log`);
+  const args = [
+    `--metrics-addr=127.0.0.1:${await freePort()}`,
+    `--health-addr=127.0.0.1:${await freePort()}`,
+    '--log-level=debug',
+    ...extra,
+  ];
+  // RUNTIME_NAMESPACE is where a controller finds its own objects (as in its Deployment).
+  const proc = startProc(fluxBinary(name), args, log, false, { ...process.env, KUBECONFIG: cp.kubeconfig, RUNTIME_NAMESPACE: 'flux-system' });
+  return { name, log, proc };
+}
+
+export async function stopControllers(cs: readonly (RunningController | undefined)[]): Promise<void> {
+  await Promise.all(cs.map((c) => stopProc(c?.proc)));
+}
+
+export async function logTail(c: RunningController | undefined, lines = 40): Promise<string> {
+  if (c === undefined) return '';
+  const text = await readFile(c.log, 'utf8').catch(() => '');
+  return `--- ${c.name} ---\n${text.split('\n').slice(-lines).join('\n')}`;
+}
+
+export interface HelmRepo {
+  readonly url: string;
+  /** Requests the repository answered, as `METHOD path status`. */
+  readonly served: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * `helm package charts/auth-shim` plus `helm repo index`, served over plain HTTP on 127.0.0.1:0 —
+ * a Helm HTTP repository as chart museums and GitHub Pages serve one.
+ */
+export async function startHelmRepo(dir: string): Promise<HelmRepo> {
+  const root = join(dir, 'repo');
+  await mkdir(root, { recursive: true });
+  const served: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    readFile(join(root, path))
+      .then((body) => {
+        served.push(`${req.method ?? '?'} ${path} 200`);
+        res.writeHead(200, { 'content-type': path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip', 'content-length': body.length }).end(body);
+      })
+      .catch(() => {
+        served.push(`${req.method ?? '?'} ${path} 404`);
+        res.writeHead(404).end();
+      });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  const url = `http://127.0.0.1:${addr.port}`;
+  for (const args of [['package', CHART_DIR, '--destination', root], ['repo', 'index', root, '--url', url]]) {
+    const r = await helm(args);
+    if (r.code !== 0) throw new Error(`helm ${args.join(' ')}: ${r.stderr}`);
+  }
+  return { url, served, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+export interface GitServer {
+  /** Clone URL of the one repository, `http://127.0.0.1:<port>/repo.git`. */
+  readonly url: string;
+  readonly branch: string;
+  /** Writes `files` (path → content) in the working copy, commits and pushes: a user's `git push`. */
+  commit(files: Record<string, string>, message: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+
+/**
+ * A Git repository holding `files` (path → source file) in one commit, served over Git's smart
+ * HTTP protocol on 127.0.0.1:0 by git's own `git http-backend` (as a CGI program, the way Apache or
+ * nginx run it) — what a Flux GitRepository clones from.
+ */
+export async function startGitServer(dir: string, files: Record<string, string>): Promise<GitServer> {
+  const root = join(dir, 'git');
+  const work = join(dir, 'git-work');
+  const branch = 'main';
+  await mkdir(root, { recursive: true });
+  await mkdir(work, { recursive: true });
+  const git = async (cwd: string, args: readonly string[]) => {
+    const r = await run('git', ['-c', 'user.name=auth-shim-test', '-c', 'user.email=test@auth-shim.invalid', ...args], { cwd });
+    if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  };
+  await git(work, ['init', '-q', '-b', branch]);
+  for (const [path, source] of Object.entries(files)) {
+    await mkdir(join(work, path, '..'), { recursive: true });
+    await copyFile(source, join(work, path));
+  }
+  await git(work, ['add', '.']);
+  await git(work, ['commit', '-q', '-m', 'deploy/ as shipped']);
+  await git(dir, ['clone', '-q', '--bare', work, join(root, 'repo.git')]);
+  await git(work, ['remote', 'add', 'origin', join(root, 'repo.git')]);
+  const commit = async (changed: Record<string, string>, message: string) => {
+    for (const [path, content] of Object.entries(changed)) await writeFile(join(work, path), content);
+    await git(work, ['commit', '-q', '-a', '-m', message]);
+    await git(work, ['push', '-q', 'origin', branch]);
+  };
+
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const cgi = spawn(GIT_HTTP_BACKEND, [], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        GATEWAY_INTERFACE: 'CGI/1.1',
+        REQUEST_METHOD: req.method ?? 'GET',
+        PATH_INFO: decodeURIComponent(u.pathname),
+        QUERY_STRING: u.search.slice(1),
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        REMOTE_ADDR: '127.0.0.1',
+      },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    req.pipe(cgi.stdin);
+    let head = Buffer.alloc(0);
+    let started = false;
+    cgi.stdout.on('data', (chunk: Buffer) => {
+      if (started) {
+        res.write(chunk);
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      started = true;
+      let status = 200;
+      for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
+        const i = line.indexOf(':');
+        const [k, v] = [line.slice(0, i).trim(), line.slice(i + 1).trim()];
+        if (k.toLowerCase() === 'status') status = Number.parseInt(v, 10);
+        else res.setHeader(k, v);
+      }
+      res.writeHead(status);
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on('close', () => (started ? res.end() : res.writeHead(500).end()));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  return { url: `http://127.0.0.1:${addr.port}/repo.git`, branch, commit, close: () => new Promise((r) => server.close(() => r())) };
+}

@@ -1,0 +1,183 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parser } from '@prometheus-io/lezer-promql';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import { freePort } from '../controlplane/cluster.js';
+import { runCli, type ChildShim } from '../helpers/child.js';
+import { eventually, LITELLM_KEY, OAUTH, type Shim } from '../helpers/shim.js';
+import { prometheusBinary, ruleFile, shippedRuleGroups } from './prometheus.js';
+import { substituteGrafanaVariables } from './promql.js';
+import { runShimCredentialScript } from './scripted-traffic.js';
+
+/*
+ * A real Prometheus (Debian's package) on loopback scrapes two real shims and evaluates the shipped
+ * rules: the shim of the golden test's scripted traffic, whose OAuth token expires in 3 days, and a
+ * shim process (dist/cli.js, with its process metrics) whose token has expired. Target labels stand
+ * in for what a PodMonitor's relabelling adds (namespace, pod); the in-cluster
+ * kubernetes_sd_configs scrape of an injected sidecar needs the test cluster (issue 14).
+ */
+
+const NOW_S = Math.floor(Date.now() / 1000);
+const NEAR = { namespace: 'agents', pod: 'near-expiry' };
+const EXPIRED = { namespace: 'agents', pod: 'expired' };
+
+let dir: string;
+let scripted: Shim;
+let cliShim: ChildShim;
+let upstream: FakeAnthropic;
+let prometheus: ChildProcess | undefined;
+let prometheusExited: Promise<void> = Promise.resolve();
+let api: string;
+
+async function getJson<T>(path: string): Promise<T> {
+  const res = await request(`${api}${path}`);
+  const body = (await res.body.json()) as { status: string; data: T };
+  if (res.statusCode !== 200 || body.status !== 'success') throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+const port = (url: string): string => new URL(url).port;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'auth-shim-prometheus-'));
+  ({ shim: scripted } = await runShimCredentialScript({ AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date((NOW_S + 3 * 86_400) * 1000).toISOString() }));
+
+  upstream = await startFakeAnthropic();
+  await writeFile(join(dir, 'oauth'), `${OAUTH}\n`);
+  await writeFile(join(dir, 'litellm'), `${LITELLM_KEY}\n`);
+  cliShim = runCli(['proxy'], {
+    AUTH_SHIM_UPSTREAM_URL: upstream.url,
+    AUTH_SHIM_LISTEN: '127.0.0.1:0',
+    AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
+    AUTH_SHIM_OAUTH_TOKEN_FILE: join(dir, 'oauth'),
+    AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'litellm'),
+    AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date((NOW_S - 3600) * 1000).toISOString(),
+  });
+  const cli = await Promise.race([cliShim.listening, cliShim.exited.then((e) => Promise.reject(new Error(`shim exited ${String(e.code)}: ${cliShim.stderr.join('')}`)))]);
+
+  await writeFile(join(dir, 'rules.yaml'), ruleFile(await shippedRuleGroups()));
+  await writeFile(join(dir, 'prometheus.yml'), stringify({
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: ['rules.yaml'],
+    scrape_configs: [{
+      job_name: 'auth-shim',
+      static_configs: [
+        { targets: [`127.0.0.1:${port(scripted.proxy.adminUrl)}`], labels: NEAR },
+        { targets: [`127.0.0.1:${port(cli.admin)}`], labels: EXPIRED },
+      ],
+    }],
+  }));
+  const webPort = await freePort();
+  api = `http://127.0.0.1:${webPort}`;
+  const log = openSync(join(dir, 'prometheus.log'), 'a');
+  prometheus = spawn(prometheusBinary('prometheus'), [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${webPort}`,
+  ], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  const child = prometheus;
+  prometheusExited = new Promise((r) => child.on('exit', () => r()));
+  try {
+    await eventually(async () => (await request(`${api}/-/ready`).then(async (r) => (await r.body.text(), r.statusCode)).catch(() => 0)) === 200 || child.exitCode !== null, 60_000);
+    if (child.exitCode !== null) throw new Error('exited');
+  } catch (err) {
+    throw new Error(`prometheus did not become ready (${(err as Error).message}):\n${(await readFile(join(dir, 'prometheus.log'), 'utf8')).slice(-3000)}`);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  if (prometheus !== undefined && prometheus.exitCode === null) {
+    prometheus.kill('SIGTERM');
+    const t = setTimeout(() => prometheus?.kill('SIGKILL'), 10_000);
+    await prometheusExited;
+    clearTimeout(t);
+  }
+  if (cliShim !== undefined && cliShim.child.exitCode === null) {
+    cliShim.child.kill('SIGTERM');
+    await cliShim.exited;
+  }
+  await upstream?.close();
+  await scripted?.close();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+interface Alert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+}
+
+describe('a real Prometheus scraping real shims', () => {
+  it('scrapes both targets', async () => {
+    await eventually(async () => {
+      const { activeTargets } = await getJson<{ activeTargets: Array<{ health: string }> }>('/api/v1/targets');
+      return activeTargets.length === 2 && activeTargets.every((t) => t.health === 'up');
+    }, 30_000);
+  });
+
+  it('the expired token fires AuthShimOAuthTokenExpired for that pod only; the near one is AuthShimOAuthTokenExpiringSoon (pending its `for: 1h`)', async () => {
+    let alerts: Alert[] = [];
+    const active = (name: string, pod: string) => alerts.find((a) => a.labels['alertname'] === name && a.labels['pod'] === pod);
+    await eventually(async () => {
+      ({ alerts } = await getJson<{ alerts: Alert[] }>('/api/v1/alerts'));
+      return active('AuthShimOAuthTokenExpired', EXPIRED.pod)?.state === 'firing' && active('AuthShimOAuthTokenExpiringSoon', NEAR.pod) !== undefined;
+    }, 30_000);
+    expect(active('AuthShimOAuthTokenExpired', EXPIRED.pod)).toMatchObject({ state: 'firing', labels: { ...EXPIRED, severity: 'critical' } });
+    expect(active('AuthShimOAuthTokenExpiringSoon', NEAR.pod)).toMatchObject({ state: 'pending', labels: { ...NEAR, severity: 'warning' } });
+    expect(active('AuthShimOAuthTokenExpired', NEAR.pod)).toBeUndefined();
+    // The 429 of the scripted traffic left the subscription rejected with its reset in 2026: stale, so quiet.
+    expect(active('AuthShimSubscriptionRejected', NEAR.pod)).toBeUndefined();
+  });
+
+  it('every selector of every dashboard query matches series in the real scrape, and every `by` label is on them', async () => {
+    const dashboard = JSON.parse(await readFile(new URL('../../charts/auth-shim/files/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: Panel[] };
+    const exprs = dashboard.panels.flatMap(function targets(p: Panel): string[] {
+      return [...(p.targets ?? []).map((t) => t.expr).filter((e): e is string => e !== undefined), ...(p.panels ?? []).flatMap(targets)];
+    });
+    expect(exprs.length).toBeGreaterThan(0);
+    const problems: string[] = [];
+    const allGrouping = new Set<string>();
+    for (const raw of exprs) {
+      const expr = substituteGrafanaVariables(raw).replaceAll('$namespace', '.+').replaceAll('$pod', '.+');
+      const { selectors, grouping } = selectorsAndGrouping(expr);
+      if (selectors.length === 0) problems.push(`no selector found in ${raw}`);
+      for (const g of grouping) allGrouping.add(g);
+      const labels = new Set<string>();
+      for (const s of selectors) {
+        const series = await getJson<Array<Record<string, string>>>(`/api/v1/series?match[]=${encodeURIComponent(s)}`);
+        if (series.length === 0) problems.push(`${s}: no series (in ${raw})`);
+        for (const x of series) for (const k of Object.keys(x)) labels.add(k);
+      }
+      for (const g of grouping) if (!labels.has(g)) problems.push(`by (${g}): no such label on ${selectors.join(', ')}`);
+    }
+    expect(problems).toEqual([]);
+    // The checks are real: the grouping labels were found, and a misspelt name or label value matches nothing.
+    expect([...allGrouping].sort()).toEqual(expect.arrayContaining(['code', 'le', 'pod', 'slot', 'window']));
+    expect(await getJson<unknown[]>(`/api/v1/series?match[]=${encodeURIComponent('auth_shim_request_total')}`)).toEqual([]);
+    expect(await getJson<unknown[]>(`/api/v1/series?match[]=${encodeURIComponent('auth_shim_tokens_total{type="cache_reads"}')}`)).toEqual([]);
+  });
+});
+
+interface Panel {
+  targets?: Array<{ expr?: string }>;
+  panels?: Panel[];
+}
+
+/** The vector selectors (as text) and `by (…)` labels of a PromQL expression, with Prometheus' own grammar. */
+function selectorsAndGrouping(expr: string): { selectors: string[]; grouping: string[] } {
+  const selectors: string[] = [];
+  const grouping: string[] = [];
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.name === 'VectorSelector') selectors.push(expr.slice(node.from, node.to));
+      if (node.name === 'LabelName' && node.node.parent?.name === 'GroupingLabels') grouping.push(expr.slice(node.from, node.to));
+    },
+  });
+  return { selectors, grouping };
+}
