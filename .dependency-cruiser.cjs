@@ -43,7 +43,8 @@ module.exports = {
     {
       name: 'edges-know-leaves-only',
       severity: 'error',
-      comment: 'proxy, injector, server, lifecycle and demo build on the leaves; they never import a root or each other.',
+      comment:
+        'proxy, injector, server, lifecycle and demo build on the leaves; they never import a root or each other.',
       from: { path: EDGES },
       to: {
         path: '^src/',
@@ -53,7 +54,8 @@ module.exports = {
     {
       name: 'server-lifecycle-demo-stand-alone',
       severity: 'error',
-      comment: 'listener plumbing, signal handling and the fake upstream are used by proxy and injector, not the reverse.',
+      comment:
+        'listener plumbing, signal handling and the fake upstream are used by proxy and injector, not the reverse.',
       from: { path: '^src/(server|lifecycle|demo)/' },
       to: { path: '^src/(proxy|injector|server|lifecycle|demo)/', pathNot: '^src/$1/' },
     },

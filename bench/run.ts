@@ -26,7 +26,9 @@ async function writeDocs(results: BenchResults): Promise<void> {
 
 if (args.includes('--render')) {
   // Re-renders the docs from the committed results, without measuring anything.
-  await writeDocs(JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as BenchResults);
+  await writeDocs(
+    JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as BenchResults,
+  );
   process.exit(0);
 }
 

@@ -10,5 +10,10 @@ export function credentialFeed(config: ProxyConfig, log: Logger): CredentialFeed
   if (config.secret !== undefined) return secretFeed({ ref: config.secret, keys: config.secretKeys, log });
   const files = { oauth: config.oauthTokenFile, apiKey: config.apiKeyFile, litellmKey: config.litellmKeyFile };
   if (Object.values(files).every((f) => f === undefined)) return undefined;
-  return fileFeed({ files: Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined)) as Partial<Record<CredentialSlot, string>>, intervalMs: config.reloadIntervalMs });
+  return fileFeed({
+    files: Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined)) as Partial<
+      Record<CredentialSlot, string>
+    >,
+    intervalMs: config.reloadIntervalMs,
+  });
 }

@@ -69,7 +69,13 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     bodyTimeout: config.bodyTimeoutMs,
   });
   const handler = createProxyHandler({
-    config, credentials, dispatcher, metrics, log, observe: opts.observe ?? createUsageObserver(metrics), mask: secrets.mask,
+    config,
+    credentials,
+    dispatcher,
+    metrics,
+    log,
+    observe: opts.observe ?? createUsageObserver(metrics),
+    mask: secrets.mask,
   });
 
   const notReadyReasons = (): string[] => {
@@ -80,15 +86,18 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   // Slowloris: node:http answers 408 and closes a connection whose headers or whole request take
   // too long. It checks only every `connectionsCheckingInterval` (30 s by default), so the check
   // runs at least twice per headers timeout for a short one to take effect.
-  const server = createServer({
-    keepAliveTimeout: 5_000,
-    headersTimeout: config.clientHeadersTimeoutMs,
-    requestTimeout: config.clientRequestTimeoutMs,
-    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
-    requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
-  }, (req, res) => {
-    if (!refusedMissingHost(req, res)) handler(req, res);
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: 5_000,
+      headersTimeout: config.clientHeadersTimeoutMs,
+      requestTimeout: config.clientRequestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
+      requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
+    },
+    (req, res) => {
+      if (!refusedMissingHost(req, res)) handler(req, res);
+    },
+  );
   server.on('clientError', answerClientError);
   server.on('checkExpectation', answerUnknownExpectation);
   try {
@@ -104,7 +113,16 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   serving.listening = true;
   const url = urlOf(server, 'http');
   const adminUrl = urlOf(admin, 'http');
-  log.info({ event: 'listening', url, admin: adminUrl, upstream: displayUrl(config.upstream), source: config.credentialSource }, 'auth-shim proxy ready');
+  log.info(
+    {
+      event: 'listening',
+      url,
+      admin: adminUrl,
+      upstream: displayUrl(config.upstream),
+      source: config.credentialSource,
+    },
+    'auth-shim proxy ready',
+  );
 
   let shuttingDown: Promise<{ drained: boolean; abandoned: number }> | undefined;
   async function shutdown(): Promise<{ drained: boolean; abandoned: number }> {

@@ -8,7 +8,10 @@ import type { Logger } from '../telemetry/logger.js';
  * Assembles the webhook: picks the certificate source (files from cert-manager, or `auto`, whose
  * @kubernetes/client-node is loaded only in that mode), then the AdmissionReview server around it.
  */
-export async function startWebhookApp(config: { injector: InjectorConfig; webhook: WebhookConfig }, log: Logger): Promise<RunningWebhook> {
+export async function startWebhookApp(
+  config: { injector: InjectorConfig; webhook: WebhookConfig },
+  log: Logger,
+): Promise<RunningWebhook> {
   const { injector, webhook } = config;
   let certs: CertSource;
   if (webhook.tlsMode === 'auto') {

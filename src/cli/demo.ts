@@ -18,7 +18,8 @@ function show(value: string, name: string): string {
 
 function table(flat: readonly string[]): string {
   const rows: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) rows.push(`    ${(flat[i] as string).toLowerCase().padEnd(44)} ${show(flat[i + 1] as string, flat[i] as string)}`);
+  for (let i = 0; i < flat.length; i += 2)
+    rows.push(`    ${(flat[i] as string).toLowerCase().padEnd(44)} ${show(flat[i + 1] as string, flat[i] as string)}`);
   return rows.join('\n');
 }
 
@@ -58,13 +59,22 @@ export async function runDemo(_args: string[]): Promise<number> {
     out(table(got.rawHeaders));
     out();
     out('3. What changed:');
-    out('    x-api-key: sk-ant-oat…      → authorization: Bearer sk-ant-oat…  (OAuth tokens are only accepted as Bearer)');
+    out(
+      '    x-api-key: sk-ant-oat…      → authorization: Bearer sk-ant-oat…  (OAuth tokens are only accepted as Bearer)',
+    );
     out('    anthropic-beta              → the same list + oauth-2025-04-20');
     out('    (none)                      → x-litellm-api-key from AUTH_SHIM_LITELLM_KEY_FILE');
-    out(`    body                        → ${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`);
+    out(
+      `    body                        → ${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`,
+    );
     out();
-    const events = text.split('\n').filter((l) => l.startsWith('event: ')).map((l) => l.slice(7));
-    out(`4. The agent receives HTTP ${res.statusCode}, ${res.headers['content-type'] as string}: ${events.length} SSE events`);
+    const events = text
+      .split('\n')
+      .filter((l) => l.startsWith('event: '))
+      .map((l) => l.slice(7));
+    out(
+      `4. The agent receives HTTP ${res.statusCode}, ${res.headers['content-type'] as string}: ${events.length} SSE events`,
+    );
     out(`    ${events.join(' → ')}`);
     out();
     out('The request log line (stderr) never contains a credential. Try: npm test');

@@ -8,7 +8,9 @@ import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';
 /** `auth-shim webhook`: validate everything, then answer AdmissionReviews until SIGTERM/SIGINT. */
 export async function runWebhook(args: string[]): Promise<number | undefined> {
   if (wantsHelp(args)) {
-    process.stdout.write(`${optionsHelp('webhook', 'the sidecar injector (mutating admission webhook)', { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS })}\n`);
+    process.stdout.write(
+      `${optionsHelp('webhook', 'the sidecar injector (mutating admission webhook)', { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS })}\n`,
+    );
     return 0;
   }
   const config = loadOrReport('webhook', () => loadWebhookConfig(process.env, args));

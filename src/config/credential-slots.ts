@@ -6,7 +6,8 @@ export function credentialSlots(config: ProxyConfig): Partial<Record<CredentialS
   const slots: Partial<Record<CredentialSlot, string>> = {};
   if (config.secret !== undefined) {
     const where = `Secret ${config.secret.namespace}/${config.secret.name}`;
-    for (const [slot, key] of Object.entries(config.secretKeys) as Array<[CredentialSlot, string]>) slots[slot] = `${where} key "${key}"`;
+    for (const [slot, key] of Object.entries(config.secretKeys) as Array<[CredentialSlot, string]>)
+      slots[slot] = `${where} key "${key}"`;
     return slots;
   }
   if (config.oauthTokenFile !== undefined) slots.oauth = `AUTH_SHIM_OAUTH_TOKEN_FILE (${config.oauthTokenFile})`;

@@ -31,7 +31,8 @@ export const PROXY_OPTIONS = {
   upstreamUrl: option({
     env: 'AUTH_SHIM_UPSTREAM_URL',
     required: true,
-    description: 'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
+    description:
+      'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
     parse: httpUrl,
   }),
   listen: option({
@@ -49,7 +50,8 @@ export const PROXY_OPTIONS = {
   adminMaxConnections: option({
     env: 'AUTH_SHIM_ADMIN_MAX_CONNECTIONS',
     default: '64',
-    description: 'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
+    description:
+      'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
     parse: positiveInt('connections'),
   }),
   oauthTokenFile: option({
@@ -69,7 +71,8 @@ export const PROXY_OPTIONS = {
   }),
   secret: option({
     env: 'AUTH_SHIM_SECRET',
-    description: 'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
+    description:
+      'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
     parse: secretRef,
   }),
   secretOauthTokenKey: option({
@@ -90,7 +93,8 @@ export const PROXY_OPTIONS = {
   credentialSource: option({
     env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
     default: 'client-first',
-    description: '`client-first`: the client\'s Anthropic credential if it sent one, else the shim\'s. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim\'s.',
+    description:
+      "`client-first`: the client's Anthropic credential if it sent one, else the shim's. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim's.",
     parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   allowedCredentials: option({
@@ -102,7 +106,7 @@ export const PROXY_OPTIONS = {
   litellmKeyHeader: option({
     env: 'AUTH_SHIM_LITELLM_KEY_HEADER',
     default: 'x-litellm-api-key',
-    description: 'Header for the LiteLLM key (match LiteLLM\'s `litellm_key_header_name` if you changed it).',
+    description: "Header for the LiteLLM key (match LiteLLM's `litellm_key_header_name` if you changed it).",
     parse: headerName,
   }),
   allowedPaths: option({
@@ -132,37 +136,42 @@ export const PROXY_OPTIONS = {
   upstreamConnections: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECTIONS',
     default: '0',
-    description: 'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
+    description:
+      'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
     parse: nonNegativeInt('connections'),
   }),
   connectRetries: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECT_RETRIES',
     default: '1',
-    description: 'Retries of a request whose connection failed before any byte was sent (the only retry; a POST is never resent).',
+    description:
+      'Retries of a request whose connection failed before any byte was sent (the only retry; a POST is never resent).',
     parse: nonNegativeInt('retries'),
   }),
   maxBodyBytes: option({
     env: 'AUTH_SHIM_MAX_BODY_BYTES',
     default: String(32 * 1024 * 1024),
-    description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
+    description: "Largest request body forwarded (→ 413 `request_too_large`); Anthropic's own limit is 32 MB.",
     parse: positiveInt('bytes'),
   }),
   maxInflightRequests: option({
     env: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS',
     default: 'auto',
-    description: 'Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector\'s 256Mi default); `0`: no limit.',
+    description:
+      "Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector's 256Mi default); `0`: no limit.",
     parse: maxInflight,
   }),
   clientHeadersTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
     default: '60000',
-    description: 'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
+    description:
+      'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
     parse: positiveMs,
   }),
   clientRequestTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS',
     default: '300000',
-    description: 'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
+    description:
+      'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
     parse: positiveMs,
   }),
   drainTimeoutMs: option({
@@ -179,13 +188,15 @@ export const PROXY_OPTIONS = {
   }),
   oauthTokenExpiresAt: option({
     env: 'AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT',
-    description: 'When the OAuth token expires (RFC 3339), for the expiry metric; `claude setup-token` tokens last ~1 year.',
+    description:
+      'When the OAuth token expires (RFC 3339), for the expiry metric; `claude setup-token` tokens last ~1 year.',
     parse: timestamp,
   }),
   logLevel: option({
     env: 'AUTH_SHIM_LOG_LEVEL',
     default: 'info',
-    description: '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
+    description:
+      '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
     parse: logLevel,
   }),
 };
@@ -196,7 +207,9 @@ type ProxyOptionValues = ValuesOf<typeof PROXY_OPTIONS>;
  * The proxy's configuration: the option table's values (so a new option is one entry in PROXY_OPTIONS),
  * with the upstream URL split into origin and base path and the Secret's data keys grouped per slot.
  */
-export type ProxyConfig = Readonly<Omit<ProxyOptionValues, 'upstreamUrl' | 'secretOauthTokenKey' | 'secretApiKeyKey' | 'secretLitellmKeyKey'>> & {
+export type ProxyConfig = Readonly<
+  Omit<ProxyOptionValues, 'upstreamUrl' | 'secretOauthTokenKey' | 'secretApiKeyKey' | 'secretLitellmKeyKey'>
+> & {
   readonly upstream: URL;
   /** Upstream path prefix without a trailing slash (`/anthropic`), prepended to every request path. */
   readonly upstreamBasePath: string;
@@ -229,9 +242,16 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
 function listenerProblems(v: ProxyOptionValues): string[] {
   const problems: string[] = [];
   if (v.listen !== undefined && !isLoopback(v.listen.host)) {
-    problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`);
+    problems.push(
+      `AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`,
+    );
   }
-  if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
+  if (
+    v.listen !== undefined &&
+    v.adminListen !== undefined &&
+    v.listen.port !== 0 &&
+    v.listen.port === v.adminListen.port
+  ) {
     problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
   }
   return problems;
@@ -242,18 +262,37 @@ function credentialProblems(v: ProxyOptionValues): string[] {
   const problems: string[] = [];
   const keyOptions = [v.secretOauthTokenKey, v.secretApiKeyKey, v.secretLitellmKeyKey];
   if (v.secret !== undefined) {
-    for (const [file, env] of [[v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'], [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'], [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE']] as const) {
-      if (file !== undefined) problems.push(`${env} and AUTH_SHIM_SECRET are exclusive: credentials come either from files or from the Kubernetes API`);
+    for (const [file, env] of [
+      [v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'],
+      [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'],
+      [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE'],
+    ] as const) {
+      if (file !== undefined)
+        problems.push(
+          `${env} and AUTH_SHIM_SECRET are exclusive: credentials come either from files or from the Kubernetes API`,
+        );
     }
     if (keyOptions.every((k) => k === undefined)) {
-      problems.push('AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY');
+      problems.push(
+        'AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY',
+      );
     }
   } else if (keyOptions.some((k) => k !== undefined)) {
     problems.push('AUTH_SHIM_SECRET_*_KEY options are set but AUTH_SHIM_SECRET is not');
   }
   // One name per slot for the rules below, whichever source provides it.
-  const oauthFrom = v.oauthTokenFile !== undefined ? 'AUTH_SHIM_OAUTH_TOKEN_FILE' : v.secretOauthTokenKey !== undefined ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY' : undefined;
-  const apiKeyFrom = v.apiKeyFile !== undefined ? 'AUTH_SHIM_API_KEY_FILE' : v.secretApiKeyKey !== undefined ? 'AUTH_SHIM_SECRET_API_KEY_KEY' : undefined;
+  const oauthFrom =
+    v.oauthTokenFile !== undefined
+      ? 'AUTH_SHIM_OAUTH_TOKEN_FILE'
+      : v.secretOauthTokenKey !== undefined
+        ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY'
+        : undefined;
+  const apiKeyFrom =
+    v.apiKeyFile !== undefined
+      ? 'AUTH_SHIM_API_KEY_FILE'
+      : v.secretApiKeyKey !== undefined
+        ? 'AUTH_SHIM_SECRET_API_KEY_KEY'
+        : undefined;
   const allowed = v.allowedCredentials ?? [];
   if (oauthFrom !== undefined && v.allowedCredentials !== undefined && !allowed.includes('oauth')) {
     problems.push(`${oauthFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth`);
@@ -262,10 +301,14 @@ function credentialProblems(v: ProxyOptionValues): string[] {
     problems.push(`${apiKeyFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key`);
   }
   if (v.credentialSource === 'shim-only' && oauthFrom === undefined && apiKeyFrom === undefined) {
-    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)');
+    problems.push(
+      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)',
+    );
   }
   if (v.credentialSource === 'client-only' && (oauthFrom !== undefined || apiKeyFrom !== undefined)) {
-    problems.push(`AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`);
+    problems.push(
+      `AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`,
+    );
   }
   if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
     problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
@@ -274,17 +317,31 @@ function credentialProblems(v: ProxyOptionValues): string[] {
 }
 
 /** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
-const RESERVED_HEADERS = ['authorization', 'x-api-key', 'anthropic-beta', 'host', 'content-length', 'connection', 'transfer-encoding'];
+const RESERVED_HEADERS = [
+  'authorization',
+  'x-api-key',
+  'anthropic-beta',
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+];
 
 /** What reaches the upstream: the LiteLLM key header and the path allowlist. */
 function upstreamProblems(v: ProxyOptionValues): string[] {
   const problems: string[] = [];
-  if (v.litellmKeyHeader !== undefined && (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))) {
-    problems.push(`AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`);
+  if (
+    v.litellmKeyHeader !== undefined &&
+    (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))
+  ) {
+    problems.push(
+      `AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`,
+    );
   }
   if (v.allowedPaths !== undefined) {
     if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
-    for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
+    for (const p of v.allowedPaths)
+      for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
   }
   return problems;
 }
@@ -293,8 +350,14 @@ function upstreamProblems(v: ProxyOptionValues): string[] {
 function timeoutProblems(v: ProxyOptionValues): string[] {
   const problems: string[] = [];
   // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE).
-  if (v.clientHeadersTimeoutMs !== undefined && v.clientRequestTimeoutMs !== undefined && v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs) {
-    problems.push(`AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`);
+  if (
+    v.clientHeadersTimeoutMs !== undefined &&
+    v.clientRequestTimeoutMs !== undefined &&
+    v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs
+  ) {
+    problems.push(
+      `AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`,
+    );
   }
   return problems;
 }

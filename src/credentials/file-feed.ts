@@ -37,15 +37,19 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
       const before = await dataLink(dir);
       const outcomes = await Promise.all(members.map(([slot, file]) => readCredentialFile(file, slotName(slot))));
       const after = await dataLink(dir);
-      if (before === after || attempt >= MAX_ATTEMPTS) return new Map(members.map(([slot], i) => [slot, outcomes[i] as ReadOutcome]));
+      if (before === after || attempt >= MAX_ATTEMPTS)
+        return new Map(members.map(([slot], i) => [slot, outcomes[i] as ReadOutcome]));
     }
   }
 
   /** Serialises reads per directory so an older read never lands after a newer one. */
-  const reload = coalescedReload<string>(async (dir) => {
-    const batch = await readGroup(dir);
-    if (!stopped) store?.apply(batch);
-  }, () => !stopped);
+  const reload = coalescedReload<string>(
+    async (dir) => {
+      const batch = await readGroup(dir);
+      if (!stopped) store?.apply(batch);
+    },
+    () => !stopped,
+  );
 
   const refresh = async (): Promise<void> => {
     await Promise.all([...groups.keys()].map(reload));
@@ -57,9 +61,13 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
       await refresh();
       if (stopped) return;
       const files = [...groups.values()].flat().map(([, f]) => f);
-      watch = watchFiles(files, (changed) => {
-        for (const dir of new Set(changed.map((f) => dirname(f)))) void reload(dir);
-      }, { intervalMs: opts.intervalMs, debounceMs: opts.debounceMs ?? 100 });
+      watch = watchFiles(
+        files,
+        (changed) => {
+          for (const dir of new Set(changed.map((f) => dirname(f)))) void reload(dir);
+        },
+        { intervalMs: opts.intervalMs, debounceMs: opts.debounceMs ?? 100 },
+      );
     },
     refresh,
     stop() {

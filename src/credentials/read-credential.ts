@@ -37,7 +37,11 @@ export function parseCredential(content: string, slot: SlotName, label: string):
   if (slot === 'oauth' && text.startsWith('{')) {
     const fromJson = fromCredentialsJson(text);
     if (fromJson === undefined) {
-      return { ok: false, missing: false, problem: `${label} is JSON but not Claude Code's credentials shape (claudeAiOauth.accessToken)` };
+      return {
+        ok: false,
+        missing: false,
+        problem: `${label} is JSON but not Claude Code's credentials shape (claudeAiOauth.accessToken)`,
+      };
     }
     text = fromJson.token;
     expiresAt = fromJson.expiresAt;

@@ -57,10 +57,17 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       }
       const encoded = secret?.data?.[key];
       if (encoded === undefined) {
-        batch.set(slot, { ok: false, missing: true, problem: secret === undefined ? `${where} does not exist` : `${where} has no key "${key}"` });
+        batch.set(slot, {
+          ok: false,
+          missing: true,
+          problem: secret === undefined ? `${where} does not exist` : `${where} has no key "${key}"`,
+        });
         continue;
       }
-      batch.set(slot, parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotName(slot), `${where} key "${key}"`));
+      batch.set(
+        slot,
+        parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotName(slot), `${where} key "${key}"`),
+      );
     }
     return batch;
   }
@@ -117,7 +124,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
           schedule(resourceVersion === undefined, 0);
         } else {
           failures++;
-          log.warn({ event: 'secret_watch_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) }, 'Secret watch ended; restarting');
+          log.warn(
+            { event: 'secret_watch_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) },
+            'Secret watch ended; restarting',
+          );
           schedule(true, backoff());
         }
       },
@@ -137,7 +147,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       const run = reread ? read().then(watch) : watch();
       run.catch((err: unknown) => {
         failures++;
-        log.warn({ event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) }, 'Secret read failed; retrying');
+        log.warn(
+          { event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) },
+          'Secret read failed; retrying',
+        );
         schedule(true, backoff());
       });
     }, delayMs);
@@ -152,7 +165,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
         await watch();
       } catch (err) {
         failures++;
-        log.warn({ event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, err: describe(err) }, 'Secret not readable yet; retrying');
+        log.warn(
+          { event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, err: describe(err) },
+          'Secret not readable yet; retrying',
+        );
         schedule(true, backoff());
       }
     },

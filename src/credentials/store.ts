@@ -78,7 +78,14 @@ export class CredentialStore {
     this.#opts = opts;
     for (const slot of CREDENTIAL_SLOTS) {
       const source = opts.slots[slot];
-      if (source !== undefined) this.#slots.set(slot, { source, value: undefined, expiresAt: undefined, loadedAt: undefined, problem: undefined });
+      if (source !== undefined)
+        this.#slots.set(slot, {
+          source,
+          value: undefined,
+          expiresAt: undefined,
+          loadedAt: undefined,
+          problem: undefined,
+        });
     }
   }
 
@@ -112,7 +119,14 @@ export class CredentialStore {
   }
 
   status(): SlotStatus[] {
-    return [...this.#slots].map(([slot, s]) => ({ slot, source: s.source, loaded: s.value !== undefined, loadedAt: s.loadedAt, expiresAt: s.expiresAt, problem: s.problem }));
+    return [...this.#slots].map(([slot, s]) => ({
+      slot,
+      source: s.source,
+      loaded: s.value !== undefined,
+      loadedAt: s.loadedAt,
+      expiresAt: s.expiresAt,
+      problem: s.problem,
+    }));
   }
 
   /** Applies one batch; publishes at most one new snapshot for it. */
@@ -125,12 +139,22 @@ export class CredentialStore {
     for (const [slot, outcome] of entries) {
       const s = this.#slots.get(slot) as SlotState;
       if (s.value !== undefined) rotated.add(slot);
-      results.push([slot, rejected.length > 0 && outcome.ok ? this.#hold(slot, s, outcome, rejected) : this.#applyOne(slot, s, outcome, changed)]);
+      results.push([
+        slot,
+        rejected.length > 0 && outcome.ok
+          ? this.#hold(slot, s, outcome, rejected)
+          : this.#applyOne(slot, s, outcome, changed),
+      ]);
     }
     if (changed.length > 0) this.#publish(changed);
     for (const slot of changed) {
       this.#opts.log.info(
-        { event: 'credential_loaded', slot: slotName(slot), source: this.#slots.get(slot)?.source, generation: this.#snapshot.generation },
+        {
+          event: 'credential_loaded',
+          slot: slotName(slot),
+          source: this.#slots.get(slot)?.source,
+          generation: this.#snapshot.generation,
+        },
         rotated.has(slot) ? `${LABEL[slot]} rotated` : `${LABEL[slot]} loaded`,
       );
     }
@@ -138,7 +162,12 @@ export class CredentialStore {
   }
 
   /** A good value in a batch with a rejected one: the previous value (or none) stays. */
-  #hold(slot: CredentialSlot, s: SlotState, outcome: ReadOutcome & { ok: true }, rejected: readonly CredentialSlot[]): CredentialReloadResult {
+  #hold(
+    slot: CredentialSlot,
+    s: SlotState,
+    outcome: ReadOutcome & { ok: true },
+    rejected: readonly CredentialSlot[],
+  ): CredentialReloadResult {
     if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) {
       s.problem = undefined;
       return 'unchanged';
@@ -146,13 +175,21 @@ export class CredentialStore {
     const problem = `new ${LABEL[slot]} not applied: the ${rejected.map((r) => LABEL[r]).join(' and ')} of the same Secret version was rejected`;
     if (s.problem !== problem) {
       const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the whole previous snapshot';
-      this.#opts.log.warn({ event: 'credential_held', slot: slotName(slot), source: s.source, rejected: rejected.map(slotName) }, `${problem}; ${keeping}`);
+      this.#opts.log.warn(
+        { event: 'credential_held', slot: slotName(slot), source: s.source, rejected: rejected.map(slotName) },
+        `${problem}; ${keeping}`,
+      );
     }
     s.problem = problem;
     return 'held';
   }
 
-  #applyOne(slot: CredentialSlot, s: SlotState, outcome: ReadOutcome, changed: CredentialSlot[]): CredentialReloadResult {
+  #applyOne(
+    slot: CredentialSlot,
+    s: SlotState,
+    outcome: ReadOutcome,
+    changed: CredentialSlot[],
+  ): CredentialReloadResult {
     if (outcome.ok) {
       s.problem = undefined;
       if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) return 'unchanged';
@@ -162,10 +199,17 @@ export class CredentialStore {
       changed.push(slot);
       return 'loaded';
     }
-    const result: CredentialReloadResult = outcome.missing ? 'missing' : outcome.unreadable === true ? 'error' : 'invalid';
+    const result: CredentialReloadResult = outcome.missing
+      ? 'missing'
+      : outcome.unreadable === true
+        ? 'error'
+        : 'invalid';
     if (s.problem !== outcome.problem) {
       const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the last good value';
-      this.#opts.log.warn({ event: 'credential_rejected', slot: slotName(slot), source: s.source, result }, `${outcome.problem}; ${keeping}`);
+      this.#opts.log.warn(
+        { event: 'credential_rejected', slot: slotName(slot), source: s.source, result },
+        `${outcome.problem}; ${keeping}`,
+      );
     }
     s.problem = outcome.problem;
     return result;

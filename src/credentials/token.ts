@@ -19,7 +19,8 @@ const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 export function tokenProblem(slot: SlotName, value: string): string | undefined {
   if (value.length === 0) return 'is empty';
   if (/[\r\n]/.test(value)) return 'has more than one line';
-  if (!TOKEN_CHARS.test(value)) return 'contains characters that are not allowed in an HTTP header (spaces or non-ASCII)';
+  if (!TOKEN_CHARS.test(value))
+    return 'contains characters that are not allowed in an HTTP header (spaces or non-ASCII)';
   const kind = classifyToken(value);
   if (slot !== 'litellm-key' && kind === undefined && value.startsWith(ANTHROPIC_SECRET_PREFIX)) {
     return 'contains characters that are not part of an Anthropic token (a comma or space usually means two values in one Secret)';

@@ -27,7 +27,12 @@ export function metricsMarkdown(set: MetricSet): string {
   const registry = new Registry();
   METRIC_SETS[set](registry);
   const rows = registry.getMetricsAsArray().map((m) => {
-    const { name, type, help, labelNames } = m as unknown as { name: string; type: string; help: string; labelNames: string[] };
+    const { name, type, help, labelNames } = m as unknown as {
+      name: string;
+      type: string;
+      help: string;
+      labelNames: string[];
+    };
     const labels = labelNames.map((l) => `\`${l}\``).join(', ');
     return `| \`${name}\` | ${type} | ${labels} | ${help.replaceAll('|', '\\|')} |`;
   });
@@ -38,7 +43,9 @@ export function metricsMarkdown(set: MetricSet): string {
 export function renderSections(file: string, text: string): string {
   let out = text;
   for (const s of GENERATED_SECTIONS.filter((g) => g.file === file)) {
-    const re = new RegExp(`(<!-- generated:${s.name} \\(npm run docs\\) -->\\n)[\\s\\S]*?(<!-- /generated:${s.name} -->)`);
+    const re = new RegExp(
+      `(<!-- generated:${s.name} \\(npm run docs\\) -->\\n)[\\s\\S]*?(<!-- /generated:${s.name} -->)`,
+    );
     if (!re.test(out)) throw new Error(`${file} has no generated:${s.name} markers`);
     out = out.replace(re, (_m, open: string, close: string) => `${open}${s.render()}\n${close}`);
   }

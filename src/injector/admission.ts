@@ -34,12 +34,13 @@ export interface AdmissionReviewOut {
   readonly response: AdmissionResponse;
 }
 
-
 /** The request of a review, or why it is not one (→ HTTP 400 with that reason). */
 export function parseAdmissionReview(body: unknown): { request: AdmissionRequest } | { problem: string } {
   if (!isObject(body)) return { problem: 'body must be a JSON object (an AdmissionReview)' };
   if (body['apiVersion'] !== 'admission.k8s.io/v1' || body['kind'] !== 'AdmissionReview') {
-    return { problem: `expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body['apiVersion'])}, ${JSON.stringify(body['kind'])} (register the webhook with admissionReviewVersions: ["v1"])` };
+    return {
+      problem: `expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body['apiVersion'])}, ${JSON.stringify(body['kind'])} (register the webhook with admissionReviewVersions: ["v1"])`,
+    };
   }
   const r = body['request'];
   if (!isObject(r)) return { problem: 'AdmissionReview has no request' };
@@ -49,12 +50,18 @@ export function parseAdmissionReview(body: unknown): { request: AdmissionRequest
     return { problem: 'request.kind must be {group, version, kind}' };
   }
   if (typeof r['operation'] !== 'string') return { problem: 'request.operation must be a string' };
-  if (r['namespace'] !== undefined && typeof r['namespace'] !== 'string') return { problem: 'request.namespace must be a string' };
-  if (r['dryRun'] !== undefined && typeof r['dryRun'] !== 'boolean') return { problem: 'request.dryRun must be a boolean' };
+  if (r['namespace'] !== undefined && typeof r['namespace'] !== 'string')
+    return { problem: 'request.namespace must be a string' };
+  if (r['dryRun'] !== undefined && typeof r['dryRun'] !== 'boolean')
+    return { problem: 'request.dryRun must be a boolean' };
   return {
     request: {
       uid: r['uid'],
-      kind: { group: typeof kind['group'] === 'string' ? kind['group'] : '', version: kind['version'], kind: kind['kind'] },
+      kind: {
+        group: typeof kind['group'] === 'string' ? kind['group'] : '',
+        version: kind['version'],
+        kind: kind['kind'],
+      },
       operation: r['operation'],
       namespace: typeof r['namespace'] === 'string' ? r['namespace'] : '',
       object: r['object'],
@@ -92,7 +99,10 @@ function answer(uid: string, response: Omit<AdmissionResponse, 'uid'>): Admissio
  */
 export function review(req: AdmissionRequest, config: InjectorConfig, namespaceOptedIn: boolean): Review {
   const skipped = (skipCode: SkipCode, reason: string, warn: boolean): Review => ({
-    review: answer(req.uid, warn ? { allowed: true, warnings: [warning(`not injected: ${reason}`)] } : { allowed: true }),
+    review: answer(
+      req.uid,
+      warn ? { allowed: true, warnings: [warning(`not injected: ${reason}`)] } : { allowed: true },
+    ),
     decision: 'skipped',
     reason,
     skipCode,
@@ -101,7 +111,8 @@ export function review(req: AdmissionRequest, config: InjectorConfig, namespaceO
     const gvk = `${req.kind.group === '' ? '' : `${req.kind.group}/`}${req.kind.version} ${req.kind.kind}`;
     return skipped('not_pod_kind', `auth-shim injects Pods only, got ${gvk}`, true);
   }
-  if (req.operation !== 'CREATE') return skipped('not_create', `pods are injected on CREATE only, got ${req.operation}`, true);
+  if (req.operation !== 'CREATE')
+    return skipped('not_create', `pods are injected on CREATE only, got ${req.operation}`, true);
 
   const m: Mutation = mutate({ pod: req.object, namespace: req.namespace, namespaceOptedIn, config });
   switch (m.outcome) {

@@ -105,7 +105,9 @@ export function nodeOptions(memoryLimit: string): string {
   const heap = heapMiB(memoryLimit);
   // The hardening flag also here, not only in the image ENTRYPOINT: a mirrored or rebuilt image
   // with a plain `node` entrypoint still gets it.
-  return heap === undefined ? NODE_HARDENING_FLAGS : `${NODE_HARDENING_FLAGS} --max-old-space-size=${heap} --max-semi-space-size=4`;
+  return heap === undefined
+    ? NODE_HARDENING_FLAGS
+    : `${NODE_HARDENING_FLAGS} --max-old-space-size=${heap} --max-semi-space-size=4`;
 }
 
 /**
@@ -115,7 +117,21 @@ export function nodeOptions(memoryLimit: string): string {
 export function heapMiB(limit: string): number | undefined {
   const m = /^(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[kMGTPE])?$/.exec(limit);
   if (m === null) return undefined;
-  const scale: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+  const scale: Record<string, number> = {
+    '': 1,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+  };
   const bytes = Number(m[1]) * (scale[m[2] ?? ''] ?? 1);
   const mib = Math.floor(bytes / 2 ** 20 / 2);
   return mib >= 16 ? mib : undefined;
@@ -163,10 +179,16 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
     securityContext: structuredClone(SIDECAR_SECURITY_CONTEXT),
     // Directories, never `subPath`: a subPath mount never sees a rotation (kubernetes#50345).
     volumeMounts: [
-      ...s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),
+      ...s.secrets.map((m) => ({
+        name: m.volumeName,
+        mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`,
+        readOnly: true,
+      })),
       // A container that already mounts something here is skipped by the ServiceAccount admission
       // plugin (also when it runs again after this webhook): the sidecar gets no API token.
-      ...(s.serviceAccountMask === undefined ? [] : [{ name: s.serviceAccountMask, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
+      ...(s.serviceAccountMask === undefined
+        ? []
+        : [{ name: s.serviceAccountMask, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -181,7 +203,10 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
  * Secret exists.
  */
 export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
-  const volumes: V1Volume[] = s.secrets.map((m) => ({ name: m.volumeName, secret: { secretName: m.secretName, optional: true } }));
+  const volumes: V1Volume[] = s.secrets.map((m) => ({
+    name: m.volumeName,
+    secret: { secretName: m.secretName, optional: true },
+  }));
   if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: { sizeLimit: '1Ki' } });
   return volumes;
 }

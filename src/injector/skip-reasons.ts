@@ -5,18 +5,18 @@
  */
 export const SKIP_REASONS = {
   not_pod_kind: 'the object is not a Pod (only Pods are injected)',
-  not_create: 'the operation is not CREATE (a running pod\'s containers cannot change)',
+  not_create: "the operation is not CREATE (a running pod's containers cannot change)",
   no_pod_spec: 'the object has no pod spec',
   invalid_containers: 'spec.containers is not a non-empty list of named containers',
-  already_injected: 'the pod carries the injector\'s status annotation and its sidecar',
+  already_injected: "the pod carries the injector's status annotation and its sidecar",
   injection_disabled: 'the pod says `auth-shim.io/inject: "false"`',
   not_requested: 'neither the pod nor its namespace asked for injection',
   protected_namespace: 'kube-system, kube-public and kube-node-lease are never injected',
-  injector_namespace: 'the injector\'s own namespace is never injected',
-  host_network: 'hostNetwork: the sidecar\'s ports would clash on the node',
-  sidecar_name_taken: 'a container already has the sidecar\'s name',
+  injector_namespace: "the injector's own namespace is never injected",
+  host_network: "hostNetwork: the sidecar's ports would clash on the node",
+  sidecar_name_taken: "a container already has the sidecar's name",
   port_clash: 'a container declares a port the sidecar uses',
-  no_upstream: 'no upstream URL from the pod or the injector\'s default',
+  no_upstream: "no upstream URL from the pod or the injector's default",
 } as const;
 
 export type SkipCode = keyof typeof SKIP_REASONS;

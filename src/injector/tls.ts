@@ -33,9 +33,14 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
     try {
       // Both reads settle before anything is reported, so a message names every missing file, in
       // the same order every time.
-      const [certRead, keyRead] = await Promise.allSettled([readFile(opts.certFile, 'utf8'), readFile(opts.keyFile, 'utf8')]);
+      const [certRead, keyRead] = await Promise.allSettled([
+        readFile(opts.certFile, 'utf8'),
+        readFile(opts.keyFile, 'utf8'),
+      ]);
       if (certRead.status === 'rejected' || keyRead.status === 'rejected') {
-        const failures = [certRead, keyRead].flatMap((r) => (r.status === 'rejected' ? [describeReadError(r.reason)] : []));
+        const failures = [certRead, keyRead].flatMap((r) =>
+          r.status === 'rejected' ? [describeReadError(r.reason)] : [],
+        );
         throw new Error(failures.join('; '));
       }
       const cert = certRead.value;
@@ -48,7 +53,9 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
       try {
         pair = checkServingCert(cert, key);
       } catch (err) {
-        throw new Error(`${opts.certFile} and ${opts.keyFile} are not a usable certificate and key: ${(err as Error).message}`);
+        throw new Error(
+          `${opts.certFile} and ${opts.keyFile} are not a usable certificate and key: ${(err as Error).message}`,
+        );
       }
       current = pair;
       problem = undefined;
@@ -91,5 +98,7 @@ export function fileCertSource(opts: Omit<CertFilesOptions, 'onCert' | 'onReload
 
 function describeReadError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code === 'ENOENT' ? `${e.path ?? 'certificate file'} does not exist` : `${e.path ?? 'certificate file'} cannot be read (${e.code ?? e.message})`;
+  return e.code === 'ENOENT'
+    ? `${e.path ?? 'certificate file'} does not exist`
+    : `${e.path ?? 'certificate file'} cannot be read (${e.code ?? e.message})`;
 }

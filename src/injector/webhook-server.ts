@@ -52,7 +52,10 @@ export const WEBHOOK_LIMITS = Object.freeze({
 });
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -61,7 +64,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
-      reject(new HttpError(413, `AdmissionReview is ${declared} bytes, more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit}`));
+      reject(
+        new HttpError(413, `AdmissionReview is ${declared} bytes, more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit}`),
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -109,7 +114,11 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     inflight++;
     // The whole request within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS, whatever node's check interval.
     const deadline = setTimeout(() => {
-      send(res, 408, `the AdmissionReview did not arrive within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}\n`);
+      send(
+        res,
+        408,
+        `the AdmissionReview did not arrive within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}\n`,
+      );
       res.shouldKeepAlive = false;
       req.destroy();
     }, opts.requestTimeoutMs);
@@ -120,7 +129,9 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     });
     void handle(req, res);
   });
-  server.on('tlsClientError', (err) => log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'));
+  server.on('tlsClientError', (err) =>
+    log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'),
+  );
 
   const onCert = (cert: ServingCert): void => {
     server.setSecureContext({ cert: cert.cert, key: cert.key });
@@ -152,27 +163,38 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
       dryRun = request.dryRun;
       const result = review(request, opts.injector, optedIn);
       send(res, 200, JSON.stringify(result.review), 'application/json');
-      metrics.reviews.inc({ decision: result.decision, dry_run: String(dryRun), ...(result.skipCode === undefined ? {} : { reason: result.skipCode }) });
-      const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
-      log.info({
-        event: 'review',
-        uid: request.uid,
-        namespace: request.namespace,
-        name: request.name ?? meta?.name ?? meta?.generateName,
-        operation: request.operation,
+      metrics.reviews.inc({
         decision: result.decision,
-        reason: result.reason,
-        ...(result.skipCode === undefined ? {} : { code: result.skipCode }),
-        dryRun,
-      }, `pod ${result.decision}`);
+        dry_run: String(dryRun),
+        ...(result.skipCode === undefined ? {} : { reason: result.skipCode }),
+      });
+      const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+      log.info(
+        {
+          event: 'review',
+          uid: request.uid,
+          namespace: request.namespace,
+          name: request.name ?? meta?.name ?? meta?.generateName,
+          operation: request.operation,
+          decision: result.decision,
+          reason: result.reason,
+          ...(result.skipCode === undefined ? {} : { code: result.skipCode }),
+          dryRun,
+        },
+        `pod ${result.decision}`,
+      );
     } catch (err) {
       // Nothing escapes the handler: a bad review is the client's problem (4xx), anything else is
       // ours (500, and the API server applies the webhook's failurePolicy).
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       send(res, status, `${message}\n`);
-      if (status >= 400) metrics.reviews.inc({ decision: status >= 500 ? 'error' : 'invalid', dry_run: String(dryRun) });
-      (status >= 500 ? log.error.bind(log) : log.warn.bind(log))({ event: 'review_failed', status, err: message }, 'review not answered');
+      if (status >= 400)
+        metrics.reviews.inc({ decision: status >= 500 ? 'error' : 'invalid', dry_run: String(dryRun) });
+      (status >= 500 ? log.error.bind(log) : log.warn.bind(log))(
+        { event: 'review_failed', status, err: message },
+        'review not answered',
+      );
       if (status === 413) res.on('finish', () => req.destroy());
     } finally {
       metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -183,7 +205,11 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     onCert,
     onReload: (result, error) => {
       metrics.tlsReloads.inc({ result });
-      if (result === 'error') log.warn({ event: 'certificate_reload_failed', err: error }, 'serving certificate not (re)loaded; the last good one stays in use');
+      if (result === 'error')
+        log.warn(
+          { event: 'certificate_reload_failed', err: error },
+          'serving certificate not (re)loaded; the last good one stays in use',
+        );
     },
   });
 

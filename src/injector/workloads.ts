@@ -53,11 +53,13 @@ export function podSites(doc: unknown, prefix: Path = []): PodSite[] {
   const pod = getIn(doc, rel);
   if (!isObject(pod)) return [];
   const meta = isObject(doc['metadata']) ? doc['metadata'] : {};
-  return [{
-    path: [...prefix, ...rel],
-    kind,
-    name: typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)',
-    namespace: typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined,
-    pod,
-  }];
+  return [
+    {
+      path: [...prefix, ...rel],
+      kind,
+      name: typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)',
+      namespace: typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined,
+      pod,
+    },
+  ];
 }

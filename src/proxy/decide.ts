@@ -1,4 +1,9 @@
-import type { CredentialKind, CredentialOrigin, CredentialSourcePolicy, ShimCredentials } from '../vocabulary/credentials.js';
+import type {
+  CredentialKind,
+  CredentialOrigin,
+  CredentialSourcePolicy,
+  ShimCredentials,
+} from '../vocabulary/credentials.js';
 import { ERRORS, type ErrorKind } from './errors.js';
 import type { PathPolicy } from './paths.js';
 import type { Translator } from './translate.js';
@@ -58,26 +63,47 @@ const METHODS = new Set(['GET', 'HEAD', 'POST']);
 export function decide(policy: AdmissionPolicy, head: RequestHead, snap: AdmissionSnapshot): Verdict {
   const verdict = policy.paths.check(head.target);
   if (!METHODS.has(head.method ?? '')) {
-    return refuse(verdict.ok ? verdict.route : '(rejected)', ERRORS.methodNotAllowed, `auth-shim: method ${JSON.stringify(head.method)} is not allowed (GET, HEAD, POST)`);
+    return refuse(
+      verdict.ok ? verdict.route : '(rejected)',
+      ERRORS.methodNotAllowed,
+      `auth-shim: method ${JSON.stringify(head.method)} is not allowed (GET, HEAD, POST)`,
+    );
   }
   if (!verdict.ok) return refuse('(rejected)', ERRORS.pathNotAllowed, `auth-shim: ${verdict.reason}`);
   const { route } = verdict;
 
   const declared = head.contentLength;
   if (declared !== undefined && Number(declared) > policy.maxBodyBytes) {
-    return refuse(route, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${policy.maxBodyBytes} bytes)`);
+    return refuse(
+      route,
+      ERRORS.bodyTooLarge,
+      `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${policy.maxBodyBytes} bytes)`,
+    );
   }
   if (policy.litellmKeyRequired && snap.credentials.litellmKey === undefined) {
-    return refuse(route, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${snap.notReadyReasons().join('; ')})`);
+    return refuse(
+      route,
+      ERRORS.notReady,
+      `auth-shim: the LiteLLM key is not loaded yet (${snap.notReadyReasons().join('; ')})`,
+    );
   }
   const t = policy.translate(head.rawHeaders, snap.credentials);
   if (!t.ok) {
     const reasons = t.error === ERRORS.missingCredential ? snap.notReadyReasons() : [];
     // The shim should hold a credential but its Secret has not loaded: transient, retryable.
-    if (reasons.length > 0 && policy.credentialSource !== 'client-only') return refuse(route, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
+    if (reasons.length > 0 && policy.credentialSource !== 'client-only')
+      return refuse(route, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
     return refuse(route, t.error, t.message);
   }
-  return { ok: true, route, path: verdict.path, query: verdict.query, headers: t.headers, credential: t.credential, origin: t.origin };
+  return {
+    ok: true,
+    route,
+    path: verdict.path,
+    query: verdict.query,
+    headers: t.headers,
+    credential: t.credential,
+    origin: t.origin,
+  };
 }
 
 function refuse(route: string, error: ErrorKind, message: string): Verdict {

@@ -6,7 +6,12 @@ import { MAX_ENVELOPE_BYTES } from './litellm-envelope.js';
 import { copyResponseHeaders, removeHeader } from './response-headers.js';
 import { SseTerminator } from './sse-terminator.js';
 import type { ResponseHead } from '../vocabulary/response.js';
-import { classifyUpstreamError, ClientGoneError, describeUpstreamError, UpstreamStatusError } from './upstream-errors.js';
+import {
+  classifyUpstreamError,
+  ClientGoneError,
+  describeUpstreamError,
+  UpstreamStatusError,
+} from './upstream-errors.js';
 
 /** What the handler reports back to the request's owner, once, when the exchange is over. */
 export interface ForwardOutcome {
@@ -56,10 +61,23 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   #head: ResponseHead | undefined;
   #status = 0;
   readonly #outcome: ForwardOutcome = {
-    status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false,
+    status: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    requestId: undefined,
+    error: undefined,
+    cause: undefined,
+    reachedUpstream: false,
+    unwrapped: false,
   };
 
-  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string, mask: (text: string) => string) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    hooks: ForwardHooks,
+    upstreamHost: string,
+    mask: (text: string) => string,
+  ) {
     this.#mask = mask;
     this.#req = req;
     this.#res = res;

@@ -12,7 +12,7 @@ import { decide, type AdmissionPolicy } from './decide.js';
 import { createPathPolicy } from './paths.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
-import type { RequestUsage, ResponseHead, ResponseObserver } from '../vocabulary/response.js';
+import type { RequestUsage, ResponseObserver } from '../vocabulary/response.js';
 
 /** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
 export interface SnapshotProvider {
@@ -62,7 +62,15 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   let inflight = 0;
   let draining = false;
 
-  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome, usage?: RequestUsage): void {
+  function finish(
+    req: IncomingMessage,
+    path: string,
+    started: number,
+    credential: string,
+    origin: string | undefined,
+    o: ForwardOutcome,
+    usage?: RequestUsage,
+  ): void {
     inflight--;
     metrics.inflight.dec();
     const code = String(o.status);
@@ -70,7 +78,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const elapsedMs = performance.now() - started;
     metrics.duration.observe(elapsedMs / 1000);
     if (o.error !== undefined) {
-      if (o.reachedUpstream || o.error.code.startsWith('upstream_')) metrics.upstreamErrors.inc({ reason: o.error.code });
+      if (o.reachedUpstream || o.error.code.startsWith('upstream_'))
+        metrics.upstreamErrors.inc({ reason: o.error.code });
       else metrics.rejected.inc({ reason: o.error.code });
     }
     const line = {
@@ -97,17 +106,32 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     else log.info(line, 'request');
   }
 
-  function reject(req: IncomingMessage, res: ServerResponse, path: string, started: number, kind: ErrorKind, message: string): void {
+  function reject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    started: number,
+    kind: ErrorKind,
+    message: string,
+  ): void {
     const body = errorBody(kind.type, message);
     const headers = errorHeaders(kind, body);
     if (kind === ERRORS.methodNotAllowed) headers.push('allow', 'GET, HEAD, POST');
     // A refused body may still be arriving; close rather than read it.
-    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST')) res.shouldKeepAlive = false;
+    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST'))
+      res.shouldKeepAlive = false;
     if (kind === ERRORS.tooManyInflight) headers.push('retry-after', '1');
     res.writeHead(kind.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
     finish(req, path, started, 'none', undefined, {
-      status: kind.status, bytesIn: 0, bytesOut: body.length, requestId: undefined, error: kind, cause: undefined, reachedUpstream: false, unwrapped: false,
+      status: kind.status,
+      bytesIn: 0,
+      bytesOut: body.length,
+      requestId: undefined,
+      error: kind,
+      cause: undefined,
+      reachedUpstream: false,
+      unwrapped: false,
     });
   }
 
@@ -118,21 +142,47 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     if (draining) res.shouldKeepAlive = false;
     if (inflight > maxInflight) {
       // Issue 15, item 4: every request in flight holds memory until its upstream answers.
-      reject(req, res, '(over capacity)', started, ERRORS.tooManyInflight, `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`);
+      reject(
+        req,
+        res,
+        '(over capacity)',
+        started,
+        ERRORS.tooManyInflight,
+        `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`,
+      );
       return;
     }
     const creds = credentials.snapshot();
-    const v = decide(policy, { method: req.method, target: req.url ?? '', contentLength: req.headers['content-length'], rawHeaders: req.rawHeaders }, {
-      credentials: creds,
-      notReadyReasons: () => credentials.notReadyReasons(),
-    });
+    const v = decide(
+      policy,
+      {
+        method: req.method,
+        target: req.url ?? '',
+        contentLength: req.headers['content-length'],
+        rawHeaders: req.rawHeaders,
+      },
+      {
+        credentials: creds,
+        notReadyReasons: () => credentials.notReadyReasons(),
+      },
+    );
     if (!v.ok) {
       reject(req, res, v.route, started, v.error, v.message);
       return;
     }
     const declared = req.headers['content-length'];
     if (log.isLevelEnabled('debug')) {
-      log.debug({ event: 'translate', path: v.route, credential: v.credential, origin: v.origin, before: headerNames(req.rawHeaders), after: headerNames(v.headers) }, 'header names before and after translation');
+      log.debug(
+        {
+          event: 'translate',
+          path: v.route,
+          credential: v.credential,
+          origin: v.origin,
+          before: headerNames(req.rawHeaders),
+          after: headerNames(v.headers),
+        },
+        'header names before and after translation',
+      );
     }
 
     const tap = deps.observe?.start();

@@ -29,11 +29,18 @@ export interface RewrittenBody {
  * LiteLLM's envelope un-wrapped (Anthropic's error, its request id and retry hint restored). Unchanged
  * bytes keep the upstream's headers as they were.
  */
-export function rewriteHeldBody(head: ResponseHead, status: number, raw: Buffer, mask: (text: string) => string): RewrittenBody {
+export function rewriteHeldBody(
+  head: ResponseHead,
+  status: number,
+  raw: Buffer,
+  mask: (text: string) => string,
+): RewrittenBody {
   const text = raw.toString('latin1');
   const masked = mask(text);
   const body = masked === text ? raw : Buffer.from(masked, 'latin1');
-  const unwrapped = head.contentType.startsWith('application/json') ? unwrapLitellmError(body.toString('utf8'), status) : undefined;
+  const unwrapped = head.contentType.startsWith('application/json')
+    ? unwrapLitellmError(body.toString('utf8'), status)
+    : undefined;
   if (unwrapped === undefined) {
     const headers = body === raw ? head.headers : [...head.headers];
     if (body !== raw) setHeader(headers, 'content-length', String(body.length));

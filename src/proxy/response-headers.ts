@@ -1,7 +1,15 @@
 import type { ResponseHead } from '../vocabulary/response.js';
 
 /** Response hop-by-hop headers (RFC 9110 §7.6.1): they describe the upstream hop, not ours. */
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+const RESPONSE_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+]);
 
 /**
  * Copies the upstream's response headers minus hop-by-hop ones, in one pass. Every other header —

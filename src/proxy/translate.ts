@@ -33,7 +33,14 @@ export const OAUTH_BETA = 'oauth-2025-04-20';
  * the upstream's; `expect` is answered by Node's server, never forwarded.
  */
 const REQUEST_HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'host',
   'http2-settings',
 ]);
 
@@ -190,7 +197,11 @@ function missingClientMessage(xApiKey: string | undefined, authorization: string
   return `auth-shim: no Anthropic credential: ${whatClientSent(xApiKey, authorization)}, and AUTH_SHIM_CREDENTIAL_SOURCE=client-only`;
 }
 
-function missingShimMessage(source: CredentialSourcePolicy, xApiKey: string | undefined, authorization: string | undefined): string {
+function missingShimMessage(
+  source: CredentialSourcePolicy,
+  xApiKey: string | undefined,
+  authorization: string | undefined,
+): string {
   const shim = 'auth-shim has no usable credential loaded (AUTH_SHIM_OAUTH_TOKEN_FILE / AUTH_SHIM_API_KEY_FILE)';
   return source === 'shim-only'
     ? `auth-shim: no Anthropic credential: ${shim}`

@@ -54,7 +54,11 @@ export class ServingState {
  * in-flight requests given until `timeoutMs`, then every connection cut. Returns how many requests
  * were still in flight at the cut (0: drained).
  */
-export async function drainServer(server: Server | HttpsServer, inflight: () => number, timeoutMs: number): Promise<number> {
+export async function drainServer(
+  server: Server | HttpsServer,
+  inflight: () => number,
+  timeoutMs: number,
+): Promise<number> {
   server.close();
   const deadline = Date.now() + timeoutMs;
   while (inflight() > 0 && Date.now() < deadline) {

@@ -42,7 +42,11 @@ export function isoTime(): string {
  * line: the shim's credential values are masked by value there, whatever field or message
  * carries them (KnownSecrets.mask; paths above only cover known header fields).
  */
-export function createLogger(level: LevelWithSilent, destination?: DestinationStream, mask?: (line: string) => string): Logger {
+export function createLogger(
+  level: LevelWithSilent,
+  destination?: DestinationStream,
+  mask?: (line: string) => string,
+): Logger {
   return pino(
     {
       level,

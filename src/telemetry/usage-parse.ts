@@ -1,5 +1,4 @@
 import { isObject } from '../vocabulary/guards.js';
-import type { RequestUsage } from '../vocabulary/response.js';
 /** Token counts as Anthropic reports them; a field is absent when the response did not say. */
 export interface Usage {
   input?: number;

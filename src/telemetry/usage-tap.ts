@@ -33,7 +33,8 @@ export function createUsageObserver(metrics: ProxyMetrics, opts: UsageObserverOp
       return undefined;
     }
     const u = result.usage;
-    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined) return undefined;
+    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined)
+      return undefined;
     const model = models.label(result.model);
     add('input', model, u.input);
     add('output', model, u.output);

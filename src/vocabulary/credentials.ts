@@ -35,7 +35,11 @@ export const CREDENTIAL_SLOTS: readonly CredentialSlot[] = ['oauth', 'apiKey', '
 
 /** A slot's name in validation messages and metric labels (`slot="api-key"`). */
 export type SlotName = 'oauth' | 'api-key' | 'litellm-key';
-const SLOT_NAME: Readonly<Record<CredentialSlot, SlotName>> = { oauth: 'oauth', apiKey: 'api-key', litellmKey: 'litellm-key' };
+const SLOT_NAME: Readonly<Record<CredentialSlot, SlotName>> = {
+  oauth: 'oauth',
+  apiKey: 'api-key',
+  litellmKey: 'litellm-key',
+};
 
 export function slotName(slot: CredentialSlot): SlotName {
   return SLOT_NAME[slot];
@@ -49,7 +53,11 @@ export type ShimCredentials = { readonly [S in CredentialSlot]?: string | undefi
  * `auth-shim.io/credential-source` annotation): `client-first`, `shim-only` or `client-only`.
  */
 export type CredentialSourcePolicy = 'client-first' | 'shim-only' | 'client-only';
-export const CREDENTIAL_SOURCE_POLICIES: readonly CredentialSourcePolicy[] = ['client-first', 'shim-only', 'client-only'];
+export const CREDENTIAL_SOURCE_POLICIES: readonly CredentialSourcePolicy[] = [
+  'client-first',
+  'shim-only',
+  'client-only',
+];
 
 /** Where the credential of one forwarded request came from (the policy's outcome for that request). */
 export type CredentialOrigin = 'client' | 'shim';

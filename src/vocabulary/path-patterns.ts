@@ -18,7 +18,8 @@ export function allowedPathProblems(entry: string): string[] {
   const problems: string[] = [];
   for (const s of segments) {
     if (s === '' || s === '.' || s === '..') problems.push(`"${entry}" has an empty, . or .. segment`);
-    else if (!PATH_PLACEHOLDER.test(s) && !LITERAL_SEGMENT.test(s)) problems.push(`"${entry}" has an invalid segment "${s}"`);
+    else if (!PATH_PLACEHOLDER.test(s) && !LITERAL_SEGMENT.test(s))
+      problems.push(`"${entry}" has an invalid segment "${s}"`);
   }
   return problems;
 }

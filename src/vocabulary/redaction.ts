@@ -13,5 +13,7 @@ export function looksSecret(value: string): boolean {
 
 /** A value quoted for an error message, or a mask when it looks like a secret. */
 export function quoteValue(value: string): string {
-  return looksSecret(value) ? '"<a value that looks like a secret, not shown>"' : JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  return looksSecret(value)
+    ? '"<a value that looks like a secret, not shown>"'
+    : JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 }

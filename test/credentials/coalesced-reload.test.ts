@@ -7,10 +7,12 @@ function gatedRuns() {
   const gates: Array<() => void> = [];
   const run = (key: string): Promise<void> => {
     log.push(`start ${key}`);
-    return new Promise<void>((resolve) => gates.push(() => {
-      log.push(`end ${key}`);
-      resolve();
-    }));
+    return new Promise<void>((resolve) =>
+      gates.push(() => {
+        log.push(`end ${key}`);
+        resolve();
+      }),
+    );
   };
   const release = async (): Promise<void> => {
     while (gates.length === 0) await new Promise((r) => setImmediate(r));

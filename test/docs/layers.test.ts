@@ -12,7 +12,11 @@ const bin = join(root, 'node_modules', '.bin', 'depcruise');
 const config = join(root, '.dependency-cruiser.cjs');
 
 function cruise(cwd: string): { status: number | null; out: string } {
-  const r = spawnSync(bin, ['src', '--config', config, '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(bin, ['src', '--config', config, '--output-type', 'err'], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -40,12 +44,48 @@ describe('import direction', () => {
   });
 
   it.each([
-    ['vocabulary imports nothing of the project', 'src/vocabulary/a.ts', "import { b } from '../config/b.js';\nexport const a = b;\n", 'src/config/b.ts', 'vocabulary-imports-nothing'],
-    ['a leaf does not import another leaf', 'src/credentials/a.ts', "import { b } from '../telemetry/b.js';\nexport const a = b;\n", 'src/telemetry/b.ts', 'leaves-know-only-vocabulary'],
-    ['a leaf does not import the proxy', 'src/telemetry/a.ts', "import { b } from '../proxy/b.js';\nexport const a = b;\n", 'src/proxy/b.ts', 'leaves-know-only-vocabulary'],
-    ['proxy does not import injector', 'src/proxy/a.ts', "import { b } from '../injector/b.js';\nexport const a = b;\n", 'src/injector/b.ts', 'edges-know-leaves-only'],
-    ['injector does not import a composition root', 'src/injector/a.ts', "import { b } from '../app/b.js';\nexport const a = b;\n", 'src/app/b.ts', 'edges-know-leaves-only'],
-    ['a composition root does not import the CLI', 'src/app/a.ts', "import { b } from '../cli/b.js';\nexport const a = b;\n", 'src/cli/b.ts', 'roots-not-cli'],
+    [
+      'vocabulary imports nothing of the project',
+      'src/vocabulary/a.ts',
+      "import { b } from '../config/b.js';\nexport const a = b;\n",
+      'src/config/b.ts',
+      'vocabulary-imports-nothing',
+    ],
+    [
+      'a leaf does not import another leaf',
+      'src/credentials/a.ts',
+      "import { b } from '../telemetry/b.js';\nexport const a = b;\n",
+      'src/telemetry/b.ts',
+      'leaves-know-only-vocabulary',
+    ],
+    [
+      'a leaf does not import the proxy',
+      'src/telemetry/a.ts',
+      "import { b } from '../proxy/b.js';\nexport const a = b;\n",
+      'src/proxy/b.ts',
+      'leaves-know-only-vocabulary',
+    ],
+    [
+      'proxy does not import injector',
+      'src/proxy/a.ts',
+      "import { b } from '../injector/b.js';\nexport const a = b;\n",
+      'src/injector/b.ts',
+      'edges-know-leaves-only',
+    ],
+    [
+      'injector does not import a composition root',
+      'src/injector/a.ts',
+      "import { b } from '../app/b.js';\nexport const a = b;\n",
+      'src/app/b.ts',
+      'edges-know-leaves-only',
+    ],
+    [
+      'a composition root does not import the CLI',
+      'src/app/a.ts',
+      "import { b } from '../cli/b.js';\nexport const a = b;\n",
+      'src/cli/b.ts',
+      'roots-not-cli',
+    ],
   ])('rejects: %s', (_name, from, text, to, rule) => {
     const { status, out } = cruiseTree({ [from]: text, [to]: 'export const b = 1;\n' });
     expect(out).toContain(rule);

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 // The repository stands on its own (issue 16, item 7): comments cite public sources, not a document
 // outside the repository, and tests do not borrow fixtures from the CLI.
 const root = new URL('../../', import.meta.url);
-const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => f !== '');
+const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
+  .split('\n')
+  .filter((f) => f !== '');
 const text = (f: string): string => readFileSync(new URL(f, root), 'utf8');
 const FACTS = ['facts', '§'].join(' ');
 const CLI_DEMO = ['src', 'cli', 'demo.js'].join('/');

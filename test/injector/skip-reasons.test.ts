@@ -16,7 +16,9 @@ function metricsText(url: string): Promise<string> {
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve(body));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -27,7 +29,9 @@ describe('skip reasons are codes (issue 16, item 6)', () => {
     ['kube-system', 'protected_namespace'],
     ['kube-public', 'protected_namespace'],
   ])('%s -> %s', async (name, code) => {
-    const parsed = JSON.parse(await golden(name)) as { request: Parameters<typeof review>[0] & { object: unknown; namespace: string } };
+    const parsed = JSON.parse(await golden(name)) as {
+      request: Parameters<typeof review>[0] & { object: unknown; namespace: string };
+    };
     const r = review(parsed.request, goldenConfig(), false);
     expect(r.decision).toBe('skipped');
     expect(r.skipCode).toBe(code);
@@ -35,8 +39,13 @@ describe('skip reasons are codes (issue 16, item 6)', () => {
 
   it('a pod that asked for nothing is not_requested, a non-pod object no_pod_spec', () => {
     const config = goldenConfig();
-    expect(mutate({ pod: { spec: { containers: [{ name: 'a' }] } }, namespace: 'agents', namespaceOptedIn: false, config })).toMatchObject({ outcome: 'skipped', code: 'not_requested' });
-    expect(mutate({ pod: { kind: 'ConfigMap' }, namespace: 'agents', namespaceOptedIn: false, config })).toMatchObject({ outcome: 'skipped', code: 'no_pod_spec' });
+    expect(
+      mutate({ pod: { spec: { containers: [{ name: 'a' }] } }, namespace: 'agents', namespaceOptedIn: false, config }),
+    ).toMatchObject({ outcome: 'skipped', code: 'not_requested' });
+    expect(mutate({ pod: { kind: 'ConfigMap' }, namespace: 'agents', namespaceOptedIn: false, config })).toMatchObject({
+      outcome: 'skipped',
+      code: 'no_pod_spec',
+    });
   });
 
   it('every code is documented with a meaning', () => {
@@ -61,8 +70,12 @@ describe('skip reasons are codes (issue 16, item 6)', () => {
         expect(r.status).toBe(200);
       }
       const text = await metricsText(hook.server.adminUrl);
-      expect(text).toMatch(/auth_shim_webhook_reviews_total\{decision="skipped",dry_run="false",reason="host_network"\} 1/);
-      expect(text).toMatch(/auth_shim_webhook_reviews_total\{decision="skipped",dry_run="false",reason="protected_namespace"\} 1/);
+      expect(text).toMatch(
+        /auth_shim_webhook_reviews_total\{decision="skipped",dry_run="false",reason="host_network"\} 1/,
+      );
+      expect(text).toMatch(
+        /auth_shim_webhook_reviews_total\{decision="skipped",dry_run="false",reason="protected_namespace"\} 1/,
+      );
       expect(text).toMatch(/auth_shim_webhook_reviews_total\{decision="injected",dry_run="false"\} 1/);
     });
   });

@@ -4,10 +4,18 @@ import { MAX_ENVELOPE_BYTES } from '../../src/proxy/litellm-envelope.js';
 import type { ResponseHead } from '../../src/vocabulary/response.js';
 
 function head(over: Partial<ResponseHead> = {}): ResponseHead {
-  return { headers: ['content-type', 'application/json', 'content-length', '10'], contentType: 'application/json', contentLength: 10, contentEncoding: '', requestId: undefined, ...over };
+  return {
+    headers: ['content-type', 'application/json', 'content-length', '10'],
+    contentType: 'application/json',
+    contentLength: 10,
+    contentEncoding: '',
+    requestId: undefined,
+    ...over,
+  };
 }
 const noMask = (t: string): string => t;
-const header = (h: string[], name: string): string | undefined => h[h.findIndex((x, i) => i % 2 === 0 && x.toLowerCase() === name) + 1];
+const header = (h: string[], name: string): string | undefined =>
+  h[h.findIndex((x, i) => i % 2 === 0 && x.toLowerCase() === name) + 1];
 
 describe('holdsBack: which responses are held to be rewritten', () => {
   it.each<[string, number, Partial<ResponseHead>, string, boolean]>([
@@ -41,8 +49,12 @@ describe('rewriteHeldBody', () => {
     expect(header(r.headers, 'content-length')).toBe(String(r.body.length));
   });
 
-  it('un-wraps an old LiteLLM envelope: Anthropic\'s error, request id and retry hint restored', () => {
-    const inner = JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' }, request_id: 'req_011' });
+  it("un-wraps an old LiteLLM envelope: Anthropic's error, request id and retry hint restored", () => {
+    const inner = JSON.stringify({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: 'slow down' },
+      request_id: 'req_011',
+    });
     const raw = Buffer.from(JSON.stringify({ error: { message: inner, type: 'None', param: 'None', code: '429' } }));
     const r = rewriteHeldBody(head(), 429, raw, noMask);
     expect(r.unwrapped).toBe(true);

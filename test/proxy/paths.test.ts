@@ -18,7 +18,12 @@ describe('path allowlist', () => {
   });
 
   it('names the matched route, not the concrete path (logs carry the route)', () => {
-    expect(policy.check('/v1/models/claude-x?y=1')).toEqual({ ok: true, path: '/v1/models/claude-x', query: '?y=1', route: '/v1/models/{id}' });
+    expect(policy.check('/v1/models/claude-x?y=1')).toEqual({
+      ok: true,
+      path: '/v1/models/claude-x',
+      query: '?y=1',
+      route: '/v1/models/{id}',
+    });
     expect(policy.check('/v1/messages?beta=true')).toMatchObject({ route: '/v1/messages' });
   });
 

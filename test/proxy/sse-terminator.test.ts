@@ -23,7 +23,10 @@ describe('SseTerminator: event: error only on an event boundary', () => {
     const closing = t.closing('api_error', 'upstream went away');
     if (boundary) {
       expect(closing).toMatch(/^event: error\ndata: /);
-      expect(JSON.parse((closing as string).split('data: ')[1] as string)).toMatchObject({ type: 'error', error: { type: 'api_error', message: 'upstream went away' } });
+      expect(JSON.parse((closing as string).split('data: ')[1] as string)).toMatchObject({
+        type: 'error',
+        error: { type: 'api_error', message: 'upstream went away' },
+      });
     } else {
       expect(closing).toBeUndefined();
     }

@@ -8,8 +8,12 @@ const root = new URL('../../', import.meta.url);
 
 describe('metric declarations in one place (issue 16, item 6)', () => {
   it('only src/telemetry/ creates metric families', () => {
-    const files = execFileSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.ts'));
-    const declaring = files.filter((f) => /new (Counter|Gauge|Histogram|Summary)\(/.test(readFileSync(new URL(f, root), 'utf8')));
+    const files = execFileSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.endsWith('.ts'));
+    const declaring = files.filter((f) =>
+      /new (Counter|Gauge|Histogram|Summary)\(/.test(readFileSync(new URL(f, root), 'utf8')),
+    );
     expect(declaring.length).toBeGreaterThan(0);
     expect(declaring.filter((f) => !f.startsWith('src/telemetry/'))).toEqual([]);
   });
