@@ -2,7 +2,9 @@
 #
 # One small image for every subcommand: `proxy` (the sidecar, default), `webhook`, `inject`,
 # `check`, `demo`. Distroless runtime: Node 24 and nothing else (no shell, no package manager),
-# running as the numeric non-root user 65532 so `runAsNonRoot` can be verified (facts §4).
+# running as the numeric non-root user 65532 so `runAsNonRoot` can be verified (the kubelet refuses a
+# non-numeric user: "image has non-numeric user … cannot verify user is non-root", kubernetes/kubernetes
+# pkg/kubelet/kuberuntime/security_context_others.go).
 #
 # Both base images are pinned by tag; pin them by digest in your registry (`@sha256:…`) once
 # pulled. They have not been pulled while writing this file (no container engine in the
@@ -52,7 +54,8 @@ ENV NODE_ENV=production
 USER 65532:65532
 # Sidecar (loopback only, documentation), admin/metrics, webhook HTTPS.
 EXPOSE 8787 9464 8443
-# Kubernetes ignores HEALTHCHECK (facts §4): probes come from the pod spec (/healthz, /readyz).
+# Kubernetes ignores HEALTHCHECK (the CRI has no health check; the kubelet runs only the pod spec's probes,
+# kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes): /healthz, /readyz.
 # Node handles SIGTERM itself (src/lifecycle/signals.ts), so no init process is needed as PID 1.
 # --max-semi-space-size=4: a 4 MiB young generation instead of V8's 16 MiB keeps RSS after load near half of
 # what the default reaches, and serves ~35 % more requests per CPU second than 1 MiB (bench/notes.md,

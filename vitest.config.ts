@@ -9,7 +9,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/cluster/**'], sequence: { groupOrder: 0 } },
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/cluster/**'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         // The one-node test cluster (`npm run cluster -- up`): its files share one node, one

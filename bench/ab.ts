@@ -35,7 +35,16 @@ const clis = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWi
 if (clis.length === 0) clis.push(CLI);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-interface Row { c1p50: number; c1p99: number; c32rps: number; c32p99: number; cpuMsPerKreq: number; idleAnonMiB: number; rssMiB: number; anonMiB: number }
+interface Row {
+  c1p50: number;
+  c1p99: number;
+  c32rps: number;
+  c32p99: number;
+  cpuMsPerKreq: number;
+  idleAnonMiB: number;
+  rssMiB: number;
+  anonMiB: number;
+}
 const results = new Map<string, Row[]>(clis.map((c) => [c, []]));
 
 const tools = await ensureTools(log);
@@ -43,16 +52,32 @@ const dir = await mkdtemp(join(tmpdir(), 'auth-shim-ab-'));
 process.once('exit', () => killAllOwned());
 const sse = await startSseFake();
 const upPort = await freePort();
-const upstream = await startNginx(tools.nginx, join(dir, 'up'), upstreamConfig(join(dir, 'up'), upPort, sse.port), upPort);
+const upstream = await startNginx(
+  tools.nginx,
+  join(dir, 'up'),
+  upstreamConfig(join(dir, 'up'), upPort, sse.port),
+  upPort,
+);
 const keyFile = join(dir, 'key');
 await writeFile(keyFile, `${LITELLM_KEY}\n`);
-const script = await writeScript(dir, 'shim', { path: PATH, headers: agentHeaders(), body: bodyKiB > 0 ? conversationBody(bodyKiB) : requestBody(false) });
+const script = await writeScript(dir, 'shim', {
+  path: PATH,
+  headers: agentHeaders(),
+  body: bodyKiB > 0 ? conversationBody(bodyKiB) : requestBody(false),
+});
 try {
   for (let r = 0; r < rounds; r++) {
     for (const cli of clis) {
       const [path = CLI, flags] = cli.split('@');
       const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
-      const shim = await startShim({ upstreamUrl: upstream.url, litellmKeyFile: keyFile, nodeFlags, logFile: join(dir, 'shim.log'), upstreamConnections: 0, cli: path });
+      const shim = await startShim({
+        upstreamUrl: upstream.url,
+        litellmKeyFile: keyFile,
+        nodeFlags,
+        logFile: join(dir, 'shim.log'),
+        upstreamConnections: 0,
+        cli: path,
+      });
       try {
         const idle = memory(shim.pid);
         await wrk(tools.wrk, shim.url, script, 32, 3);
@@ -62,8 +87,14 @@ try {
         const cpu = cpuSeconds(shim.pid) - cpu0;
         const loaded = memory(shim.pid);
         const row: Row = {
-          c1p50: c1.p50Us, c1p99: c1.p99Us, c32rps: Math.round(c32.rps), c32p99: c32.p99Us,
-          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100, idleAnonMiB: idle.anonMiB, rssMiB: loaded.rssMiB, anonMiB: loaded.anonMiB,
+          c1p50: c1.p50Us,
+          c1p99: c1.p99Us,
+          c32rps: Math.round(c32.rps),
+          c32p99: c32.p99Us,
+          cpuMsPerKreq: Math.round((cpu / c32.requests) * 1e6 * 100) / 100,
+          idleAnonMiB: idle.anonMiB,
+          rssMiB: loaded.rssMiB,
+          anonMiB: loaded.anonMiB,
         };
         if (c1.errors + c32.errors > 0) log(`  errors: ${c1.errors + c32.errors}`);
         results.get(cli)?.push(row);
@@ -83,4 +114,3 @@ for (const [cli, rows] of results) {
   const keys = Object.keys(rows[0] ?? {}) as Array<keyof Row>;
   log(`median ${cli}: ${keys.map((k) => `${k}=${med(rows.map((x) => x[k]))}`).join(' ')}`);
 }
-

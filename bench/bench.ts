@@ -11,7 +11,14 @@ import { proxyConfig, startNginx, upstreamConfig, type Nginx } from './lib/nginx
 import { cpuSeconds, killAllOwned, median, memory, mib, peakRssBytes, sleep, type Memory } from './lib/proc.js';
 import { SEQUENTIAL_WARMUP, timeSequential, type SequentialResult } from './lib/sequential.js';
 import { startShim, type Shim } from './lib/shim.js';
-import { openStreams, startSseFake, timeStreams, type SseFake, type StreamTarget, type StreamTiming } from './lib/stream.js';
+import {
+  openStreams,
+  startSseFake,
+  timeStreams,
+  type SseFake,
+  type StreamTarget,
+  type StreamTiming,
+} from './lib/stream.js';
 import { ensureTools, nginxVersion, wrkVersion, type Tools } from './lib/tools.js';
 import { agentHeaders, conversationBody, LITELLM_KEY, PATH, requestBody, translatedHeaders } from './lib/traffic.js';
 import { wrk, writeScript, type LoadResult, type LoadSpec } from './lib/wrk.js';
@@ -57,15 +64,35 @@ export interface Sizes {
 }
 
 export const FULL: Sizes = {
-  warmupSeconds: 2, c1Seconds: 5, c32Seconds: 5, burstRequests: 100_000, litellmBurstSeconds: 15,
-  streams: 20, streamEvents: 25, spacingMs: 20, openStreams: 1_000, startupRuns: 11, litellmStartupRuns: 3,
-  largeBodyKiB: 64, largeBodySeconds: 5,
+  warmupSeconds: 2,
+  c1Seconds: 5,
+  c32Seconds: 5,
+  burstRequests: 100_000,
+  litellmBurstSeconds: 15,
+  streams: 20,
+  streamEvents: 25,
+  spacingMs: 20,
+  openStreams: 1_000,
+  startupRuns: 11,
+  litellmStartupRuns: 3,
+  largeBodyKiB: 64,
+  largeBodySeconds: 5,
 };
 
 export const SMOKE: Sizes = {
-  warmupSeconds: 1, c1Seconds: 1, c32Seconds: 2, burstRequests: 0, litellmBurstSeconds: 0,
-  streams: 2, streamEvents: 10, spacingMs: 20, openStreams: 100, startupRuns: 3, litellmStartupRuns: 0,
-  largeBodyKiB: 0, largeBodySeconds: 0,
+  warmupSeconds: 1,
+  c1Seconds: 1,
+  c32Seconds: 2,
+  burstRequests: 0,
+  litellmBurstSeconds: 0,
+  streams: 2,
+  streamEvents: 10,
+  spacingMs: 20,
+  openStreams: 100,
+  startupRuns: 3,
+  litellmStartupRuns: 0,
+  largeBodyKiB: 0,
+  largeBodySeconds: 0,
 };
 
 export interface BenchOptions {
@@ -85,7 +112,12 @@ export interface HopResult {
   readonly rssIdleMiB?: number;
   readonly rssAfterBurstMiB?: number;
   readonly rssOpenStreamsMiB?: number;
-  readonly openStreams?: { readonly wanted: number; readonly open: number; readonly failed: number; readonly seconds: number };
+  readonly openStreams?: {
+    readonly wanted: number;
+    readonly open: number;
+    readonly failed: number;
+    readonly seconds: number;
+  };
   readonly peakRssMiB?: number;
   /** RssAnon at the same three moments (what is not the executable's shared, file-backed pages). */
   readonly anonIdleMiB?: number;
@@ -94,7 +126,12 @@ export interface HopResult {
   /** Concurrency 1, every request timed, no coordinated-omission correction (lib/sequential.ts). */
   readonly perRequest?: SequentialResult;
   /** Concurrency 32 with a longer conversation (Sizes.largeBodyKiB), and the hop's CPU for it. */
-  readonly largeBody?: { readonly kib: number; readonly bytes: number; readonly load: LoadResult; readonly cpuSecondsPer10k?: number };
+  readonly largeBody?: {
+    readonly kib: number;
+    readonly bytes: number;
+    readonly load: LoadResult;
+    readonly cpuSecondsPer10k?: number;
+  };
   readonly cpuSecondsPer10k?: number;
   readonly startupMs?: { readonly median: number; readonly runs: number[] };
 }
@@ -158,14 +195,31 @@ async function largeBody(ctx: Ctx, t: Target, served: { n: number }): Promise<Ho
   if (kib <= 0 || ctx.sizes.largeBodySeconds <= 0) return undefined;
   const body = conversationBody(kib);
   const s = await script(ctx, t, body, `${t.name}-large`);
-  const { load, cpuSecondsPer10k } = await c32WithCpu(ctx, t, s, ctx.sizes.largeBodySeconds, `${t.name} c=32 ${kib} KiB`);
+  const { load, cpuSecondsPer10k } = await c32WithCpu(
+    ctx,
+    t,
+    s,
+    ctx.sizes.largeBodySeconds,
+    `${t.name} c=32 ${kib} KiB`,
+  );
   served.n += load.requests;
   ctx.log(`  ${t.name}: c=32 with a ${kib} KiB conversation ${Math.round(load.rps)} req/s · errors ${load.errors}`);
-  return { kib, bytes: Buffer.byteLength(body), load, ...(cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(cpuSecondsPer10k) }) };
+  return {
+    kib,
+    bytes: Buffer.byteLength(body),
+    load,
+    ...(cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(cpuSecondsPer10k) }),
+  };
 }
 
 /** wrk at concurrency 32, and the CPU the hop's process(es) spent per 10k requests of it. */
-async function c32WithCpu(ctx: Ctx, t: Target, s: string, seconds: number, what: string): Promise<{ load: LoadResult; cpuSecondsPer10k: number | undefined }> {
+async function c32WithCpu(
+  ctx: Ctx,
+  t: Target,
+  s: string,
+  seconds: number,
+  what: string,
+): Promise<{ load: LoadResult; cpuSecondsPer10k: number | undefined }> {
   const pid = t.pid();
   const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
   const load = check(what, await wrk(ctx.tools.wrk, t.url, s, 32, seconds));
@@ -179,7 +233,11 @@ function check(what: string, r: LoadResult): LoadResult {
 }
 
 /** Latency at concurrency 1 and 32, throughput, CPU per 10k requests, for one hop. */
-async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: LoadResult; c32: LoadResult; perRequest: SequentialResult; cpuSecondsPer10k: number | undefined }> {
+async function load(
+  ctx: Ctx,
+  t: Target,
+  served: { n: number },
+): Promise<{ c1: LoadResult; c32: LoadResult; perRequest: SequentialResult; cpuSecondsPer10k: number | undefined }> {
   const s = await script(ctx, t);
   const url = t.url;
   const { sizes } = ctx;
@@ -191,7 +249,9 @@ async function load(ctx: Ctx, t: Target, served: { n: number }): Promise<{ c1: L
   served.n += perRequest.requests + SEQUENTIAL_WARMUP;
   const { load: c32, cpuSecondsPer10k } = await c32WithCpu(ctx, t, s, sizes.c32Seconds, `${t.name} c=32`);
   served.n += c32.requests;
-  ctx.log(`  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs (per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`);
+  ctx.log(
+    `  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs (per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`,
+  );
   return { c1, c32, perRequest, cpuSecondsPer10k };
 }
 
@@ -208,23 +268,40 @@ async function burstTo(ctx: Ctx, t: Target, served: { n: number }, total: number
 
 async function streamTiming(ctx: Ctx, t: Target): Promise<StreamTiming> {
   const streamTarget: StreamTarget = { url: t.url, path: t.path, headers: t.headers, body: requestBody(true) };
-  const r = await timeStreams(streamTarget, { streams: ctx.sizes.streams, events: ctx.sizes.streamEvents, spacingMs: ctx.sizes.spacingMs });
-  ctx.log(`  ${t.name}: stream ttfb ${r.ttfbMs.toFixed(2)} ms · event delay p50 ${r.delayP50Ms.toFixed(3)} p99 ${r.delayP99Ms.toFixed(3)} ms · gap ${r.gapMeanMs.toFixed(2)} ms`);
+  const r = await timeStreams(streamTarget, {
+    streams: ctx.sizes.streams,
+    events: ctx.sizes.streamEvents,
+    spacingMs: ctx.sizes.spacingMs,
+  });
+  ctx.log(
+    `  ${t.name}: stream ttfb ${r.ttfbMs.toFixed(2)} ms · event delay p50 ${r.delayP50Ms.toFixed(3)} p99 ${r.delayP99Ms.toFixed(3)} ms · gap ${r.gapMeanMs.toFixed(2)} ms`,
+  );
   return r;
 }
 
-async function holdStreams(ctx: Ctx, t: Target): Promise<{ mem: Memory; open: { wanted: number; open: number; failed: number; seconds: number } }> {
+async function holdStreams(
+  ctx: Ctx,
+  t: Target,
+): Promise<{ mem: Memory; open: { wanted: number; open: number; failed: number; seconds: number } }> {
   const pid = t.pid() as number;
   const streamTarget: StreamTarget = { url: t.url, path: t.path, headers: t.headers, body: requestBody(true) };
   const held = await openStreams(streamTarget, ctx.sse, ctx.sizes.openStreams, 60_000);
   await sleep(1_000); // let the hop settle with every stream open
   const mem = memory(pid);
   const done = await held.finish();
-  ctx.log(`  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mem.rssMiB} MiB`);
-  return { mem, open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen } };
+  ctx.log(
+    `  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mem.rssMiB} MiB`,
+  );
+  return {
+    mem,
+    open: { wanted: ctx.sizes.openStreams, open: held.open, failed: held.failed, seconds: held.secondsToOpen },
+  };
 }
 
-async function startupRuns(runs: number, start: () => Promise<{ readyMs: number; stop(): Promise<void> }>): Promise<{ median: number; runs: number[] }> {
+async function startupRuns(
+  runs: number,
+  start: () => Promise<{ readyMs: number; stop(): Promise<void> }>,
+): Promise<{ median: number; runs: number[] }> {
   const out: number[] = [];
   for (let i = 0; i < runs; i++) {
     const p = await start();
@@ -235,14 +312,33 @@ async function startupRuns(runs: number, start: () => Promise<{ readyMs: number;
 }
 
 function shimTarget(shim: Shim): Target {
-  return { name: 'shim', url: shim.url, path: PATH, headers: agentHeaders(), body: requestBody(false), pid: () => shim.pid };
+  return {
+    name: 'shim',
+    url: shim.url,
+    path: PATH,
+    headers: agentHeaders(),
+    body: requestBody(false),
+    pid: () => shim.pid,
+  };
 }
 
 /** Measures the sidecar itself: the same sequence for the main row and for each flag variant. */
-async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): Promise<{ hop?: HopResult; variant: FlagVariantResult }> {
+async function measureShim(
+  ctx: Ctx,
+  flags: readonly string[],
+  main: boolean,
+): Promise<{ hop?: HopResult; variant: FlagVariantResult }> {
   // The main row runs as an injected pod does (the injector's NODE_OPTIONS plus the image's flag);
   // the variants run with their flags alone, so the table compares flags, not flags on top of a cap.
-  const start = (): Promise<Shim> => startShim({ upstreamUrl: ctx.upstream.url, litellmKeyFile: ctx.keyFile, nodeFlags: flags, logFile: join(ctx.dir, 'shim.log'), upstreamConnections: ctx.sizes.openStreams + 100, injectedNodeOptions: main });
+  const start = (): Promise<Shim> =>
+    startShim({
+      upstreamUrl: ctx.upstream.url,
+      litellmKeyFile: ctx.keyFile,
+      nodeFlags: flags,
+      logFile: join(ctx.dir, 'shim.log'),
+      upstreamConnections: ctx.sizes.openStreams + 100,
+      injectedNodeOptions: main,
+    });
   const startup = await startupRuns(main ? ctx.sizes.startupRuns : Math.min(5, ctx.sizes.startupRuns), start);
   const shim = await start();
   try {
@@ -255,25 +351,44 @@ async function measureShim(ctx: Ctx, flags: readonly string[], main: boolean): P
     await burstTo(ctx, t, served, ctx.sizes.burstRequests, l.c32.rps);
     await sleep(500);
     const burst = memory(shim.pid);
-    ctx.log(`  shim ${flags.join(' ') || '(no flags)'}: idle ${idle.rssMiB} MiB · after ${served.n} requests ${burst.rssMiB} MiB · start-up ${startup.median} ms`);
+    ctx.log(
+      `  shim ${flags.join(' ') || '(no flags)'}: idle ${idle.rssMiB} MiB · after ${served.n} requests ${burst.rssMiB} MiB · start-up ${startup.median} ms`,
+    );
     const stream = main ? await streamTiming(ctx, t) : undefined;
     const held = await holdStreams(ctx, t);
     const peak = peakRssBytes(shim.pid);
-    const died = shim.child.exitCode !== null || shim.child.signalCode !== null ? `exit ${shim.child.exitCode ?? shim.child.signalCode} with ${held.open.open} streams open` : undefined;
+    const died =
+      shim.child.exitCode !== null || shim.child.signalCode !== null
+        ? `exit ${shim.child.exitCode ?? shim.child.signalCode} with ${held.open.open} streams open`
+        : undefined;
     const variant: FlagVariantResult = {
       ...(died === undefined ? {} : { died }),
-      flags, startupMs: startup.median, rssIdleMiB: idle.rssMiB, rssAfterBurstMiB: burst.rssMiB, rssOpenStreamsMiB: held.mem.rssMiB, peakRssMiB: mib(peak),
-      anonAfterBurstMiB: burst.anonMiB, anonOpenStreamsMiB: held.mem.anonMiB,
-      rps: Math.round(l.c32.rps), p99C32Us: l.c32.p99Us, cpuSecondsPer10k: round3(l.cpuSecondsPer10k ?? Number.NaN),
+      flags,
+      startupMs: startup.median,
+      rssIdleMiB: idle.rssMiB,
+      rssAfterBurstMiB: burst.rssMiB,
+      rssOpenStreamsMiB: held.mem.rssMiB,
+      peakRssMiB: mib(peak),
+      anonAfterBurstMiB: burst.anonMiB,
+      anonOpenStreamsMiB: held.mem.anonMiB,
+      rps: Math.round(l.c32.rps),
+      p99C32Us: l.c32.p99Us,
+      cpuSecondsPer10k: round3(l.cpuSecondsPer10k ?? Number.NaN),
     };
     if (stream === undefined) return { variant };
     return {
       variant,
       hop: {
         label: `auth-shim proxy (node ${[...flags, 'dist/cli.js proxy'].join(' ')})`,
-        c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
+        c1: l.c1,
+        c32: l.c32,
+        perRequest: l.perRequest,
+        stream,
+        burstRequests: served.n,
         ...(large === undefined ? {} : { largeBody: large }),
-        ...memoryFields(idle, burst, held.mem), openStreams: held.open, peakRssMiB: mib(peak),
+        ...memoryFields(idle, burst, held.mem),
+        openStreams: held.open,
+        peakRssMiB: mib(peak),
         ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
         startupMs: startup,
       },
@@ -288,11 +403,21 @@ function round3(n: number): number {
 }
 
 /** A hop's three memory readings (idle, after the burst, with streams open) as result fields. */
-function memoryFields(idle: Memory, burst: Memory, streams: Memory): Pick<HopResult, 'rssIdleMiB' | 'anonIdleMiB' | 'rssAfterBurstMiB' | 'anonAfterBurstMiB' | 'rssOpenStreamsMiB' | 'anonOpenStreamsMiB'> {
+function memoryFields(
+  idle: Memory,
+  burst: Memory,
+  streams: Memory,
+): Pick<
+  HopResult,
+  'rssIdleMiB' | 'anonIdleMiB' | 'rssAfterBurstMiB' | 'anonAfterBurstMiB' | 'rssOpenStreamsMiB' | 'anonOpenStreamsMiB'
+> {
   return {
-    rssIdleMiB: idle.rssMiB, anonIdleMiB: idle.anonMiB,
-    rssAfterBurstMiB: burst.rssMiB, anonAfterBurstMiB: burst.anonMiB,
-    rssOpenStreamsMiB: streams.rssMiB, anonOpenStreamsMiB: streams.anonMiB,
+    rssIdleMiB: idle.rssMiB,
+    anonIdleMiB: idle.anonMiB,
+    rssAfterBurstMiB: burst.rssMiB,
+    anonAfterBurstMiB: burst.anonMiB,
+    rssOpenStreamsMiB: streams.rssMiB,
+    anonOpenStreamsMiB: streams.anonMiB,
   };
 }
 
@@ -300,7 +425,12 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
   const start = async (): Promise<Nginx & { readyMs: number }> => {
     const port = await freePort();
     const upstreamPort = Number(new URL(ctx.upstream.url).port);
-    return startNginx(ctx.tools.nginx, join(ctx.dir, `nginx-proxy-${port}`), proxyConfig(join(ctx.dir, `nginx-proxy-${port}`), port, upstreamPort, LITELLM_KEY), port);
+    return startNginx(
+      ctx.tools.nginx,
+      join(ctx.dir, `nginx-proxy-${port}`),
+      proxyConfig(join(ctx.dir, `nginx-proxy-${port}`), port, upstreamPort, LITELLM_KEY),
+      port,
+    );
   };
   const startup = await startupRuns(ctx.sizes.startupRuns, start);
   const nginx = await start();
@@ -308,7 +438,14 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
     await sleep(1_000);
     const pid = nginx.child.pid as number;
     const idle = memory(pid);
-    const t: Target = { name: 'nginx', url: nginx.url, path: PATH, headers: agentHeaders(), body: requestBody(false), pid: () => pid };
+    const t: Target = {
+      name: 'nginx',
+      url: nginx.url,
+      path: PATH,
+      headers: agentHeaders(),
+      body: requestBody(false),
+      pid: () => pid,
+    };
     const served = { n: 0 };
     const l = await load(ctx, t, served);
     const large = await largeBody(ctx, t, served);
@@ -318,9 +455,15 @@ async function measureNginx(ctx: Ctx): Promise<HopResult> {
     const held = await holdStreams(ctx, t);
     return {
       label: 'nginx (same header rewrite, 1 worker, keep-alive upstream, no buffering)',
-      c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
+      c1: l.c1,
+      c32: l.c32,
+      perRequest: l.perRequest,
+      stream,
+      burstRequests: served.n,
       ...(large === undefined ? {} : { largeBody: large }),
-      ...memoryFields(idle, burst, held.mem), openStreams: held.open, peakRssMiB: mib(peakRssBytes(pid)),
+      ...memoryFields(idle, burst, held.mem),
+      openStreams: held.open,
+      peakRssMiB: mib(peakRssBytes(pid)),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       startupMs: startup,
     };
@@ -361,7 +504,12 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
     await sleep(1_000);
     const idle = pid === undefined ? undefined : memory(pid);
     const t: Target = {
-      name: 'litellm', url: litellm.origin, path: `/anthropic${PATH}`, headers: translatedHeaders(litellm.masterKey), body: requestBody(false), pid: () => pid,
+      name: 'litellm',
+      url: litellm.origin,
+      path: `/anthropic${PATH}`,
+      headers: translatedHeaders(litellm.masterKey),
+      body: requestBody(false),
+      pid: () => pid,
     };
     const served = { n: 0 };
     const l = await load(ctx, t, served);
@@ -374,8 +522,14 @@ async function measureLitellm(ctx: Ctx): Promise<HopResult> {
     const held = pid === undefined ? undefined : await holdStreams(ctx, t);
     return {
       label: `LiteLLM ${LITELLM_NEW} /anthropic (1 worker, no database)`,
-      c1: l.c1, c32: l.c32, perRequest: l.perRequest, stream, burstRequests: served.n,
-      ...(idle === undefined || burst === undefined || held === undefined ? {} : { ...memoryFields(idle, burst, held.mem), openStreams: held.open }),
+      c1: l.c1,
+      c32: l.c32,
+      perRequest: l.perRequest,
+      stream,
+      burstRequests: served.n,
+      ...(idle === undefined || burst === undefined || held === undefined
+        ? {}
+        : { ...memoryFields(idle, burst, held.mem), openStreams: held.open }),
       ...(l.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(l.cpuSecondsPer10k) }),
       ...(runs.length === 0 ? {} : { startupMs: { median: median(runs), runs } }),
     };
@@ -420,7 +574,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   try {
     sse = await startSseFake();
     const upPort = await freePort();
-    upstream = await startNginx(tools.nginx, join(dir, 'nginx-upstream'), upstreamConfig(join(dir, 'nginx-upstream'), upPort, sse.port), upPort);
+    upstream = await startNginx(
+      tools.nginx,
+      join(dir, 'nginx-upstream'),
+      upstreamConfig(join(dir, 'nginx-upstream'), upPort, sse.port),
+      upPort,
+    );
     const keyFile = join(dir, 'litellm-key');
     await writeFile(keyFile, `${LITELLM_KEY}\n`);
     const ctx: Ctx = { tools, dir, sizes, upstream, sse, keyFile, log, scripts: new Map() };
@@ -428,11 +587,22 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
     log('direct to the fake upstream (the floor) …');
     const upPid = upstream.child.pid as number;
-    const direct: Target = { name: 'direct', url: upstream.url, path: PATH, headers: translatedHeaders(LITELLM_KEY), body: requestBody(false), pid: () => upPid };
+    const direct: Target = {
+      name: 'direct',
+      url: upstream.url,
+      path: PATH,
+      headers: translatedHeaders(LITELLM_KEY),
+      body: requestBody(false),
+      pid: () => upPid,
+    };
     const dl = await load(ctx, direct, { n: 0 });
     const dlarge = await largeBody(ctx, direct, { n: 0 });
     hops.direct = {
-      label: 'direct to the fake upstream (nginx fixed JSON; the floor)', c1: dl.c1, c32: dl.c32, perRequest: dl.perRequest, stream: await streamTiming(ctx, direct),
+      label: 'direct to the fake upstream (nginx fixed JSON; the floor)',
+      c1: dl.c1,
+      c32: dl.c32,
+      perRequest: dl.perRequest,
+      stream: await streamTiming(ctx, direct),
       ...(dlarge === undefined ? {} : { largeBody: dlarge }),
       ...(dl.cpuSecondsPer10k === undefined ? {} : { cpuSecondsPer10k: round3(dl.cpuSecondsPer10k) }),
     };
@@ -461,8 +631,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       seconds: Math.round((performance.now() - began) / 1000),
       machine: await machine(tools, loadAtStart),
       setup: {
-        upstream: 'nginx, 1 worker, `return 200` of a fixed ~400-byte Anthropic message (with usage); streamed requests routed to the SSE fake',
-        sseFake: 'node:http in the bench process; each event carries the performance.now() it was written at, so the client (same process, same clock) reads each event\'s one-way delay',
+        upstream:
+          'nginx, 1 worker, `return 200` of a fixed ~400-byte Anthropic message (with usage); streamed requests routed to the SSE fake',
+        sseFake:
+          "node:http in the bench process; each event carries the performance.now() it was written at, so the client (same process, same clock) reads each event's one-way delay",
         load: 'wrk -t1 (closed loop), a Claude-Code-shaped POST /v1/messages?beta=true: 18 headers, ~1.9 KB JSON body',
         shimUpstreamConnections: String(sizes.openStreams + 100),
         shimNodeOptions: nodeOptions(INJECTOR_OPTIONS.memoryLimit.default),

@@ -6,7 +6,14 @@ export interface ClusterResults {
   /** Bytes of the unpacked image as the node reports it (`status.images`). */
   readonly imageBytes: Record<string, number>;
   /** The sidecar container's working set (cgroup usage − inactive file), bytes. */
-  readonly memory: { readonly idle: number; readonly afterRequests: number; readonly requests: number; readonly requestsFailed: number; readonly openStreams: number; readonly streams: number };
+  readonly memory: {
+    readonly idle: number;
+    readonly afterRequests: number;
+    readonly requests: number;
+    readonly requestsFailed: number;
+    readonly openStreams: number;
+    readonly streams: number;
+  };
   /** Pod creation → agent container's first line, ms, interleaved runs. */
   readonly podStart: { readonly plain: number[]; readonly injected: number[]; readonly afterReady?: number[] };
 }
@@ -23,7 +30,9 @@ const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
 export function renderClusterSection(r: ClusterResults): string {
   const plain = median(r.podStart.plain);
   const injected = median(r.podStart.injected);
-  const images = Object.entries(r.imageBytes).map(([name, bytes]) => `| \`${name}\` | ${mib(bytes)} MiB |`).join('\n');
+  const images = Object.entries(r.imageBytes)
+    .map(([name, bytes]) => `| \`${name}\` | ${mib(bytes)} MiB |`)
+    .join('\n');
   return `## In a pod (the test cluster)
 
 \`npm run bench:cluster\` (needs \`npm run cluster -- up\`; ~${Math.max(1, Math.round(r.seconds / 60))} min) measures the image built from
@@ -47,8 +56,12 @@ ${images}
 | no injection | ${plain.toFixed(0)} | ${r.podStart.plain.join(', ')} |
 | injected (native sidecar, startup probe) | ${injected.toFixed(0)} | ${r.podStart.injected.join(', ')} |
 | **delay the sidecar adds** | **${(injected - plain).toFixed(0)}** | |
-${r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0 ? '' : `| sidecar ready (its \`listening\` line) → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
-`}
+${
+  r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0
+    ? ''
+    : `| sidecar ready (its \`listening\` line) → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
+`
+}
 The agent waits for the sidecar's container and Node to start, then for the startup probe to see
 \`/readyz\` answer 200: the kubelet runs a startup probe on its own ticker (\`periodSeconds: 1\`, the
 smallest Kubernetes allows), so a sidecar that becomes ready just after a failed probe waits up to a

@@ -9,10 +9,17 @@ import { renderChart, renderPerformanceDoc } from './report.js';
  * has run — bench/results/cluster.json (measured in real pods).
  */
 export async function writePerformanceDocs(results?: BenchResults): Promise<void> {
-  const r = results ?? (JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as BenchResults);
+  const r =
+    results ?? (JSON.parse(await readFile(new URL('./results/latest.json', import.meta.url), 'utf8')) as BenchResults);
   const notes = await readFile(new URL('./notes.md', import.meta.url), 'utf8').catch(() => '');
-  const cluster = await readFile(new URL('./results/cluster.json', import.meta.url), 'utf8').then((t) => JSON.parse(t) as ClusterResults, () => undefined);
+  const cluster = await readFile(new URL('./results/cluster.json', import.meta.url), 'utf8').then(
+    (t) => JSON.parse(t) as ClusterResults,
+    () => undefined,
+  );
   const doc = renderPerformanceDoc(r, notes.trim());
-  await writeFile(new URL('../docs/PERFORMANCE.md', import.meta.url), cluster === undefined ? doc : `${doc.trimEnd()}\n\n${renderClusterSection(cluster)}`);
+  await writeFile(
+    new URL('../docs/PERFORMANCE.md', import.meta.url),
+    cluster === undefined ? doc : `${doc.trimEnd()}\n\n${renderClusterSection(cluster)}`,
+  );
   await writeFile(new URL('../docs/performance.svg', import.meta.url), renderChart(r));
 }

@@ -21,8 +21,10 @@ function key(v: string): number[] {
   return v.split(/[.]/).map((p) => Number.parseInt(p, 10));
 }
 function cmp(a: string, b: string): number {
-  const x = key(a), y = key(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  const x = key(a),
+    y = key(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++)
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
   return 0;
 }
 
@@ -30,7 +32,9 @@ async function releases(): Promise<string[]> {
   const py = await ensureLitellm(BAD).then((bin) => bin.replace(/litellm$/, 'python'));
   const { stdout } = await promisify(execFile)(py, ['-m', 'pip', 'index', 'versions', 'litellm']);
   const list = /Available versions: (.*)/.exec(stdout)?.[1]?.split(', ') ?? [];
-  return list.filter((v) => /^\d+\.\d+\.\d+$/.test(v) && !NEVER.has(v) && cmp(v, GOOD) > 0 && cmp(v, BAD) < 0).sort(cmp);
+  return list
+    .filter((v) => /^\d+\.\d+\.\d+$/.test(v) && !NEVER.has(v) && cmp(v, GOOD) > 0 && cmp(v, BAD) < 0)
+    .sort(cmp);
 }
 
 async function forwards(version: string): Promise<boolean> {
@@ -39,11 +43,17 @@ async function forwards(version: string): Promise<boolean> {
   try {
     const res = await fetch(`${litellm.anthropicUrl}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-litellm-api-key': litellm.masterKey, authorization: 'Bearer sk-ant-oat01-bisect', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      headers: {
+        'x-litellm-api-key': litellm.masterKey,
+        authorization: 'Bearer sk-ant-oat01-bisect',
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
     });
     await res.text();
-    if (res.status !== 200 || fake.requests.length !== 1) throw new Error(`${version}: status ${res.status}, ${fake.requests.length} upstream requests`);
+    if (res.status !== 200 || fake.requests.length !== 1)
+      throw new Error(`${version}: status ${res.status}, ${fake.requests.length} upstream requests`);
     return fake.requests[0]?.headers['x-litellm-api-key'] !== undefined;
   } finally {
     await litellm.stop();

@@ -17,10 +17,13 @@ const target = new URL(fake.url);
 // LiteLLM believes it talks to api.anthropic.com; the proxy sends every request to the fake on loopback.
 const proxy = createServer((req, res) => {
   const u = new URL(req.url ?? '/', 'http://x');
-  const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: u.pathname + u.search, headers: req.headers }, (r) => {
-    res.writeHead(r.statusCode ?? 502, r.headers);
-    r.pipe(res);
-  });
+  const up = httpRequest(
+    { host: target.hostname, port: target.port, method: req.method, path: u.pathname + u.search, headers: req.headers },
+    (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    },
+  );
   req.pipe(up);
 });
 await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -31,13 +34,22 @@ async function rows(base: string, env: Record<string, string>): Promise<string> 
   try {
     const key = await l.generateKey({});
     // x-api-key: null drops the SDK's own header; LiteLLM takes the virtual key from x-litellm-api-key.
-    const client = new Anthropic({ apiKey: 'unused', baseURL: l.anthropicUrl, maxRetries: 0, defaultHeaders: { 'x-litellm-api-key': key, authorization: 'Bearer sk-ant-oat01-spend-probe', 'x-api-key': null } });
+    const client = new Anthropic({
+      apiKey: 'unused',
+      baseURL: l.anthropicUrl,
+      maxRetries: 0,
+      defaultHeaders: { 'x-litellm-api-key': key, authorization: 'Bearer sk-ant-oat01-spend-probe', 'x-api-key': null },
+    });
     const params = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
     await client.messages.create(params);
     await client.messages.stream(params).finalMessage();
     for (let i = 0; i < 60; i++) {
-      const out = await l.postgres.psql(['-At', '-c', `SELECT spend || ' / ' || total_tokens || ' tokens' FROM "LiteLLM_SpendLogs" ORDER BY "startTime"`]);
-      if (out.trim().split('\n').length >= 2) return out.trim().replace('\n', ' (non-streamed); ') + ' (streamed)';
+      const out = await l.postgres.psql([
+        '-At',
+        '-c',
+        `SELECT spend || ' / ' || total_tokens || ' tokens' FROM "LiteLLM_SpendLogs" ORDER BY "startTime"`,
+      ]);
+      if (out.trim().split('\n').length >= 2) return `${out.trim().replace('\n', ' (non-streamed); ')} (streamed)`;
       await new Promise((r) => setTimeout(r, 500));
     }
     return 'spend logs never written';
@@ -48,7 +60,12 @@ async function rows(base: string, env: Record<string, string>): Promise<string> 
 
 try {
   console.log(`LiteLLM ${version}, upstream http://127.0.0.1:${target.port}: ${await rows(fake.url, {})}`);
-  const viaName = await rows(`http://api.anthropic.com:${target.port}`, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
+  const viaName = await rows(`http://api.anthropic.com:${target.port}`, {
+    HTTP_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    NO_PROXY: 'localhost,127.0.0.1',
+    no_proxy: 'localhost,127.0.0.1',
+  });
   console.log(`LiteLLM ${version}, upstream http://api.anthropic.com:${target.port} (via proxy): ${viaName}`);
 } finally {
   await fake.close();

@@ -4,13 +4,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const dir = new URL('../node_modules/.cache/auth-shim/reliability/', import.meta.url);
-const rows = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
+const rows = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
 const n = (x) => x.toLocaleString('en-US');
 const lines = [
   '| item | requests | faults injected | failures | leaks | peak RSS | bound | time |',
   '|---|---:|---:|---:|---:|---:|---|---:|',
-  ...rows.map((r) => `| ${r.item} | ${n(r.requests)} | ${n(r.faults)} | ${r.failures} | ${r.leaks} | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB | ${r.bound} | ${r.seconds} s |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.item} | ${n(r.requests)} | ${n(r.faults)} | ${r.failures} | ${r.leaks} | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB | ${r.bound} | ${r.seconds} s |`,
+  ),
   `| **total** | ${n(rows.reduce((a, r) => a + r.requests, 0))} | ${n(rows.reduce((a, r) => a + r.faults, 0))} | ${rows.reduce((a, r) => a + r.failures, 0)} | ${rows.reduce((a, r) => a + r.leaks, 0)} | ${(Math.max(...rows.map((r) => r.peakRssBytes)) / 2 ** 20).toFixed(0)} MiB | | |`,
 ];
 console.log(lines.join('\n'));
-console.log(`\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}; process under test on Node ${rows[0]?.node ?? '?'}`);
+console.log(
+  `\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}; process under test on Node ${rows[0]?.node ?? '?'}`,
+);

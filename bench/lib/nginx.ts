@@ -106,7 +106,12 @@ ${httpCommon(dir)}  map $http_x_api_key $shim_authorization { "" $http_authoriza
 }
 
 /** Writes the config into `dir` and starts nginx; resolves once `/readyz` answers 200. */
-export async function startNginx(bin: string, dir: string, conf: string, port: number): Promise<Nginx & { readyMs: number }> {
+export async function startNginx(
+  bin: string,
+  dir: string,
+  conf: string,
+  port: number,
+): Promise<Nginx & { readyMs: number }> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'nginx.conf');
   await writeFile(file, conf);

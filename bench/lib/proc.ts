@@ -144,12 +144,18 @@ export function httpStatus(url: string, timeoutMs = 1_000): Promise<number> {
  * Polls `url` every `everyMs` until it answers 200; resolves to the milliseconds since `since`
  * (a `performance.now()` reading), or throws after `timeoutMs` or if the child exits first.
  */
-export async function waitReady(url: string, since: number, opts: { child?: ChildProcess; timeoutMs?: number; everyMs?: number; what: string }): Promise<number> {
+export async function waitReady(
+  url: string,
+  since: number,
+  opts: { child?: ChildProcess; timeoutMs?: number; everyMs?: number; what: string },
+): Promise<number> {
   const deadline = since + (opts.timeoutMs ?? 10_000);
   for (;;) {
-    if (opts.child !== undefined && opts.child.exitCode !== null) throw new Error(`${opts.what} exited with code ${opts.child.exitCode} before ${url} answered 200`);
+    if (opts.child !== undefined && opts.child.exitCode !== null)
+      throw new Error(`${opts.what} exited with code ${opts.child.exitCode} before ${url} answered 200`);
     if ((await httpStatus(url, 500)) === 200) return performance.now() - since;
-    if (performance.now() > deadline) throw new Error(`${opts.what}: ${url} did not answer 200 within ${opts.timeoutMs ?? 10_000} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`${opts.what}: ${url} did not answer 200 within ${opts.timeoutMs ?? 10_000} ms`);
     await sleep(opts.everyMs ?? 2);
   }
 }

@@ -43,11 +43,16 @@ export async function startShim(o: ShimOptions): Promise<Shim> {
     ...o.nodeFlags,
     o.cli ?? CLI,
     'proxy',
-    '--upstream-url', o.upstreamUrl,
-    '--listen', `127.0.0.1:${port}`,
-    '--admin-listen', `127.0.0.1:${admin}`,
-    '--litellm-key-file', o.litellmKeyFile,
-    '--upstream-connections', String(o.upstreamConnections),
+    '--upstream-url',
+    o.upstreamUrl,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    `127.0.0.1:${admin}`,
+    '--litellm-key-file',
+    o.litellmKeyFile,
+    '--upstream-connections',
+    String(o.upstreamConnections),
   ];
   const t0 = performance.now();
   // Run as an injected pod runs it: the NODE_OPTIONS the injector derives from the default memory limit.
@@ -58,5 +63,12 @@ export async function startShim(o: ShimOptions): Promise<Shim> {
   closeSync(log);
   const adminUrl = `http://127.0.0.1:${admin}`;
   const readyMs = await waitReady(`${adminUrl}/readyz`, t0, { child, what: 'auth-shim proxy', timeoutMs: 15_000 });
-  return { url: `http://127.0.0.1:${port}`, adminUrl, child, pid: child.pid as number, readyMs, stop: () => stopChild(child) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminUrl,
+    child,
+    pid: child.pid as number,
+    readyMs,
+    stop: () => stopChild(child),
+  };
 }

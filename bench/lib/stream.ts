@@ -17,17 +17,37 @@ export interface SseFake {
   close(): Promise<void>;
 }
 
-const ev = (name: string, data: Record<string, unknown>): string => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data, bench_sent_ms: performance.now() })}\n\n`;
+const ev = (name: string, data: Record<string, unknown>): string =>
+  `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data, bench_sent_ms: performance.now() })}\n\n`;
 
 function start(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': 'req_01benchstreambenchstream' });
-  res.write(ev('message_start', { message: { id: 'msg_01benchstream', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1210, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } } }));
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': 'req_01benchstreambenchstream',
+  });
+  res.write(
+    ev('message_start', {
+      message: {
+        id: 'msg_01benchstream',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 1210, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      },
+    }),
+  );
   res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
 }
 
 function end(res: ServerResponse): void {
   res.write(ev('content_block_stop', { index: 0 }));
-  res.write(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 24 } }));
+  res.write(
+    ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 24 } }),
+  );
   res.end(ev('message_stop', {}));
 }
 
@@ -131,7 +151,12 @@ function oneStream(t: StreamTarget, agent: Agent, events: number, spacingMs: num
     let sent = 0;
     let rest = '';
     let lastDelta = Number.NaN;
-    const headers = headerList(u, t.headers, { 'content-length': String(Buffer.byteLength(t.body)), 'x-bench-stream': '1', 'x-bench-events': String(events), 'x-bench-spacing-ms': String(spacingMs) });
+    const headers = headerList(u, t.headers, {
+      'content-length': String(Buffer.byteLength(t.body)),
+      'x-bench-stream': '1',
+      'x-bench-events': String(events),
+      'x-bench-spacing-ms': String(spacingMs),
+    });
     const req = request(u, { method: 'POST', agent, headers, timeout: 30_000 }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
@@ -170,7 +195,10 @@ function oneStream(t: StreamTarget, agent: Agent, events: number, spacingMs: num
 }
 
 /** Streams `streams` responses one after another through a hop and times every event. */
-export async function timeStreams(t: StreamTarget, opts: { streams: number; events: number; spacingMs: number }): Promise<StreamTiming> {
+export async function timeStreams(
+  t: StreamTarget,
+  opts: { streams: number; events: number; spacingMs: number },
+): Promise<StreamTiming> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const ttfbs: number[] = [];
   const delays: number[] = [];
@@ -217,10 +245,19 @@ export interface OpenStreams {
  * batches so the listen backlog is not the thing measured) and resolves once all are open or
  * `timeoutMs` has passed.
  */
-export async function openStreams(t: StreamTarget, fake: SseFake, count: number, timeoutMs: number): Promise<OpenStreams> {
+export async function openStreams(
+  t: StreamTarget,
+  fake: SseFake,
+  count: number,
+  timeoutMs: number,
+): Promise<OpenStreams> {
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   const u = new URL(t.path, t.url);
-  const headers = headerList(u, t.headers, { 'content-length': String(Buffer.byteLength(t.body)), 'x-bench-stream': '1', 'x-bench-hold': '1' });
+  const headers = headerList(u, t.headers, {
+    'content-length': String(Buffer.byteLength(t.body)),
+    'x-bench-stream': '1',
+    'x-bench-hold': '1',
+  });
   let open = 0;
   let failed = 0;
   let completed = 0;

@@ -53,7 +53,11 @@ export async function ensureTools(log: (line: string) => void): Promise<Tools> {
     log(`installing ${missing.join(' ')} from Debian's packages (apt-get${root ? '' : ' via sudo -n'}) …`);
     const apt = async (args: string[]): Promise<void> => {
       const [cmd, ...rest] = [...prefix, 'apt-get', ...args];
-      await run(cmd as string, rest, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 << 20, timeout: 600_000 });
+      await run(cmd as string, rest, {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        maxBuffer: 64 << 20,
+        timeout: 600_000,
+      });
     };
     try {
       await apt(['update', '-qq']);
@@ -85,6 +89,10 @@ export async function wrkVersion(wrk: string): Promise<string> {
     const { stdout } = await run(wrk, ['-v']);
     return stdout.split('\n')[0]?.trim() ?? '';
   } catch (err) {
-    return String((err as { stdout?: string }).stdout ?? '').split('\n')[0]?.trim() ?? '';
+    return (
+      String((err as { stdout?: string }).stdout ?? '')
+        .split('\n')[0]
+        ?.trim() ?? ''
+    );
   }
 }

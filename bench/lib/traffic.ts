@@ -5,7 +5,8 @@
  */
 export const OAUTH_TOKEN = `sk-ant-oat01-${'b'.repeat(86)}-bench`;
 export const LITELLM_KEY = `sk-litellm-bench-${'c'.repeat(24)}`;
-export const BETAS = 'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27';
+export const BETAS =
+  'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27';
 export const OAUTH_BETA = 'oauth-2025-04-20';
 export const PATH = '/v1/messages?beta=true';
 
@@ -35,7 +36,12 @@ export function agentHeaders(): Array<readonly [string, string]> {
 
 /** What a translating hop sends on — and what a client must send itself without one (direct, LiteLLM). */
 export function translatedHeaders(litellmKey: string): Array<readonly [string, string]> {
-  return [...COMMON_HEADERS, ['anthropic-beta', `${BETAS},${OAUTH_BETA}`], ['Authorization', `Bearer ${OAUTH_TOKEN}`], ['x-litellm-api-key', litellmKey]];
+  return [
+    ...COMMON_HEADERS,
+    ['anthropic-beta', `${BETAS},${OAUTH_BETA}`],
+    ['Authorization', `Bearer ${OAUTH_TOKEN}`],
+    ['x-litellm-api-key', litellmKey],
+  ];
 }
 
 /** A short Claude Code turn: system blocks, one user message (~2 KB). */
@@ -45,10 +51,22 @@ export function requestBody(stream: boolean): string {
     max_tokens: 32000,
     stream,
     system: [
-      { type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: { type: 'ephemeral' } },
-      { type: 'text', text: 'You are an interactive CLI tool that helps users with software engineering tasks. '.repeat(12) },
+      {
+        type: 'text',
+        text: "You are Claude Code, Anthropic's official CLI for Claude.",
+        cache_control: { type: 'ephemeral' },
+      },
+      {
+        type: 'text',
+        text: 'You are an interactive CLI tool that helps users with software engineering tasks. '.repeat(12),
+      },
     ],
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise the README of this repository in three sentences.' }] }],
+    messages: [
+      {
+        role: 'user',
+        content: [{ type: 'text', text: 'Summarise the README of this repository in three sentences.' }],
+      },
+    ],
     metadata: { user_id: 'user_bench_0001' },
   });
 }
@@ -59,7 +77,12 @@ export const RESPONSE_JSON = JSON.stringify({
   type: 'message',
   role: 'assistant',
   model: 'claude-sonnet-4-5',
-  content: [{ type: 'text', text: 'auth-shim is a loopback sidecar that puts every Anthropic credential in the one shape that works.' }],
+  content: [
+    {
+      type: 'text',
+      text: 'auth-shim is a loopback sidecar that puts every Anthropic credential in the one shape that works.',
+    },
+  ],
   stop_reason: 'end_turn',
   stop_sequence: null,
   usage: { input_tokens: 1210, output_tokens: 24, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
@@ -72,6 +95,9 @@ export const RESPONSE_JSON = JSON.stringify({
 export function conversationBody(kib: number): string {
   const base = requestBody(false);
   const body = JSON.parse(base) as { messages: Array<{ role: string; content: unknown }> };
-  body.messages.push({ role: 'user', content: 'earlier turn '.repeat(Math.max(0, Math.ceil((kib * 1024 - base.length) / 13))) });
+  body.messages.push({
+    role: 'user',
+    content: 'earlier turn '.repeat(Math.max(0, Math.ceil((kib * 1024 - base.length) / 13))),
+  });
   return JSON.stringify(body);
 }

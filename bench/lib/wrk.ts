@@ -49,12 +49,44 @@ export async function writeScript(dir: string, name: string, spec: LoadSpec): Pr
 }
 
 /** Runs wrk (one thread: the other core is the servers') for `seconds` at `connections`. */
-export async function wrk(bin: string, url: string, script: string, connections: number, seconds: number): Promise<LoadResult> {
-  const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', script, url];
+export async function wrk(
+  bin: string,
+  url: string,
+  script: string,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${Math.max(1, Math.round(seconds))}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    script,
+    url,
+  ];
   const { stdout } = await run(bin, args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (line === undefined) throw new Error(`wrk printed no result:\n${stdout}`);
-  const r = JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; duration_us: number; errors: number; p50: number; p90: number; p99: number; max: number };
+  const r = JSON.parse(line.slice('BENCH_JSON '.length)) as {
+    requests: number;
+    duration_us: number;
+    errors: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+  };
   const secs = r.duration_us / 1e6;
-  return { requests: r.requests, seconds: secs, rps: r.requests / secs, p50Us: r.p50, p90Us: r.p90, p99Us: r.p99, maxUs: r.max, errors: r.errors };
+  return {
+    requests: r.requests,
+    seconds: secs,
+    rps: r.requests / secs,
+    p50Us: r.p50,
+    p90Us: r.p90,
+    p99Us: r.p99,
+    maxUs: r.max,
+    errors: r.errors,
+  };
 }

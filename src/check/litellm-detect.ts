@@ -23,13 +23,16 @@ const OPENAPI_TIMEOUT_MS = 60_000;
  * 1.106.4; none of LiteLLM's responses carries a version header (`x-litellm-version` is set on its
  * own LLM routes only, not on `/anthropic` pass-through, health or error answers).
  */
-export async function detectLitellmVersion(origin: string, readinessBody: string): Promise<DetectedVersion | undefined> {
+export async function detectLitellmVersion(
+  origin: string,
+  readinessBody: string,
+): Promise<DetectedVersion | undefined> {
   const fromReadiness = stringField(parseJson(readinessBody), 'litellm_version');
   if (fromReadiness !== undefined) return { version: fromReadiness, source: 'GET /health/readiness' };
   const hub = await getJson(`${origin}/public/model_hub/info`, CHEAP_TIMEOUT_MS);
   const fromHub = stringField(hub, 'docs_title') === 'LiteLLM API' ? stringField(hub, 'litellm_version') : undefined;
   if (fromHub !== undefined) return { version: fromHub, source: 'GET /public/model_hub/info' };
-  const info = (await getJson(`${origin}/openapi.json`, OPENAPI_TIMEOUT_MS) as { info?: unknown } | undefined)?.info;
+  const info = ((await getJson(`${origin}/openapi.json`, OPENAPI_TIMEOUT_MS)) as { info?: unknown } | undefined)?.info;
   const fromOpenapi = stringField(info, 'title') === 'LiteLLM API' ? stringField(info, 'version') : undefined;
   return fromOpenapi === undefined ? undefined : { version: fromOpenapi, source: 'GET /openapi.json' };
 }

@@ -42,15 +42,26 @@ export function litellmVerdict(version: string): LitellmVerdict {
   const notes: string[] = [];
   const compromised = COMPROMISED.has(version.trim().replace(/^v/, ''));
   if (compromised) notes.push(`LiteLLM ${version} was a malicious/compromised release: replace it now`);
-  if (v === undefined) return { version, oauth: false, forwardsKey: false, compromised, notes: [...notes, `cannot parse LiteLLM version ${JSON.stringify(version)}`] };
+  if (v === undefined)
+    return {
+      version,
+      oauth: false,
+      forwardsKey: false,
+      compromised,
+      notes: [...notes, `cannot parse LiteLLM version ${JSON.stringify(version)}`],
+    };
   if (!atLeast(v, [1, 74, 14])) {
     notes.push('this version ignores ANTHROPIC_API_BASE and sends /anthropic straight to api.anthropic.com');
   }
   const oauth = atLeast(v, [1, 82, 5]);
   if (!oauth) {
-    notes.push('/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)');
+    notes.push(
+      '/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)',
+    );
   } else {
-    notes.push('OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through Anthropic deployment (a server credential wins over the client\'s)');
+    notes.push(
+      "OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through Anthropic deployment (a server credential wins over the client's)",
+    );
   }
   const forwardsKey = !atLeast(v, parseVersion(KEY_FORWARDING_FIXED) as [number, number, number]);
   return { version, oauth, forwardsKey, compromised, notes };

@@ -13,15 +13,23 @@ const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 export async function runCheck(args: string[]): Promise<number> {
   const json = args.includes('--json');
   if (wantsHelp(args)) {
-    process.stdout.write(`${optionsHelp('check', 'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping (--json for machines)', PROXY_OPTIONS)}\n`);
+    process.stdout.write(
+      `${optionsHelp('check', 'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping (--json for machines)', PROXY_OPTIONS)}\n`,
+    );
     return 0;
   }
   let config;
   try {
-    config = loadProxyConfig(process.env, args.filter((a) => a !== '--json'));
+    config = loadProxyConfig(
+      process.env,
+      args.filter((a) => a !== '--json'),
+    );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) }, null, 2)}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) }, null, 2)}\n`,
+      );
     else process.stderr.write(`auth-shim check: ${err.message}\n`);
     return EXIT_CONFIG;
   }
@@ -32,9 +40,19 @@ export async function runCheck(args: string[]): Promise<number> {
 
 export function render(report: CheckReport): string {
   const width = Math.max(...report.checks.map((c) => c.name.length));
-  const lines = ['auth-shim check', ...report.checks.map((c) => `  ${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`)];
+  const lines = [
+    'auth-shim check',
+    ...report.checks.map((c) => `  ${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`),
+  ];
   if (report.mapping !== undefined) {
-    lines.push('', `Header mapping for a sample request (${report.mapping.sample}):`, '  the client sends:', ...report.mapping.before.map((h) => `    ${h}`), '  the upstream receives:', ...report.mapping.after.map((h) => `    ${h}`));
+    lines.push(
+      '',
+      `Header mapping for a sample request (${report.mapping.sample}):`,
+      '  the client sends:',
+      ...report.mapping.before.map((h) => `    ${h}`),
+      '  the upstream receives:',
+      ...report.mapping.after.map((h) => `    ${h}`),
+    );
   }
   lines.push('', report.ok ? 'All checks passed.' : 'Some checks FAILED (see above).');
   return `${lines.join('\n')}\n`;

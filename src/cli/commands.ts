@@ -34,5 +34,12 @@ export const COMMANDS: Record<string, Command> = {
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
-  return ['usage: auth-shim <command> [--flag value …]   (every flag is also an AUTH_SHIM_* variable)', '', 'commands:', ...lines, '', 'auth-shim <command> --help lists its options.'].join('\n');
+  return [
+    'usage: auth-shim <command> [--flag value …]   (every flag is also an AUTH_SHIM_* variable)',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'auth-shim <command> --help lists its options.',
+  ].join('\n');
 }

@@ -3,43 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { loadProxyConfig } from '../config/proxy-config.js';
-import { maskSecret } from '../credentials/token.js';
+import { maskSecret } from '../vocabulary/redaction.js';
+import { claudeCodeRequest, DEMO_LITELLM_KEY, DEMO_OAUTH_TOKEN } from '../demo/claude-code-request.js';
 import { startFakeAnthropic } from '../demo/fake-anthropic.js';
-import { startProxy } from '../proxy/app.js';
+import { startProxy } from '../app/sidecar.js';
 import { createLogger } from '../telemetry/logger.js';
 
-/** Made-up credentials, shaped like the real ones; nothing leaves this machine. */
-export const DEMO_OAUTH_TOKEN = `sk-ant-oat01-${'demoDEMOdemo'.repeat(8)}-AA`;
-export const DEMO_LITELLM_KEY = 'sk-demo-litellm-virtual-key-0123456789';
-
 const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'x-litellm-api-key']);
-
-/** A request shaped like Claude Code's (`ANTHROPIC_API_KEY=sk-ant-oat…`), the case auth-shim exists for. */
-export function claudeCodeRequest(token: string): { headers: Record<string, string>; body: string } {
-  const body = JSON.stringify({
-    model: 'claude-sonnet-4-5',
-    max_tokens: 1024,
-    stream: true,
-    system: [{ type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude." }],
-    messages: [{ role: 'user', content: 'Say hello.' }],
-  });
-  return {
-    body,
-    headers: {
-      'x-api-key': token,
-      'anthropic-version': '2023-06-01',
-      'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14',
-      'anthropic-dangerous-direct-browser-access': 'true',
-      'user-agent': 'claude-cli/2.1.330 (external, cli)',
-      'x-app': 'cli',
-      'x-claude-code-session-id': '6f1c1a52-3b9e-4d0b-9a59-0c2d1f7e8a11',
-      'x-stainless-lang': 'js',
-      'x-stainless-retry-count': '0',
-      'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
-    },
-  };
-}
 
 function show(value: string, name: string): string {
   if (!SECRET_HEADERS.has(name.toLowerCase())) return value;
@@ -48,7 +18,8 @@ function show(value: string, name: string): string {
 
 function table(flat: readonly string[]): string {
   const rows: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) rows.push(`    ${(flat[i] as string).toLowerCase().padEnd(44)} ${show(flat[i + 1] as string, flat[i] as string)}`);
+  for (let i = 0; i < flat.length; i += 2)
+    rows.push(`    ${(flat[i] as string).toLowerCase().padEnd(44)} ${show(flat[i + 1] as string, flat[i] as string)}`);
   return rows.join('\n');
 }
 
@@ -88,13 +59,22 @@ export async function runDemo(_args: string[]): Promise<number> {
     out(table(got.rawHeaders));
     out();
     out('3. What changed:');
-    out('    x-api-key: sk-ant-oat…      → authorization: Bearer sk-ant-oat…  (OAuth tokens are only accepted as Bearer)');
+    out(
+      '    x-api-key: sk-ant-oat…      → authorization: Bearer sk-ant-oat…  (OAuth tokens are only accepted as Bearer)',
+    );
     out('    anthropic-beta              → the same list + oauth-2025-04-20');
     out('    (none)                      → x-litellm-api-key from AUTH_SHIM_LITELLM_KEY_FILE');
-    out(`    body                        → ${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`);
+    out(
+      `    body                        → ${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`,
+    );
     out();
-    const events = text.split('\n').filter((l) => l.startsWith('event: ')).map((l) => l.slice(7));
-    out(`4. The agent receives HTTP ${res.statusCode}, ${res.headers['content-type'] as string}: ${events.length} SSE events`);
+    const events = text
+      .split('\n')
+      .filter((l) => l.startsWith('event: '))
+      .map((l) => l.slice(7));
+    out(
+      `4. The agent receives HTTP ${res.statusCode}, ${res.headers['content-type'] as string}: ${events.length} SSE events`,
+    );
     out(`    ${events.join(' → ')}`);
     out();
     out('The request log line (stderr) never contains a credential. Try: npm test');

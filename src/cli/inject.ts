@@ -24,7 +24,10 @@ ${MAX_INPUT_BYTES / 2 ** 20} MiB per input. Helm: helm install … --post-render
  * All input is read and checked before anything is written, so a failure never leaves half a
  * manifest on stdout.
  */
-export async function runInject(args: string[], io: InjectIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function runInject(
+  args: string[],
+  io: InjectIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   if (wantsHelp(args)) {
     io.stdout.write(`${USAGE}\n${optionsHelp('inject', 'render the sidecar into manifests', INJECTOR_OPTIONS)}\n`);
     return 0;
@@ -44,7 +47,9 @@ export async function runInject(args: string[], io: InjectIo = { stdin: process.
       input = await readLimited(file === '-' ? io.stdin : createReadStream(file), MAX_INPUT_BYTES);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      problems.push(`${name}: ${code === 'ENOENT' ? 'no such file' : code === 'E2BIG' ? `over the ${MAX_INPUT_BYTES}-byte input limit of auth-shim inject: split the input` : (err as Error).message}`);
+      problems.push(
+        `${name}: ${code === 'ENOENT' ? 'no such file' : code === 'E2BIG' ? `over the ${MAX_INPUT_BYTES}-byte input limit of auth-shim inject: split the input` : (err as Error).message}`,
+      );
       continue;
     }
     const result = injectManifestBytes(input, name, parsed.config, { all });

@@ -11,7 +11,11 @@ export function wantsHelp(args: readonly string[]): boolean {
  * Runs a configuration loader; on a ConfigError writes every problem as one
  * `auth-shim <command>: invalid configuration: …` message and returns undefined (exit 2).
  */
-export function loadOrReport<T>(command: string, load: () => T, stderr: NodeJS.WritableStream = process.stderr): T | undefined {
+export function loadOrReport<T>(
+  command: string,
+  load: () => T,
+  stderr: NodeJS.WritableStream = process.stderr,
+): T | undefined {
   try {
     return load();
   } catch (err) {

@@ -1,7 +1,7 @@
 import { optionsHelp } from '../config/options.js';
 import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
 import { KnownSecrets } from '../credentials/known-secrets.js';
-import { startProxy } from '../proxy/app.js';
+import { startProxy } from '../app/sidecar.js';
 import { createLogger } from '../telemetry/logger.js';
 import { onShutdownSignals } from '../lifecycle/signals.js';
 import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';

@@ -1,4 +1,4 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import type { Parsed } from './options.js';
 import { ok, problem } from './parsers.js';
 
@@ -16,7 +16,9 @@ export function isSecretKey(s: string): boolean {
 }
 
 export function secretName(raw: string, env: string): Parsed<string> {
-  return isSecretName(raw) ? ok(raw) : problem(`${env} must be a Secret name (lowercase DNS subdomain), got ${quoteValue(raw)}`);
+  return isSecretName(raw)
+    ? ok(raw)
+    : problem(`${env} must be a Secret name (lowercase DNS subdomain), got ${quoteValue(raw)}`);
 }
 
 export function secretKey(raw: string, env: string): Parsed<string> {
@@ -24,9 +26,10 @@ export function secretKey(raw: string, env: string): Parsed<string> {
 }
 
 export function dnsLabel(raw: string, env: string): Parsed<string> {
-  return raw.length <= 63 && DNS_LABEL.test(raw) ? ok(raw) : problem(`${env} must be a lowercase DNS label, got ${quoteValue(raw)}`);
+  return raw.length <= 63 && DNS_LABEL.test(raw)
+    ? ok(raw)
+    : problem(`${env} must be a lowercase DNS label, got ${quoteValue(raw)}`);
 }
-
 
 export function isDnsLabel(s: string): boolean {
   return s.length <= 63 && DNS_LABEL.test(s);
@@ -35,7 +38,13 @@ export function isDnsLabel(s: string): boolean {
 /** `<namespace>/<name>` of a Secret. */
 export function secretRef(raw: string, env: string): Parsed<{ namespace: string; name: string }> {
   const [namespace, name, ...rest] = raw.split('/');
-  if (rest.length > 0 || namespace === undefined || name === undefined || !isDnsLabel(namespace) || !isSecretName(name)) {
+  if (
+    rest.length > 0 ||
+    namespace === undefined ||
+    name === undefined ||
+    !isDnsLabel(namespace) ||
+    !isSecretName(name)
+  ) {
     return problem(`${env} must be <namespace>/<name> of a Secret, got ${quoteValue(raw)}`);
   }
   return ok({ namespace, name });

@@ -43,7 +43,10 @@ export class ConfigError extends Error {
 
 /** `AUTH_SHIM_UPSTREAM_URL` → `--upstream-url`. */
 export function flagFor(env: string): string {
-  return `--${env.replace(/^AUTH_SHIM_/, '').toLowerCase().replaceAll('_', '-')}`;
+  return `--${env
+    .replace(/^AUTH_SHIM_/, '')
+    .toLowerCase()
+    .replaceAll('_', '-')}`;
 }
 
 export interface ParseResult<T extends OptionTable> {
@@ -83,7 +86,7 @@ export function parseOptions<T extends OptionTable>(
       problems.push(`unknown flag ${flag}`);
       continue;
     }
-    let value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    const value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) {
       problems.push(`${flag} needs a value`);
       continue;

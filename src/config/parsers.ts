@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { looksSecret, quoteValue } from '../credentials/token.js';
 import type { Parsed } from './options.js';
+import { looksSecret, quoteValue } from '../vocabulary/redaction.js';
 
 /** Value parsers shared by every subcommand; each message names the variable and the rule. */
 
@@ -42,12 +42,20 @@ export function httpUrl(raw: string, env: string): Parsed<URL> {
  */
 export function displayUrl(url: URL): string {
   const path = url.pathname.replace(/\/+$/, '');
-  const shown = path.split('/').map((seg) => (seg === '' || isPlainSegment(seg) ? seg : '***')).join('/');
+  const shown = path
+    .split('/')
+    .map((seg) => (seg === '' || isPlainSegment(seg) ? seg : '***'))
+    .join('/');
   return url.origin + shown;
 }
 
 function isPlainSegment(seg: string): boolean {
-  return /^[a-z][a-z0-9._-]{0,31}$/.test(seg) && (seg.match(/[0-9]/g)?.length ?? 0) <= 3 && !looksSecret(seg) && !seg.startsWith('sk-');
+  return (
+    /^[a-z][a-z0-9._-]{0,31}$/.test(seg) &&
+    (seg.match(/[0-9]/g)?.length ?? 0) <= 3 &&
+    !looksSecret(seg) &&
+    !seg.startsWith('sk-')
+  );
 }
 
 /** `host:port`, `[::1]:port` or `:port`; port 0 picks a free port (tests). */
@@ -101,7 +109,10 @@ export function oneOf<T extends string>(choices: readonly T[]) {
 /** A comma-separated subset of `choices`, at least one, no repeats. */
 export function subsetOf<T extends string>(choices: readonly T[]) {
   return (raw: string, env: string): Parsed<T[]> => {
-    const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const bad = items.filter((i) => !(choices as readonly string[]).includes(i));
     if (items.length === 0 || bad.length > 0) {
       return problem(`${env} must be a comma-separated list of ${choices.join(', ')}, got ${quoteValue(raw)}`);
@@ -111,7 +122,12 @@ export function subsetOf<T extends string>(choices: readonly T[]) {
 }
 
 export function commaList(raw: string): Parsed<string[]> {
-  return ok(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  return ok(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
 }
 
 export function filePath(raw: string, env: string): Parsed<string> {
@@ -125,7 +141,9 @@ export function filePath(raw: string, env: string): Parsed<string> {
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function headerName(raw: string, env: string): Parsed<string> {
-  return HEADER_NAME.test(raw) ? ok(raw.toLowerCase()) : problem(`${env} must be an HTTP header name, got ${quoteValue(raw)}`);
+  return HEADER_NAME.test(raw)
+    ? ok(raw.toLowerCase())
+    : problem(`${env} must be an HTTP header name, got ${quoteValue(raw)}`);
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -140,4 +158,3 @@ export function timestamp(raw: string, env: string): Parsed<Date> {
   }
   return ok(new Date(ms));
 }
-

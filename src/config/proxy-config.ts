@@ -1,9 +1,6 @@
-import { quoteValue, type CredentialKind } from '../credentials/token.js';
-import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../proxy/paths.js';
-import type { CredentialSource } from '../proxy/translate.js';
 import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
-import { ConfigError, option, parseOptions } from './options.js';
+import { ConfigError, option, parseOptions, type ValuesOf } from './options.js';
 import {
   commaList,
   filePath,
@@ -18,16 +15,24 @@ import {
   positiveMs,
   subsetOf,
   timestamp,
-  type HostPort,
-  type LogLevel,
 } from './parsers.js';
+import {
+  CREDENTIAL_KINDS,
+  CREDENTIAL_SOURCE_POLICIES,
+  type CredentialKind,
+  type CredentialSlot,
+  type CredentialSourcePolicy,
+} from '../vocabulary/credentials.js';
+import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../vocabulary/path-patterns.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 
 /** Every `auth-shim proxy` option; the README's configuration table is generated from this. */
 export const PROXY_OPTIONS = {
   upstreamUrl: option({
     env: 'AUTH_SHIM_UPSTREAM_URL',
     required: true,
-    description: 'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
+    description:
+      'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
     parse: httpUrl,
   }),
   listen: option({
@@ -45,7 +50,8 @@ export const PROXY_OPTIONS = {
   adminMaxConnections: option({
     env: 'AUTH_SHIM_ADMIN_MAX_CONNECTIONS',
     default: '64',
-    description: 'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
+    description:
+      'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
     parse: positiveInt('connections'),
   }),
   oauthTokenFile: option({
@@ -65,7 +71,8 @@ export const PROXY_OPTIONS = {
   }),
   secret: option({
     env: 'AUTH_SHIM_SECRET',
-    description: 'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
+    description:
+      'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
     parse: secretRef,
   }),
   secretOauthTokenKey: option({
@@ -86,19 +93,20 @@ export const PROXY_OPTIONS = {
   credentialSource: option({
     env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
     default: 'client-first',
-    description: '`client-first`: the client\'s Anthropic credential if it sent one, else the shim\'s. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim\'s.',
-    parse: oneOf<CredentialSource>(['client-first', 'shim-only', 'client-only']),
+    description:
+      "`client-first`: the client's Anthropic credential if it sent one, else the shim's. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim's.",
+    parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   allowedCredentials: option({
     env: 'AUTH_SHIM_ALLOWED_CREDENTIALS',
     default: 'oauth,api-key',
     description: 'Credential kinds that may be forwarded; `oauth` alone refuses to forward a metered API key (403).',
-    parse: subsetOf<CredentialKind>(['oauth', 'api-key']),
+    parse: subsetOf<CredentialKind>(CREDENTIAL_KINDS),
   }),
   litellmKeyHeader: option({
     env: 'AUTH_SHIM_LITELLM_KEY_HEADER',
     default: 'x-litellm-api-key',
-    description: 'Header for the LiteLLM key (match LiteLLM\'s `litellm_key_header_name` if you changed it).',
+    description: "Header for the LiteLLM key (match LiteLLM's `litellm_key_header_name` if you changed it).",
     parse: headerName,
   }),
   allowedPaths: option({
@@ -128,37 +136,42 @@ export const PROXY_OPTIONS = {
   upstreamConnections: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECTIONS',
     default: '0',
-    description: 'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
+    description:
+      'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
     parse: nonNegativeInt('connections'),
   }),
   connectRetries: option({
     env: 'AUTH_SHIM_UPSTREAM_CONNECT_RETRIES',
     default: '1',
-    description: 'Retries of a request whose connection failed before any byte was sent (the only retry; a POST is never resent).',
+    description:
+      'Retries of a request whose connection failed before any byte was sent (the only retry; a POST is never resent).',
     parse: nonNegativeInt('retries'),
   }),
   maxBodyBytes: option({
     env: 'AUTH_SHIM_MAX_BODY_BYTES',
     default: String(32 * 1024 * 1024),
-    description: 'Largest request body forwarded (→ 413 `request_too_large`); Anthropic\'s own limit is 32 MB.',
+    description: "Largest request body forwarded (→ 413 `request_too_large`); Anthropic's own limit is 32 MB.",
     parse: positiveInt('bytes'),
   }),
   maxInflightRequests: option({
     env: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS',
     default: 'auto',
-    description: 'Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector\'s 256Mi default); `0`: no limit.',
+    description:
+      "Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector's 256Mi default); `0`: no limit.",
     parse: maxInflight,
   }),
   clientHeadersTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
     default: '60000',
-    description: 'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
+    description:
+      'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
     parse: positiveMs,
   }),
   clientRequestTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS',
     default: '300000',
-    description: 'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
+    description:
+      'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
     parse: positiveMs,
   }),
   drainTimeoutMs: option({
@@ -175,77 +188,111 @@ export const PROXY_OPTIONS = {
   }),
   oauthTokenExpiresAt: option({
     env: 'AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT',
-    description: 'When the OAuth token expires (RFC 3339), for the expiry metric; `claude setup-token` tokens last ~1 year.',
+    description:
+      'When the OAuth token expires (RFC 3339), for the expiry metric; `claude setup-token` tokens last ~1 year.',
     parse: timestamp,
   }),
   logLevel: option({
     env: 'AUTH_SHIM_LOG_LEVEL',
     default: 'info',
-    description: '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
+    description:
+      '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
     parse: logLevel,
   }),
 };
 
-export interface ProxyConfig {
+type ProxyOptionValues = ValuesOf<typeof PROXY_OPTIONS>;
+
+/**
+ * The proxy's configuration: the option table's values (so a new option is one entry in PROXY_OPTIONS),
+ * with the upstream URL split into origin and base path and the Secret's data keys grouped per slot.
+ */
+export type ProxyConfig = Readonly<
+  Omit<ProxyOptionValues, 'upstreamUrl' | 'secretOauthTokenKey' | 'secretApiKeyKey' | 'secretLitellmKeyKey'>
+> & {
   readonly upstream: URL;
   /** Upstream path prefix without a trailing slash (`/anthropic`), prepended to every request path. */
   readonly upstreamBasePath: string;
-  readonly listen: HostPort;
-  readonly adminListen: HostPort;
-  readonly adminMaxConnections: number;
-  readonly oauthTokenFile: string | undefined;
-  readonly apiKeyFile: string | undefined;
-  readonly litellmKeyFile: string | undefined;
-  /** Kubernetes API mode: the Secret and the data key of each slot it provides. */
-  readonly secret: { readonly namespace: string; readonly name: string } | undefined;
-  readonly secretKeys: { readonly oauth?: string; readonly apiKey?: string; readonly litellmKey?: string };
-  readonly credentialSource: CredentialSource;
-  readonly allowedCredentials: CredentialKind[];
-  readonly litellmKeyHeader: string;
-  readonly allowedPaths: string[];
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly upstreamConnections: number;
-  readonly connectRetries: number;
-  readonly maxBodyBytes: number;
-  /** 0: no limit. */
-  readonly maxInflightRequests: number;
-  readonly clientHeadersTimeoutMs: number;
-  readonly clientRequestTimeoutMs: number;
-  readonly drainTimeoutMs: number;
-  readonly reloadIntervalMs: number;
-  readonly oauthTokenExpiresAt: Date | undefined;
-  readonly logLevel: LogLevel;
-}
-
-/** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
-const RESERVED_HEADERS = ['authorization', 'x-api-key', 'anthropic-beta', 'host', 'content-length', 'connection', 'transfer-encoding'];
+  /** Kubernetes API mode (`secret` set): the data key of each slot the Secret provides. */
+  readonly secretKeys: { readonly [S in CredentialSlot]?: string };
+};
 
 /** Parses and validates the proxy configuration; throws one ConfigError listing every problem. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): ProxyConfig {
   const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
+  problems.push(...listenerProblems(v), ...credentialProblems(v), ...upstreamProblems(v), ...timeoutProblems(v));
+  if (problems.length > 0) throw new ConfigError(problems);
 
+  const { upstreamUrl: upstream, secretOauthTokenKey, secretApiKeyKey, secretLitellmKeyKey, ...rest } = v;
+  return {
+    ...rest,
+    upstream,
+    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
+    secretKeys: {
+      ...(secretOauthTokenKey === undefined ? {} : { oauth: secretOauthTokenKey }),
+      ...(secretApiKeyKey === undefined ? {} : { apiKey: secretApiKeyKey }),
+      ...(secretLitellmKeyKey === undefined ? {} : { litellmKey: secretLitellmKeyKey }),
+    },
+  };
+}
+
+// Cross-field rules, one function per area (oauth2-proxy splits its validators the same way).
+
+/** The agent-facing listener stays on loopback and apart from the admin listener. */
+function listenerProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   if (v.listen !== undefined && !isLoopback(v.listen.host)) {
-    problems.push(`AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`);
+    problems.push(
+      `AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`,
+    );
   }
-  if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
+  if (
+    v.listen !== undefined &&
+    v.adminListen !== undefined &&
+    v.listen.port !== 0 &&
+    v.listen.port === v.adminListen.port
+  ) {
     problems.push(`AUTH_SHIM_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
   }
+  return problems;
+}
+
+/** Where credentials come from (files or one Secret), which kinds may be forwarded, and whose. */
+function credentialProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
   const keyOptions = [v.secretOauthTokenKey, v.secretApiKeyKey, v.secretLitellmKeyKey];
   if (v.secret !== undefined) {
-    for (const [file, env] of [[v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'], [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'], [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE']] as const) {
-      if (file !== undefined) problems.push(`${env} and AUTH_SHIM_SECRET are exclusive: credentials come either from files or from the Kubernetes API`);
+    for (const [file, env] of [
+      [v.oauthTokenFile, 'AUTH_SHIM_OAUTH_TOKEN_FILE'],
+      [v.apiKeyFile, 'AUTH_SHIM_API_KEY_FILE'],
+      [v.litellmKeyFile, 'AUTH_SHIM_LITELLM_KEY_FILE'],
+    ] as const) {
+      if (file !== undefined)
+        problems.push(
+          `${env} and AUTH_SHIM_SECRET are exclusive: credentials come either from files or from the Kubernetes API`,
+        );
     }
     if (keyOptions.every((k) => k === undefined)) {
-      problems.push('AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY');
+      problems.push(
+        'AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY',
+      );
     }
   } else if (keyOptions.some((k) => k !== undefined)) {
     problems.push('AUTH_SHIM_SECRET_*_KEY options are set but AUTH_SHIM_SECRET is not');
   }
   // One name per slot for the rules below, whichever source provides it.
-  const oauthFrom = v.oauthTokenFile !== undefined ? 'AUTH_SHIM_OAUTH_TOKEN_FILE' : v.secretOauthTokenKey !== undefined ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY' : undefined;
-  const apiKeyFrom = v.apiKeyFile !== undefined ? 'AUTH_SHIM_API_KEY_FILE' : v.secretApiKeyKey !== undefined ? 'AUTH_SHIM_SECRET_API_KEY_KEY' : undefined;
+  const oauthFrom =
+    v.oauthTokenFile !== undefined
+      ? 'AUTH_SHIM_OAUTH_TOKEN_FILE'
+      : v.secretOauthTokenKey !== undefined
+        ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY'
+        : undefined;
+  const apiKeyFrom =
+    v.apiKeyFile !== undefined
+      ? 'AUTH_SHIM_API_KEY_FILE'
+      : v.secretApiKeyKey !== undefined
+        ? 'AUTH_SHIM_SECRET_API_KEY_KEY'
+        : undefined;
   const allowed = v.allowedCredentials ?? [];
   if (oauthFrom !== undefined && v.allowedCredentials !== undefined && !allowed.includes('oauth')) {
     problems.push(`${oauthFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth`);
@@ -254,60 +301,63 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
     problems.push(`${apiKeyFrom} is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include api-key`);
   }
   if (v.credentialSource === 'shim-only' && oauthFrom === undefined && apiKeyFrom === undefined) {
-    problems.push('AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)');
+    problems.push(
+      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)',
+    );
   }
   if (v.credentialSource === 'client-only' && (oauthFrom !== undefined || apiKeyFrom !== undefined)) {
-    problems.push(`AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`);
-  }
-  if (v.litellmKeyHeader !== undefined && (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))) {
-    problems.push(`AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`);
-  }
-  if (v.allowedPaths !== undefined) {
-    if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
-    for (const p of v.allowedPaths) for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
-  }
-  // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE).
-  if (v.clientHeadersTimeoutMs !== undefined && v.clientRequestTimeoutMs !== undefined && v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs) {
-    problems.push(`AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`);
+    problems.push(
+      `AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`,
+    );
   }
   if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
     problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
   }
+  return problems;
+}
 
-  if (problems.length > 0) throw new ConfigError(problems);
+/** Headers the shim owns; a LiteLLM key header with one of these names would collide. */
+const RESERVED_HEADERS = [
+  'authorization',
+  'x-api-key',
+  'anthropic-beta',
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+];
 
-  const upstream = v.upstreamUrl;
-  return {
-    upstream,
-    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
-    listen: v.listen,
-    adminListen: v.adminListen,
-    adminMaxConnections: v.adminMaxConnections,
-    oauthTokenFile: v.oauthTokenFile,
-    apiKeyFile: v.apiKeyFile,
-    litellmKeyFile: v.litellmKeyFile,
-    secret: v.secret,
-    secretKeys: {
-      ...(v.secretOauthTokenKey === undefined ? {} : { oauth: v.secretOauthTokenKey }),
-      ...(v.secretApiKeyKey === undefined ? {} : { apiKey: v.secretApiKeyKey }),
-      ...(v.secretLitellmKeyKey === undefined ? {} : { litellmKey: v.secretLitellmKeyKey }),
-    },
-    credentialSource: v.credentialSource,
-    allowedCredentials: v.allowedCredentials,
-    litellmKeyHeader: v.litellmKeyHeader,
-    allowedPaths: v.allowedPaths,
-    connectTimeoutMs: v.connectTimeoutMs,
-    headersTimeoutMs: v.headersTimeoutMs,
-    bodyTimeoutMs: v.bodyTimeoutMs,
-    upstreamConnections: v.upstreamConnections,
-    connectRetries: v.connectRetries,
-    maxBodyBytes: v.maxBodyBytes,
-    maxInflightRequests: v.maxInflightRequests,
-    clientHeadersTimeoutMs: v.clientHeadersTimeoutMs,
-    clientRequestTimeoutMs: v.clientRequestTimeoutMs,
-    drainTimeoutMs: v.drainTimeoutMs,
-    reloadIntervalMs: v.reloadIntervalMs,
-    oauthTokenExpiresAt: v.oauthTokenExpiresAt,
-    logLevel: v.logLevel,
-  };
+/** What reaches the upstream: the LiteLLM key header and the path allowlist. */
+function upstreamProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
+  if (
+    v.litellmKeyHeader !== undefined &&
+    (RESERVED_HEADERS.includes(v.litellmKeyHeader) || v.litellmKeyHeader.startsWith('anthropic-'))
+  ) {
+    problems.push(
+      `AUTH_SHIM_LITELLM_KEY_HEADER must not be ${v.litellmKeyHeader}: the shim sets or strips that header itself`,
+    );
+  }
+  if (v.allowedPaths !== undefined) {
+    if (v.allowedPaths.length === 0) problems.push('AUTH_SHIM_ALLOWED_PATHS must list at least one path');
+    for (const p of v.allowedPaths)
+      for (const msg of allowedPathProblems(p)) problems.push(`AUTH_SHIM_ALLOWED_PATHS: ${msg}`);
+  }
+  return problems;
+}
+
+/** Timeouts node:http would refuse. */
+function timeoutProblems(v: ProxyOptionValues): string[] {
+  const problems: string[] = [];
+  // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE).
+  if (
+    v.clientHeadersTimeoutMs !== undefined &&
+    v.clientRequestTimeoutMs !== undefined &&
+    v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs
+  ) {
+    problems.push(
+      `AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`,
+    );
+  }
+  return problems;
 }

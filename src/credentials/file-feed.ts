@@ -2,11 +2,12 @@ import { readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ReadOutcome } from './read-credential.js';
 import { readCredentialFile } from './read-credential.js';
-import { slotLabel, type CredentialFeed, type CredentialStore, type Slot } from './store.js';
-import { watchFiles, type FileWatch } from './watch-files.js';
+import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
+import type { CredentialFeed, CredentialStore } from './store.js';
+import { coalescedReload, watchFiles, type FileWatch } from './watch-files.js';
 
 export interface FileFeedOptions {
-  readonly files: Partial<Record<Slot, string>>;
+  readonly files: Partial<Record<CredentialSlot, string>>;
   readonly intervalMs: number;
   readonly debounceMs?: number;
 }
@@ -20,45 +21,35 @@ const MAX_ATTEMPTS = 5;
  * batch is read again — so a snapshot never pairs keys from two versions of one Secret.
  */
 export function fileFeed(opts: FileFeedOptions): CredentialFeed {
-  const groups = new Map<string, Array<[Slot, string]>>();
-  for (const [slot, file] of Object.entries(opts.files) as Array<[Slot, string | undefined]>) {
+  const groups = new Map<string, Array<[CredentialSlot, string]>>();
+  for (const [slot, file] of Object.entries(opts.files) as Array<[CredentialSlot, string | undefined]>) {
     if (file === undefined) continue;
     const dir = dirname(file);
     groups.set(dir, [...(groups.get(dir) ?? []), [slot, file]]);
   }
-  const running = new Map<string, Promise<void>>();
-  const again = new Set<string>();
   let store: CredentialStore | undefined;
   let watch: FileWatch | undefined;
   let stopped = false;
 
-  async function readGroup(dir: string): Promise<Map<Slot, ReadOutcome>> {
+  async function readGroup(dir: string): Promise<Map<CredentialSlot, ReadOutcome>> {
     const members = groups.get(dir) ?? [];
     for (let attempt = 1; ; attempt++) {
       const before = await dataLink(dir);
-      const outcomes = await Promise.all(members.map(([slot, file]) => readCredentialFile(file, slotLabel(slot))));
+      const outcomes = await Promise.all(members.map(([slot, file]) => readCredentialFile(file, slotName(slot))));
       const after = await dataLink(dir);
-      if (before === after || attempt >= MAX_ATTEMPTS) return new Map(members.map(([slot], i) => [slot, outcomes[i] as ReadOutcome]));
+      if (before === after || attempt >= MAX_ATTEMPTS)
+        return new Map(members.map(([slot], i) => [slot, outcomes[i] as ReadOutcome]));
     }
   }
 
   /** Serialises reads per directory so an older read never lands after a newer one. */
-  function reload(dir: string): Promise<void> {
-    const current = running.get(dir);
-    if (current !== undefined) {
-      again.add(dir);
-      return current;
-    }
-    const run = (async () => {
-      do {
-        again.delete(dir);
-        const batch = await readGroup(dir);
-        if (!stopped) store?.apply(batch);
-      } while (again.has(dir) && !stopped);
-    })().finally(() => running.delete(dir));
-    running.set(dir, run);
-    return run;
-  }
+  const reload = coalescedReload<string>(
+    async (dir) => {
+      const batch = await readGroup(dir);
+      if (!stopped) store?.apply(batch);
+    },
+    () => !stopped,
+  );
 
   const refresh = async (): Promise<void> => {
     await Promise.all([...groups.keys()].map(reload));
@@ -70,9 +61,13 @@ export function fileFeed(opts: FileFeedOptions): CredentialFeed {
       await refresh();
       if (stopped) return;
       const files = [...groups.values()].flat().map(([, f]) => f);
-      watch = watchFiles(files, (changed) => {
-        for (const dir of new Set(changed.map((f) => dirname(f)))) void reload(dir);
-      }, { intervalMs: opts.intervalMs, debounceMs: opts.debounceMs ?? 100 });
+      watch = watchFiles(
+        files,
+        (changed) => {
+          for (const dir of new Set(changed.map((f) => dirname(f)))) void reload(dir);
+        },
+        { intervalMs: opts.intervalMs, debounceMs: opts.debounceMs ?? 100 },
+      );
     },
     refresh,
     stop() {

@@ -1,4 +1,4 @@
-import { maskSecret } from './token.js';
+import { maskSecret } from '../vocabulary/redaction.js';
 
 /**
  * The credential values the shim holds, so that nothing it writes — a log line, an error body it
@@ -23,7 +23,8 @@ export class KnownSecrets {
   }
 
   /** `text` with every known value replaced by its mask (prefix and length, no secret character). */
-  readonly mask = (text: string): string => (this.#pattern === undefined ? text : text.replace(this.#pattern, (m) => maskSecret(m)));
+  readonly mask = (text: string): string =>
+    this.#pattern === undefined ? text : text.replace(this.#pattern, (m) => maskSecret(m));
 }
 
 function escapeRegExp(value: string): string {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { normaliseSecret, tokenProblem, type TokenSlot } from './token.js';
+import type { SlotName } from '../vocabulary/credentials.js';
+import { normaliseSecret, tokenProblem } from './token.js';
 
 /** A Secret key is a few hundred bytes; anything this large is the wrong file. */
 export const MAX_CREDENTIAL_FILE_BYTES = 64 * 1024;
@@ -14,7 +15,7 @@ export type ReadOutcome =
  * (`{"claudeAiOauth":{"accessToken":…,"expiresAt":<ms>}}`), which carries the token's expiry;
  * its refresh token is ignored — the shim never refreshes.
  */
-export async function readCredentialFile(file: string, slot: TokenSlot): Promise<ReadOutcome> {
+export async function readCredentialFile(file: string, slot: SlotName): Promise<ReadOutcome> {
   let raw: Buffer;
   try {
     raw = await readFile(file);
@@ -30,13 +31,17 @@ export async function readCredentialFile(file: string, slot: TokenSlot): Promise
 }
 
 /** Validates file content for a slot (separate from I/O so it is tested without files). */
-export function parseCredential(content: string, slot: TokenSlot, label: string): ReadOutcome {
+export function parseCredential(content: string, slot: SlotName, label: string): ReadOutcome {
   let text = normaliseSecret(content);
   let expiresAt: Date | undefined;
   if (slot === 'oauth' && text.startsWith('{')) {
     const fromJson = fromCredentialsJson(text);
     if (fromJson === undefined) {
-      return { ok: false, missing: false, problem: `${label} is JSON but not Claude Code's credentials shape (claudeAiOauth.accessToken)` };
+      return {
+        ok: false,
+        missing: false,
+        problem: `${label} is JSON but not Claude Code's credentials shape (claudeAiOauth.accessToken)`,
+      };
     }
     text = fromJson.token;
     expiresAt = fromJson.expiresAt;

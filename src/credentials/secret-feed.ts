@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { parseCredential, type ReadOutcome } from './read-credential.js';
-import { slotLabel, type CredentialFeed, type CredentialStore, type Slot } from './store.js';
+import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
+import type { CredentialFeed, CredentialStore } from './store.js';
+import { apiStatus, kubeClient } from './kube-client.js';
 
 export interface SecretRef {
   readonly namespace: string;
@@ -10,7 +12,7 @@ export interface SecretRef {
 export interface SecretFeedOptions {
   readonly ref: SecretRef;
   /** Secret data key per slot. */
-  readonly keys: Partial<Record<Slot, string>>;
+  readonly keys: Partial<Record<CredentialSlot, string>>;
   readonly log: Logger;
   /** Server-side watch duration; the watch is resumed from the last resourceVersion after it. */
   readonly watchSeconds?: number;
@@ -45,9 +47,9 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
   let failures = 0;
   let stopped = false;
 
-  function batchFrom(secret: SecretObject | undefined, problem?: string): Map<Slot, ReadOutcome> {
-    const batch = new Map<Slot, ReadOutcome>();
-    for (const [slot, key] of Object.entries(keys) as Array<[Slot, string | undefined]>) {
+  function batchFrom(secret: SecretObject | undefined, problem?: string): Map<CredentialSlot, ReadOutcome> {
+    const batch = new Map<CredentialSlot, ReadOutcome>();
+    for (const [slot, key] of Object.entries(keys) as Array<[CredentialSlot, string | undefined]>) {
       if (key === undefined) continue;
       if (problem !== undefined) {
         batch.set(slot, { ok: false, missing: false, unreadable: true, problem });
@@ -55,10 +57,17 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       }
       const encoded = secret?.data?.[key];
       if (encoded === undefined) {
-        batch.set(slot, { ok: false, missing: true, problem: secret === undefined ? `${where} does not exist` : `${where} has no key "${key}"` });
+        batch.set(slot, {
+          ok: false,
+          missing: true,
+          problem: secret === undefined ? `${where} does not exist` : `${where} has no key "${key}"`,
+        });
         continue;
       }
-      batch.set(slot, parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotLabel(slot), `${where} key "${key}"`));
+      batch.set(
+        slot,
+        parseCredential(Buffer.from(encoded, 'base64').toString('utf8'), slotName(slot), `${where} key "${key}"`),
+      );
     }
     return batch;
   }
@@ -70,7 +79,7 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       resourceVersion = secret.metadata?.resourceVersion;
       store?.apply(batchFrom(secret));
     } catch (err) {
-      const code = statusOf(err);
+      const code = apiStatus(err);
       if (code === 404) {
         resourceVersion = undefined;
         store?.apply(batchFrom(undefined));
@@ -115,7 +124,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
           schedule(resourceVersion === undefined, 0);
         } else {
           failures++;
-          log.warn({ event: 'secret_watch_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) }, 'Secret watch ended; restarting');
+          log.warn(
+            { event: 'secret_watch_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) },
+            'Secret watch ended; restarting',
+          );
           schedule(true, backoff());
         }
       },
@@ -135,7 +147,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
       const run = reread ? read().then(watch) : watch();
       run.catch((err: unknown) => {
         failures++;
-        log.warn({ event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) }, 'Secret read failed; retrying');
+        log.warn(
+          { event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, failures, err: describe(err) },
+          'Secret read failed; retrying',
+        );
         schedule(true, backoff());
       });
     }, delayMs);
@@ -150,7 +165,10 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
         await watch();
       } catch (err) {
         failures++;
-        log.warn({ event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, err: describe(err) }, 'Secret not readable yet; retrying');
+        log.warn(
+          { event: 'secret_read_failed', secret: `${ref.namespace}/${ref.name}`, err: describe(err) },
+          'Secret not readable yet; retrying',
+        );
         schedule(true, backoff());
       }
     },
@@ -166,21 +184,13 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
 }
 
 async function connect() {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the pod's service account
+  const { k8s, kc } = await kubeClient();
   return { k8s, kc, core: kc.makeApiClient(k8s.CoreV1Api) };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  const c = e?.code ?? e?.statusCode;
-  return typeof c === 'number' ? c : undefined;
 }
 
 /** Error text for logs: the client's messages can embed response bodies, so keep it short. */
 function describe(err: unknown): string {
-  const code = statusOf(err);
+  const code = apiStatus(err);
   if (code !== undefined) return `HTTP ${code}`;
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return msg.slice(0, 200);

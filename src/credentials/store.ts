@@ -1,20 +1,8 @@
 import type { Logger } from 'pino';
-import type { ShimCredentials } from '../proxy/translate.js';
+import { CREDENTIAL_SLOTS, slotName, type CredentialSlot, type ShimCredentials } from '../vocabulary/credentials.js';
 import type { ReadOutcome } from './read-credential.js';
-import type { TokenSlot } from './token.js';
 
-/** The three credentials the shim may hold. */
-export type Slot = 'oauth' | 'apiKey' | 'litellmKey';
-
-export const SLOTS: readonly Slot[] = ['oauth', 'apiKey', 'litellmKey'];
-
-const TOKEN_SLOT: Record<Slot, TokenSlot> = { oauth: 'oauth', apiKey: 'api-key', litellmKey: 'litellm-key' };
-const LABEL: Record<Slot, string> = { oauth: 'oauth token', apiKey: 'api key', litellmKey: 'litellm key' };
-
-/** Validation/metric name of a slot (`oauth`, `api-key`, `litellm-key`). */
-export function slotLabel(slot: Slot): TokenSlot {
-  return TOKEN_SLOT[slot];
-}
+const LABEL: Record<CredentialSlot, string> = { oauth: 'oauth token', apiKey: 'api key', litellmKey: 'litellm key' };
 
 /**
  * One immutable, consistent set of credentials. A request takes one snapshot at its start and
@@ -30,11 +18,11 @@ export interface CredentialSnapshot extends ShimCredentials {
  * unreadable; `held`: a valid new value not applied because another value of the same Secret
  * version was rejected (a Secret's snapshot is all-or-nothing).
  */
-export type ReloadResult = 'loaded' | 'unchanged' | 'invalid' | 'missing' | 'error' | 'held';
+export type CredentialReloadResult = 'loaded' | 'unchanged' | 'invalid' | 'missing' | 'error' | 'held';
 
 export interface CredentialEvents {
-  onReload?(slot: Slot, result: ReloadResult): void;
-  onSnapshot?(snapshot: CredentialSnapshot, changed: readonly Slot[]): void;
+  onReload?(slot: CredentialSlot, result: CredentialReloadResult): void;
+  onSnapshot?(snapshot: CredentialSnapshot, changed: readonly CredentialSlot[]): void;
 }
 
 /** Where values come from (mounted files, or a Secret through the Kubernetes API). */
@@ -48,7 +36,7 @@ export interface CredentialFeed {
 
 export interface CredentialStoreOptions {
   /** Slots that must load for the shim to be ready, each with where it comes from (for messages). */
-  readonly slots: Partial<Record<Slot, string>>;
+  readonly slots: Partial<Record<CredentialSlot, string>>;
   /** Expiry stated by configuration (AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT); wins over the value's own. */
   readonly oauthExpiresAt?: Date | undefined;
   readonly log: Logger;
@@ -64,7 +52,7 @@ interface SlotState {
 }
 
 export interface SlotStatus {
-  readonly slot: Slot;
+  readonly slot: CredentialSlot;
   readonly source: string;
   readonly loaded: boolean;
   readonly loadedAt: Date | undefined;
@@ -82,15 +70,22 @@ export interface SlotStatus {
  */
 export class CredentialStore {
   readonly #opts: CredentialStoreOptions;
-  readonly #slots = new Map<Slot, SlotState>();
+  readonly #slots = new Map<CredentialSlot, SlotState>();
   #feed: CredentialFeed | undefined;
   #snapshot: CredentialSnapshot = Object.freeze({ generation: 0 });
 
   constructor(opts: CredentialStoreOptions) {
     this.#opts = opts;
-    for (const slot of SLOTS) {
+    for (const slot of CREDENTIAL_SLOTS) {
       const source = opts.slots[slot];
-      if (source !== undefined) this.#slots.set(slot, { source, value: undefined, expiresAt: undefined, loadedAt: undefined, problem: undefined });
+      if (source !== undefined)
+        this.#slots.set(slot, {
+          source,
+          value: undefined,
+          expiresAt: undefined,
+          loadedAt: undefined,
+          problem: undefined,
+        });
     }
   }
 
@@ -124,25 +119,42 @@ export class CredentialStore {
   }
 
   status(): SlotStatus[] {
-    return [...this.#slots].map(([slot, s]) => ({ slot, source: s.source, loaded: s.value !== undefined, loadedAt: s.loadedAt, expiresAt: s.expiresAt, problem: s.problem }));
+    return [...this.#slots].map(([slot, s]) => ({
+      slot,
+      source: s.source,
+      loaded: s.value !== undefined,
+      loadedAt: s.loadedAt,
+      expiresAt: s.expiresAt,
+      problem: s.problem,
+    }));
   }
 
   /** Applies one batch; publishes at most one new snapshot for it. */
-  apply(batch: ReadonlyMap<Slot, ReadOutcome>): void {
-    const changed: Slot[] = [];
-    const rotated = new Set<Slot>();
-    const results: Array<[Slot, ReloadResult]> = [];
+  apply(batch: ReadonlyMap<CredentialSlot, ReadOutcome>): void {
+    const changed: CredentialSlot[] = [];
+    const rotated = new Set<CredentialSlot>();
+    const results: Array<[CredentialSlot, CredentialReloadResult]> = [];
     const entries = [...batch].filter(([slot]) => this.#slots.has(slot));
     const rejected = entries.filter(([, o]) => !o.ok).map(([slot]) => slot);
     for (const [slot, outcome] of entries) {
       const s = this.#slots.get(slot) as SlotState;
       if (s.value !== undefined) rotated.add(slot);
-      results.push([slot, rejected.length > 0 && outcome.ok ? this.#hold(slot, s, outcome, rejected) : this.#applyOne(slot, s, outcome, changed)]);
+      results.push([
+        slot,
+        rejected.length > 0 && outcome.ok
+          ? this.#hold(slot, s, outcome, rejected)
+          : this.#applyOne(slot, s, outcome, changed),
+      ]);
     }
     if (changed.length > 0) this.#publish(changed);
     for (const slot of changed) {
       this.#opts.log.info(
-        { event: 'credential_loaded', slot: slotLabel(slot), source: this.#slots.get(slot)?.source, generation: this.#snapshot.generation },
+        {
+          event: 'credential_loaded',
+          slot: slotName(slot),
+          source: this.#slots.get(slot)?.source,
+          generation: this.#snapshot.generation,
+        },
         rotated.has(slot) ? `${LABEL[slot]} rotated` : `${LABEL[slot]} loaded`,
       );
     }
@@ -150,7 +162,12 @@ export class CredentialStore {
   }
 
   /** A good value in a batch with a rejected one: the previous value (or none) stays. */
-  #hold(slot: Slot, s: SlotState, outcome: ReadOutcome & { ok: true }, rejected: readonly Slot[]): ReloadResult {
+  #hold(
+    slot: CredentialSlot,
+    s: SlotState,
+    outcome: ReadOutcome & { ok: true },
+    rejected: readonly CredentialSlot[],
+  ): CredentialReloadResult {
     if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) {
       s.problem = undefined;
       return 'unchanged';
@@ -158,13 +175,21 @@ export class CredentialStore {
     const problem = `new ${LABEL[slot]} not applied: the ${rejected.map((r) => LABEL[r]).join(' and ')} of the same Secret version was rejected`;
     if (s.problem !== problem) {
       const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the whole previous snapshot';
-      this.#opts.log.warn({ event: 'credential_held', slot: slotLabel(slot), source: s.source, rejected: rejected.map(slotLabel) }, `${problem}; ${keeping}`);
+      this.#opts.log.warn(
+        { event: 'credential_held', slot: slotName(slot), source: s.source, rejected: rejected.map(slotName) },
+        `${problem}; ${keeping}`,
+      );
     }
     s.problem = problem;
     return 'held';
   }
 
-  #applyOne(slot: Slot, s: SlotState, outcome: ReadOutcome, changed: Slot[]): ReloadResult {
+  #applyOne(
+    slot: CredentialSlot,
+    s: SlotState,
+    outcome: ReadOutcome,
+    changed: CredentialSlot[],
+  ): CredentialReloadResult {
     if (outcome.ok) {
       s.problem = undefined;
       if (outcome.value === s.value && outcome.expiresAt?.getTime() === s.expiresAt?.getTime()) return 'unchanged';
@@ -174,16 +199,23 @@ export class CredentialStore {
       changed.push(slot);
       return 'loaded';
     }
-    const result: ReloadResult = outcome.missing ? 'missing' : outcome.unreadable === true ? 'error' : 'invalid';
+    const result: CredentialReloadResult = outcome.missing
+      ? 'missing'
+      : outcome.unreadable === true
+        ? 'error'
+        : 'invalid';
     if (s.problem !== outcome.problem) {
       const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the last good value';
-      this.#opts.log.warn({ event: 'credential_rejected', slot: slotLabel(slot), source: s.source, result }, `${outcome.problem}; ${keeping}`);
+      this.#opts.log.warn(
+        { event: 'credential_rejected', slot: slotName(slot), source: s.source, result },
+        `${outcome.problem}; ${keeping}`,
+      );
     }
     s.problem = outcome.problem;
     return result;
   }
 
-  #publish(changed: Slot[]): void {
+  #publish(changed: CredentialSlot[]): void {
     const o = this.#slots.get('oauth');
     const next: CredentialSnapshot = Object.freeze({
       generation: this.#snapshot.generation + 1,

@@ -20,7 +20,11 @@ export interface FileWatch {
  * beside it). `onChange` also runs every `intervalMs`, which re-arms watches on directories that
  * did not exist yet or were deleted. The caller re-reads and compares; this only says "look again".
  */
-export function watchFiles(files: readonly string[], onChange: (files: string[]) => void, opts: FileWatchOptions): FileWatch {
+export function watchFiles(
+  files: readonly string[],
+  onChange: (files: string[]) => void,
+  opts: FileWatchOptions,
+): FileWatch {
   const byDir = new Map<string, string[]>();
   for (const f of files) {
     const d = dirname(f);
@@ -74,5 +78,33 @@ export function watchFiles(files: readonly string[], onChange: (files: string[])
       for (const w of watchers.values()) w.close();
       watchers.clear();
     },
+  };
+}
+
+/**
+ * Serialises re-reads per key (a directory, a certificate pair): a call while one runs marks it to run
+ * once more and shares its promise, so an older read never lands after a newer one and a burst of
+ * events costs at most one extra read. `active()` false stops the extra runs (after `stop()`).
+ */
+export function coalescedReload<K>(
+  run: (key: K) => Promise<void>,
+  active: () => boolean = () => true,
+): (key: K) => Promise<void> {
+  const running = new Map<K, Promise<void>>();
+  const again = new Set<K>();
+  return (key) => {
+    const current = running.get(key);
+    if (current !== undefined) {
+      again.add(key);
+      return current;
+    }
+    const run1 = (async () => {
+      do {
+        again.delete(key);
+        await run(key);
+      } while (again.has(key) && active());
+    })().finally(() => running.delete(key));
+    running.set(key, run1);
+    return run1;
   };
 }

@@ -64,7 +64,13 @@ export async function startFakeAnthropic(host = '127.0.0.1'): Promise<FakeAnthro
         const name = (req.rawHeaders[i] as string).toLowerCase();
         (headers[name] ??= []).push(req.rawHeaders[i + 1] as string);
       }
-      const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders], headers, body: Buffer.concat(chunks) };
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: [...req.rawHeaders],
+        headers,
+        body: Buffer.concat(chunks),
+      };
       requests.push(recorded);
       Promise.resolve(fake.respond(recorded, res, req)).catch(() => res.destroy());
     });
@@ -84,7 +90,12 @@ export const defaultResponder: Responder = (req, res) => {
   const path = req.url.split('?')[0];
   const get = req.method === 'GET' || req.method === 'HEAD'; // node:http omits the body for HEAD
   if (get && path === '/v1/models') {
-    json(res, 200, { data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }], has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' });
+    json(res, 200, {
+      data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }],
+      has_more: false,
+      first_id: 'claude-sonnet-4-5',
+      last_id: 'claude-sonnet-4-5',
+    });
     return;
   }
   if (get && path?.startsWith('/v1/models/')) {
@@ -125,11 +136,22 @@ export function message(model: string, text: string): Record<string, unknown> {
 
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': requestId(), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'request-id': requestId(),
+    ...headers,
+  });
   res.end(text);
 }
 
-export function anthropicError(res: ServerResponse, status: number, type: string, msg: string, headers: Record<string, string> = {}): void {
+export function anthropicError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  msg: string,
+  headers: Record<string, string> = {},
+): void {
   const id = requestId();
   json(res, status, { type: 'error', error: { type, message: msg }, request_id: id }, { 'request-id': id, ...headers });
 }
@@ -139,20 +161,45 @@ export function sseEvents(model: string, text: readonly string[]): string[] {
   const id = `msg_${randomBytes(8).toString('hex')}`;
   const ev = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
   return [
-    ev('message_start', { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, cache_creation_input_tokens: 2, cache_read_input_tokens: 3, output_tokens: 1 } } }),
+    ev('message_start', {
+      type: 'message_start',
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 12, cache_creation_input_tokens: 2, cache_read_input_tokens: 3, output_tokens: 1 },
+      },
+    }),
     ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
     ev('ping', { type: 'ping' }),
-    ...text.map((t) => ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })),
+    ...text.map((t) =>
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }),
+    ),
     ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
-    ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 7 } }),
+    ev('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 7 },
+    }),
     ev('message_stop', { type: 'message_stop' }),
   ];
 }
 
 /** Streams a message as Anthropic does: one write per event, optionally spaced in time. */
 export async function sse(res: ServerResponse, opts: SseOptions = {}): Promise<void> {
-  const events = sseEvents(opts.model ?? 'claude-sonnet-4-5', opts.text ?? ['Hello', ' from', ' the', ' fake', ' Anthropic.']);
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId() });
+  const events = sseEvents(
+    opts.model ?? 'claude-sonnet-4-5',
+    opts.text ?? ['Hello', ' from', ' the', ' fake', ' Anthropic.'],
+  );
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': requestId(),
+  });
   res.flushHeaders();
   for (const e of events) {
     if (res.destroyed) return;

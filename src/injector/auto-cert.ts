@@ -1,7 +1,8 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import { apiStatus, kubeClient } from '../credentials/kube-client.js';
 import type { Logger } from '../telemetry/logger.js';
 import { bundleProblem, caUsable, generateCa, issueServingCert, serviceDnsNames, type CertBundle } from './certs.js';
-import type { CertHooks, CertSource } from './webhook-server.js';
+import type { CertHooks, CertSource } from './cert-source.js';
 
 /**
  * `auto` TLS mode (vault-k8s style): a CA and serving certificate kept in one Secret that every
@@ -12,7 +13,7 @@ import type { CertHooks, CertSource } from './webhook-server.js';
  * Renewal uses `replace` with the read `resourceVersion`, so a lost race is again a 409 and a
  * re-read. The CA key is stored too, so a renewed serving certificate keeps the same CA and the
  * `caBundle` does not change under replicas that have not re-read yet.
- * @kubernetes/client-node is imported only here, when this mode runs (facts §4: it is heavy).
+ * @kubernetes/client-node is loaded only when this mode runs (src/credentials/kube-client.ts says why).
  */
 
 export interface AutoCertOptions {
@@ -40,38 +41,28 @@ function fromSecret(s: V1Secret | undefined): Partial<CertBundle> {
 
 function toData(b: CertBundle): Record<string, string> {
   const data: Record<string, string> = {};
-  for (const [field, key] of Object.entries(KEYS)) data[key] = Buffer.from(b[field as keyof typeof KEYS]).toString('base64');
+  for (const [field, key] of Object.entries(KEYS))
+    data[key] = Buffer.from(b[field as keyof typeof KEYS]).toString('base64');
   return data;
-}
-
-function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-export async function loadKubeConfig(): Promise<KubeConfig> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
-  return kc;
 }
 
 /** One pass: make sure the Secret holds a usable bundle, return it, and point `caBundle` at its CA. */
 export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBundle> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = opts.kubeConfig ?? (await loadKubeConfig());
+  const { k8s, kc } = await kubeClient(opts.kubeConfig);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const dnsNames = serviceDnsNames(opts.service, opts.namespace);
   const ref = { name: opts.secretName, namespace: opts.namespace };
 
   let bundle: CertBundle | undefined;
   for (let attempt = 1; bundle === undefined; attempt++) {
-    if (attempt > MAX_ATTEMPTS) throw new Error(`Secret ${opts.namespace}/${opts.secretName}: still conflicting after ${MAX_ATTEMPTS} attempts`);
+    if (attempt > MAX_ATTEMPTS)
+      throw new Error(`Secret ${opts.namespace}/${opts.secretName}: still conflicting after ${MAX_ATTEMPTS} attempts`);
     let existing: V1Secret | undefined;
     try {
       existing = await core.readNamespacedSecret(ref);
     } catch (err) {
-      if (statusOf(err) !== 404) throw new Error(`reading Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
+      if (apiStatus(err) !== 404)
+        throw new Error(`reading Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
     }
     const stored = fromSecret(existing);
     const problem = existing === undefined ? 'absent' : bundleProblem(stored, dnsNames);
@@ -79,12 +70,18 @@ export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBund
       bundle = stored as CertBundle;
       break;
     }
-    const ca = caUsable(stored) ? { caCert: stored.caCert as string, caKey: stored.caKey as string } : await generateCa();
+    const ca = caUsable(stored)
+      ? { caCert: stored.caCert as string, caKey: stored.caKey as string }
+      : await generateCa();
     const fresh = await issueServingCert(ca, dnsNames);
     const body: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: opts.secretName, namespace: opts.namespace, labels: { 'app.kubernetes.io/managed-by': 'auth-shim' } },
+      metadata: {
+        name: opts.secretName,
+        namespace: opts.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'auth-shim' },
+      },
       type: 'kubernetes.io/tls',
       data: toData(fresh),
     };
@@ -95,12 +92,19 @@ export async function ensureCertificate(opts: AutoCertOptions): Promise<CertBund
         body.metadata = { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' };
         await core.replaceNamespacedSecret({ ...ref, body });
       }
-      opts.log.info({ event: 'certificate_stored', secret: `${opts.namespace}/${opts.secretName}`, why: problem }, 'stored a new serving certificate');
+      opts.log.info(
+        { event: 'certificate_stored', secret: `${opts.namespace}/${opts.secretName}`, why: problem },
+        'stored a new serving certificate',
+      );
       bundle = fresh;
     } catch (err) {
       // Another replica wrote first: use theirs on the next pass.
-      if (statusOf(err) !== 409) throw new Error(`writing Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
-      opts.log.info({ event: 'certificate_race_lost', secret: `${opts.namespace}/${opts.secretName}` }, 'another replica stored the certificate first');
+      if (apiStatus(err) !== 409)
+        throw new Error(`writing Secret ${opts.namespace}/${opts.secretName}: ${(err as Error).message}`);
+      opts.log.info(
+        { event: 'certificate_race_lost', secret: `${opts.namespace}/${opts.secretName}` },
+        'another replica stored the certificate first',
+      );
     }
   }
 
@@ -117,14 +121,17 @@ export async function ensureCaBundle(opts: AutoCertOptions, caCert: string): Pro
       await patchCaBundle(opts, caCert);
       return;
     } catch (err) {
-      if (attempt >= MAX_ATTEMPTS || (statusOf((err as Error).cause) !== 422 && statusOf((err as Error).cause) !== 409)) throw err;
+      if (
+        attempt >= MAX_ATTEMPTS ||
+        (apiStatus((err as Error).cause) !== 422 && apiStatus((err as Error).cause) !== 409)
+      )
+        throw err;
     }
   }
 }
 
 async function patchCaBundle(opts: AutoCertOptions, caCert: string): Promise<void> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = opts.kubeConfig ?? (await loadKubeConfig());
+  const { k8s, kc } = await kubeClient(opts.kubeConfig);
   const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const name = opts.webhookConfiguration;
   let config;
@@ -136,16 +143,23 @@ async function patchCaBundle(opts: AutoCertOptions, caCert: string): Promise<voi
   const caBundle = Buffer.from(caCert).toString('base64');
   const webhooks = config.webhooks ?? [];
   const ops = webhooks.flatMap((w, i) =>
-    w.clientConfig.caBundle === caBundle ? [] : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle }],
+    w.clientConfig.caBundle === caBundle
+      ? []
+      : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle }],
   );
   if (ops.length === 0) return;
   // `test` on resourceVersion: if another writer changed the configuration since the read, the
   // patch fails (422) rather than writing to an entry that moved; the caller reads again.
   const body = [{ op: 'test', path: '/metadata/resourceVersion', value: config.metadata?.resourceVersion }, ...ops];
   try {
-    await api.patchMutatingWebhookConfiguration({ name, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch));
+    await api.patchMutatingWebhookConfiguration(
+      { name, body },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
   } catch (err) {
-    throw new Error(`patching caBundle of MutatingWebhookConfiguration ${name}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`patching caBundle of MutatingWebhookConfiguration ${name}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   opts.log.info({ event: 'ca_bundle_patched', webhookConfiguration: name, webhooks: ops.length }, 'caBundle patched');
 }
@@ -190,7 +204,8 @@ export function autoCertSource(opts: AutoCertOptions): CertSource {
     }
     if (stopped) return;
     // Retry a failure soon (with backoff), otherwise wait the full interval.
-    const delay = failures === 0 ? opts.checkIntervalMs : Math.min(opts.checkIntervalMs, 1000 * 2 ** Math.min(failures, 6));
+    const delay =
+      failures === 0 ? opts.checkIntervalMs : Math.min(opts.checkIntervalMs, 1000 * 2 ** Math.min(failures, 6));
     timer = setTimeout(() => void check({ onCert, onReload }), delay);
     timer.unref();
   }

@@ -1,5 +1,5 @@
 import { webcrypto, X509Certificate } from 'node:crypto';
-import { checkServingCert, type ServingCert } from './tls.js';
+import { checkServingCert, type ServingCert } from './cert-source.js';
 
 /**
  * A private CA and a serving certificate for `auto` TLS mode, made with @peculiar/x509 (loaded
@@ -34,7 +34,12 @@ async function exportKey(key: webcrypto.CryptoKey): Promise<string> {
 
 /** The DNS names the API server may use for a Service-backed webhook. */
 export function serviceDnsNames(service: string, namespace: string): string[] {
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
 }
 
 export async function generateCa(now = new Date()): Promise<{ caCert: string; caKey: string }> {
@@ -55,10 +60,16 @@ export async function generateCa(now = new Date()): Promise<{ caCert: string; ca
   return { caCert: cert.toString('pem'), caKey: await exportKey(keys.privateKey) };
 }
 
-export async function issueServingCert(ca: { caCert: string; caKey: string }, dnsNames: readonly string[], now = new Date()): Promise<CertBundle> {
+export async function issueServingCert(
+  ca: { caCert: string; caKey: string },
+  dnsNames: readonly string[],
+  now = new Date(),
+): Promise<CertBundle> {
   const x509 = await x509lib();
   const caCert = new x509.X509Certificate(ca.caCert);
-  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.caKey), ALG, false, ['sign']);
+  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.caKey), ALG, false, [
+    'sign',
+  ]);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${dnsNames[0] ?? 'auth-shim-webhook'}`,
@@ -85,7 +96,11 @@ export async function issueServingCert(ca: { caCert: string; caKey: string }, dn
  * Why a stored bundle cannot be used as it is, or `undefined` when it can: the key matches, the
  * CA signed the certificate, every DNS name is covered, and it is not close to expiry.
  */
-export function bundleProblem(b: Partial<CertBundle>, dnsNames: readonly string[], now = new Date()): string | undefined {
+export function bundleProblem(
+  b: Partial<CertBundle>,
+  dnsNames: readonly string[],
+  now = new Date(),
+): string | undefined {
   if (b.cert === undefined || b.key === undefined || b.caCert === undefined) return 'incomplete';
   try {
     const leaf = new X509Certificate(b.cert);

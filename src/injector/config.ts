@@ -1,14 +1,29 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import type { Parsed } from '../config/options.js';
 import { ConfigError, option, parseOptions, type ValuesOf } from '../config/options.js';
-import { hostPort, httpUrl, logLevel, oneOf, positiveInt, positiveMs, filePath, ok, problem } from '../config/parsers.js';
-import type { CredentialSource } from '../proxy/translate.js';
+import {
+  hostPort,
+  httpUrl,
+  logLevel,
+  oneOf,
+  positiveInt,
+  positiveMs,
+  filePath,
+  ok,
+  problem,
+} from '../config/parsers.js';
+import { CREDENTIAL_SOURCE_POLICIES, type CredentialSourcePolicy } from '../vocabulary/credentials.js';
 import { dnsLabel, secretKey, secretName } from '../config/kube-names.js';
 
 /** Kubernetes resource quantity (`10m`, `64Mi`, `1.5`), greater than zero. */
 export function quantity(raw: string, env: string): Parsed<string> {
-  if (!/^(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE]\d+)?$/.test(raw) || !/[1-9]/.test(raw.replace(/[eE]\d+$/, ''))) {
-    return problem(`${env} must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got ${quoteValue(raw)}`);
+  if (
+    !/^(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE]\d+)?$/.test(raw) ||
+    !/[1-9]/.test(raw.replace(/[eE]\d+$/, ''))
+  ) {
+    return problem(
+      `${env} must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got ${quoteValue(raw)}`,
+    );
   }
   return ok(raw);
 }
@@ -20,12 +35,16 @@ export function boolean(raw: string, env: string): Parsed<boolean> {
 }
 
 export function imageRef(raw: string, env: string): Parsed<string> {
-  return /^[^\s]+$/.test(raw) ? ok(raw) : problem(`${env} must be a container image reference such as ghcr.io/org/auth-shim:0.1.0, got ${quoteValue(raw)}`);
+  return /^[^\s]+$/.test(raw)
+    ? ok(raw)
+    : problem(`${env} must be a container image reference such as ghcr.io/org/auth-shim:0.1.0, got ${quoteValue(raw)}`);
 }
 
 function port(raw: string, env: string): Parsed<number> {
   const n = Number(raw);
-  return /^\d{1,5}$/.test(raw) && n >= 1 && n <= 65535 ? ok(n) : problem(`${env} must be a port number 1–65535, got ${quoteValue(raw)}`);
+  return /^\d{1,5}$/.test(raw) && n >= 1 && n <= 65535
+    ? ok(n)
+    : problem(`${env} must be a port number 1–65535, got ${quoteValue(raw)}`);
 }
 
 /**
@@ -36,7 +55,8 @@ export const INJECTOR_OPTIONS = {
   sidecarImage: option({
     env: 'AUTH_SHIM_SIDECAR_IMAGE',
     required: true,
-    description: 'Image of the injected sidecar (this image, run as `auth-shim proxy`), e.g. `ghcr.io/org/auth-shim:0.1.0`.',
+    description:
+      'Image of the injected sidecar (this image, run as `auth-shim proxy`), e.g. `ghcr.io/org/auth-shim:0.1.0`.',
     parse: imageRef,
   }),
   sidecarImagePullPolicy: option({
@@ -47,29 +67,33 @@ export const INJECTOR_OPTIONS = {
   }),
   namespace: option({
     env: 'AUTH_SHIM_NAMESPACE',
-    description: 'The injector\'s own namespace (set it from the downward API): its pods are never injected; auto TLS keeps its Secret there.',
+    description:
+      "The injector's own namespace (set it from the downward API): its pods are never injected; auto TLS keeps its Secret there.",
     parse: dnsLabel,
   }),
   defaultUpstreamUrl: option({
     env: 'AUTH_SHIM_DEFAULT_UPSTREAM_URL',
-    description: 'Upstream for pods without `auth-shim.io/upstream`, e.g. `http://litellm.ai.svc:4000/anthropic`. Unset: such pods are not injected (warning).',
+    description:
+      'Upstream for pods without `auth-shim.io/upstream`, e.g. `http://litellm.ai.svc:4000/anthropic`. Unset: such pods are not injected (warning).',
     parse: httpUrl,
   }),
   defaultCredentialSource: option({
     env: 'AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE',
     default: 'client-first',
-    description: 'Credential source for pods without `auth-shim.io/credential-source`: `client-first`, `shim-only` or `client-only`.',
-    parse: oneOf<CredentialSource>(['client-first', 'shim-only', 'client-only']),
+    description:
+      'Credential source for pods without `auth-shim.io/credential-source`: `client-first`, `shim-only` or `client-only`.',
+    parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   defaultNativeSidecar: option({
     env: 'AUTH_SHIM_DEFAULT_NATIVE_SIDECAR',
     default: 'true',
-    description: 'Inject a native sidecar (init container, `restartPolicy: Always`) unless a pod says `auth-shim.io/native-sidecar: "false"`.',
+    description:
+      'Inject a native sidecar (init container, `restartPolicy: Always`) unless a pod says `auth-shim.io/native-sidecar: "false"`.',
     parse: boolean,
   }),
   oauthTokenSecret: option({
     env: 'AUTH_SHIM_OAUTH_TOKEN_SECRET',
-    description: 'Default Secret (in the pod\'s namespace) holding the subscription OAuth token.',
+    description: "Default Secret (in the pod's namespace) holding the subscription OAuth token.",
     parse: secretName,
   }),
   oauthTokenSecretKey: option({
@@ -132,13 +156,14 @@ export const INJECTOR_OPTIONS = {
   memoryLimit: option({
     env: 'AUTH_SHIM_SIDECAR_MEMORY_LIMIT',
     default: '256Mi',
-    description: 'Sidecar memory limit; the sidecar\'s V8 heap is capped below it (`NODE_OPTIONS=--max-old-space-size`).',
+    description:
+      "Sidecar memory limit; the sidecar's V8 heap is capped below it (`NODE_OPTIONS=--max-old-space-size`).",
     parse: quantity,
   }),
   sidecarLogLevel: option({
     env: 'AUTH_SHIM_SIDECAR_LOG_LEVEL',
     default: 'info',
-    description: 'The sidecar\'s `AUTH_SHIM_LOG_LEVEL`.',
+    description: "The sidecar's `AUTH_SHIM_LOG_LEVEL`.",
     parse: logLevel,
   }),
 };
@@ -162,7 +187,8 @@ export const WEBHOOK_OPTIONS = {
   tlsMode: option({
     env: 'AUTH_SHIM_WEBHOOK_TLS_MODE',
     default: 'files',
-    description: '`files`: certificate files (cert-manager), reloaded on rotation. `auto`: generate a CA and certificate, keep them in a Secret, patch the webhook configuration\'s `caBundle`.',
+    description:
+      "`files`: certificate files (cert-manager), reloaded on rotation. `auto`: generate a CA and certificate, keep them in a Secret, patch the webhook configuration's `caBundle`.",
     parse: oneOf(['files', 'auto'] as const),
   }),
   tlsCertFile: option({
@@ -184,7 +210,8 @@ export const WEBHOOK_OPTIONS = {
   tlsSecret: option({
     env: 'AUTH_SHIM_WEBHOOK_TLS_SECRET',
     default: 'auth-shim-webhook-tls',
-    description: '`auto` mode: Secret in `AUTH_SHIM_NAMESPACE` that holds the generated CA and certificate (shared by all replicas).',
+    description:
+      '`auto` mode: Secret in `AUTH_SHIM_NAMESPACE` that holds the generated CA and certificate (shared by all replicas).',
     parse: secretName,
   }),
   webhookConfiguration: option({
@@ -196,25 +223,27 @@ export const WEBHOOK_OPTIONS = {
   service: option({
     env: 'AUTH_SHIM_WEBHOOK_SERVICE',
     default: 'auth-shim-webhook',
-    description: '`auto` mode: the webhook\'s Service; the certificate names `<service>.<namespace>.svc`.',
+    description: "`auto` mode: the webhook's Service; the certificate names `<service>.<namespace>.svc`.",
     parse: dnsLabel,
   }),
   certCheckIntervalMs: option({
     env: 'AUTH_SHIM_WEBHOOK_CERT_CHECK_INTERVAL_MS',
     default: '3600000',
-    description: '`auto` mode: how often the Secret is re-read (another replica may have renewed it) and a certificate near expiry renewed.',
+    description:
+      '`auto` mode: how often the Secret is re-read (another replica may have renewed it) and a certificate near expiry renewed.',
     parse: positiveMs,
   }),
   maxBodyBytes: option({
     env: 'AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES',
     default: String(6 * 1024 * 1024),
-    description: 'Largest AdmissionReview accepted (→ 413); a review carries the object and, on UPDATE, the old one (≤ 1.5 MiB each in etcd).',
+    description:
+      'Largest AdmissionReview accepted (→ 413); a review carries the object and, on UPDATE, the old one (≤ 1.5 MiB each in etcd).',
     parse: positiveInt('bytes'),
   }),
   requestTimeoutMs: option({
     env: 'AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS',
     default: '5000',
-    description: 'Longest time to receive a review; keep it below the webhook\'s `timeoutSeconds` (default 10 s).',
+    description: "Longest time to receive a review; keep it below the webhook's `timeoutSeconds` (default 10 s).",
     parse: positiveMs,
   }),
   drainTimeoutMs: option({
@@ -242,7 +271,11 @@ function injectorProblems(v: Partial<InjectorConfig>): string[] {
 }
 
 /** Injector settings for `auth-shim inject`; throws one ConfigError listing every problem. */
-export function loadInjectorConfig(env: NodeJS.ProcessEnv, argv: readonly string[], booleanFlags: readonly string[] = []): { config: InjectorConfig; positionals: string[] } {
+export function loadInjectorConfig(
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[],
+  booleanFlags: readonly string[] = [],
+): { config: InjectorConfig; positionals: string[] } {
   const { values, problems, positionals } = parseOptions(INJECTOR_OPTIONS, env, argv, booleanFlags);
   problems.push(...injectorProblems(values));
   if (problems.length > 0) throw new ConfigError(problems);
@@ -250,23 +283,41 @@ export function loadInjectorConfig(env: NodeJS.ProcessEnv, argv: readonly string
 }
 
 /** Injector and server settings for `auth-shim webhook`. */
-export function loadWebhookConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): { injector: InjectorConfig; webhook: WebhookConfig } {
+export function loadWebhookConfig(
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[],
+): { injector: InjectorConfig; webhook: WebhookConfig } {
   const table = { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS };
   const { values: v, problems, positionals } = parseOptions(table, env, argv);
   for (const p of positionals) problems.push(`unexpected argument ${quoteValue(p)}`);
   problems.push(...injectorProblems(v));
   if (v.tlsMode === 'files') {
-    if (v.tlsCertFile === undefined) problems.push('AUTH_SHIM_WEBHOOK_TLS_CERT_FILE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=files');
-    if (v.tlsKeyFile === undefined) problems.push('AUTH_SHIM_WEBHOOK_TLS_KEY_FILE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=files');
+    if (v.tlsCertFile === undefined)
+      problems.push('AUTH_SHIM_WEBHOOK_TLS_CERT_FILE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=files');
+    if (v.tlsKeyFile === undefined)
+      problems.push('AUTH_SHIM_WEBHOOK_TLS_KEY_FILE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=files');
   }
   if (v.tlsMode === 'auto' && v.namespace === undefined) {
-    problems.push('AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate\'s DNS names live there)');
+    problems.push(
+      "AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate's DNS names live there)",
+    );
   }
-  if (v.listen !== undefined && v.adminListen !== undefined && v.listen.port !== 0 && v.listen.port === v.adminListen.port) {
-    problems.push(`AUTH_SHIM_WEBHOOK_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`);
+  if (
+    v.listen !== undefined &&
+    v.adminListen !== undefined &&
+    v.listen.port !== 0 &&
+    v.listen.port === v.adminListen.port
+  ) {
+    problems.push(
+      `AUTH_SHIM_WEBHOOK_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are ${v.listen.port}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  const injector = Object.fromEntries(Object.keys(INJECTOR_OPTIONS).map((k) => [k, (v as Record<string, unknown>)[k]])) as InjectorConfig;
-  const webhook = Object.fromEntries(Object.keys(WEBHOOK_OPTIONS).map((k) => [k, (v as Record<string, unknown>)[k]])) as WebhookConfig;
+  const injector = Object.fromEntries(
+    Object.keys(INJECTOR_OPTIONS).map((k) => [k, (v as Record<string, unknown>)[k]]),
+  ) as InjectorConfig;
+  const webhook = Object.fromEntries(
+    Object.keys(WEBHOOK_OPTIONS).map((k) => [k, (v as Record<string, unknown>)[k]]),
+  ) as WebhookConfig;
   return { injector, webhook };
 }

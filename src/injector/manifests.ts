@@ -3,7 +3,15 @@ import type { InjectorConfig } from './config.js';
 import { mutate } from './mutate.js';
 import type { PatchOperation } from './patch.js';
 import { getIn, podSites, type Path } from './workloads.js';
-import { decodeForParsing, invalidUtf8, READ_OPTIONS, readsAsUnderBoth, sharesNodes, TO_JS, writeUnambiguously } from './yaml-text.js';
+import {
+  decodeForParsing,
+  invalidUtf8,
+  READ_OPTIONS,
+  readsAsUnderBoth,
+  sharesNodes,
+  TO_JS,
+  writeUnambiguously,
+} from './yaml-text.js';
 
 /**
  * `auth-shim inject` without the I/O: YAML bytes in, injected YAML bytes out. Each pod (or pod
@@ -35,14 +43,14 @@ export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
 
 const STRINGIFY = { indentSeq: false, flowCollectionPadding: false, lineWidth: 0 } as const;
 
-function unescape(token: string): string {
+function unescapePointerToken(token: string): string {
   return token.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 
 /** Applies `add` operations (the only kind `mutate` emits) to a YAML document under `base`. */
 export function applyToYaml(doc: Document, base: Path, ops: readonly PatchOperation[]): void {
   for (const op of ops) {
-    const tokens = op.path.split('/').slice(1).map(unescape);
+    const tokens = op.path.split('/').slice(1).map(unescapePointerToken);
     const last = tokens.pop() as string;
     const parentPath: (string | number)[] = [...base];
     for (const t of tokens) {
@@ -63,7 +71,12 @@ export function applyToYaml(doc: Document, base: Path, ops: readonly PatchOperat
 }
 
 /** `injectManifestBytes` for text that is already a string (tests, the golden comparison). */
-export function injectManifests(text: string, source: string, config: InjectorConfig, opts: InjectOptions): InjectResult<string> {
+export function injectManifests(
+  text: string,
+  source: string,
+  config: InjectorConfig,
+  opts: InjectOptions,
+): InjectResult<string> {
   const r = injectManifestBytes(Buffer.from(text, 'utf8'), source, config, opts);
   return { ...r, output: r.output.toString('utf8') };
 }
@@ -74,11 +87,22 @@ interface Injected {
   readonly patch: PatchOperation[];
 }
 
-export function injectManifestBytes(input: Buffer, source: string, config: InjectorConfig, opts: InjectOptions): InjectResult<Buffer> {
+export function injectManifestBytes(
+  input: Buffer,
+  source: string,
+  config: InjectorConfig,
+  opts: InjectOptions,
+): InjectResult<Buffer> {
   const notes: string[] = [];
   const problems: string[] = [];
   if (input.length > MAX_INPUT_BYTES) {
-    return { output: input, notes, problems: [`${source}: ${input.length} bytes, over the ${MAX_INPUT_BYTES}-byte limit of auth-shim inject: split the input`] };
+    return {
+      output: input,
+      notes,
+      problems: [
+        `${source}: ${input.length} bytes, over the ${MAX_INPUT_BYTES}-byte limit of auth-shim inject: split the input`,
+      ],
+    };
   }
   const invalid = invalidUtf8(input);
   const text = decodeForParsing(input, invalid);
@@ -120,7 +144,9 @@ export function injectManifestBytes(input: Buffer, source: string, config: Injec
       else if (m.outcome === 'skipped') {
         if (m.warn) notes.push(`${label}: not injected: ${m.reason}`);
       } else if (badByte !== undefined) {
-        problems.push(`${label}: invalid UTF-8 at byte ${badByte}: a document to inject must be UTF-8 (documents left alone are copied as they are)`);
+        problems.push(
+          `${label}: invalid UTF-8 at byte ${badByte}: a document to inject must be UTF-8 (documents left alone are copied as they are)`,
+        );
       } else {
         injected.push({ path: site.path, pod: m.pod, patch: m.patch });
         notes.push(`${label}: injected${m.warnings.map((w) => `; ${w}`).join('')}`);
@@ -144,7 +170,11 @@ export function injectManifestBytes(input: Buffer, source: string, config: Injec
   } catch (err) {
     // Only a stack overflow in a hostile, deeply nested input gets here (issue 15, item 10).
     if (!(err instanceof RangeError)) throw err;
-    return { output: input, notes, problems: [...problems, `${source}: document ${n + 1}: cannot be read: ${err.message}`] };
+    return {
+      output: input,
+      notes,
+      problems: [...problems, `${source}: document ${n + 1}: cannot be read: ${err.message}`],
+    };
   }
   parts.push(input.subarray(prevByte));
   return { output: Buffer.concat(parts), notes, problems };
@@ -155,7 +185,13 @@ export function injectManifestBytes(input: Buffer, source: string, config: Injec
  * that shares the node (an anchored container list injected for one workload, read by another
  * without a sidecar): such a document is written out resolved instead, and a note says so.
  */
-function rewrite(doc: Document.Parsed, full: unknown, injected: readonly Injected[], where: string, notes: string[]): string {
+function rewrite(
+  doc: Document.Parsed,
+  full: unknown,
+  injected: readonly Injected[],
+  where: string,
+  notes: string[],
+): string {
   let target: Document;
   let expected: unknown;
   if (sharesNodes(doc)) {
@@ -163,7 +199,9 @@ function rewrite(doc: Document.Parsed, full: unknown, injected: readonly Injecte
     expected = JSON.parse(JSON.stringify(full)) as unknown;
     for (const i of injected) expected = replaced(expected, i.path, i.pod);
     target = new Document(expected, { aliasDuplicateObjects: false });
-    notes.push(`${where}: YAML anchors, aliases or merge keys written out resolved (comments of this document dropped)`);
+    notes.push(
+      `${where}: YAML anchors, aliases or merge keys written out resolved (comments of this document dropped)`,
+    );
   } else {
     for (const i of injected) {
       applyToYaml(doc, i.path, i.patch);
@@ -177,7 +215,8 @@ function rewrite(doc: Document.Parsed, full: unknown, injected: readonly Injecte
   }
   writeUnambiguously(target);
   const out = target.toString(STRINGIFY);
-  if (!readsAsUnderBoth(out, expected)) throw new Error(`${where}: internal error: the output does not read the same under YAML 1.1 and 1.2`);
+  if (!readsAsUnderBoth(out, expected))
+    throw new Error(`${where}: internal error: the output does not read the same under YAML 1.1 and 1.2`);
   return out;
 }
 

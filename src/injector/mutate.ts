@@ -1,9 +1,8 @@
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import jsonpatch from 'fast-json-patch';
 import { ConfigError } from '../config/options.js';
 import { httpUrl } from '../config/parsers.js';
 import { loadProxyConfig } from '../config/proxy-config.js';
-import type { CredentialSource } from '../proxy/translate.js';
 import { ANNOTATIONS, STATUS_INJECTED } from './annotations.js';
 import { deeperThan, MAX_POD_DEPTH } from './depth.js';
 import { isSecretKey, isSecretName } from '../config/kube-names.js';
@@ -20,9 +19,15 @@ import {
   sidecarEnv,
   sidecarVolumes,
   type SecretMount,
-  type SecretSlot,
   type SidecarSettings,
 } from './sidecar.js';
+import {
+  CREDENTIAL_SOURCE_POLICIES,
+  type CredentialSlot,
+  type CredentialSourcePolicy,
+} from '../vocabulary/credentials.js';
+import { isObject } from '../vocabulary/guards.js';
+import type { SkipCode } from './skip-reasons.js';
 
 /**
  * The pure pod mutation: pod + namespace + injector config → the injected pod and the JSON Patch
@@ -41,9 +46,14 @@ export interface MutationInput {
 }
 
 export type Mutation =
-  | { readonly outcome: 'injected'; readonly pod: Record<string, unknown>; readonly patch: PatchOperation[]; readonly warnings: string[] }
+  | {
+      readonly outcome: 'injected';
+      readonly pod: Record<string, unknown>;
+      readonly patch: PatchOperation[];
+      readonly warnings: string[];
+    }
   /** Nothing to do. `warn`: injection was asked for, so the reason goes back as a warning. */
-  | { readonly outcome: 'skipped'; readonly reason: string; readonly warn: boolean }
+  | { readonly outcome: 'skipped'; readonly code: SkipCode; readonly reason: string; readonly warn: boolean }
   /** The pod asked for injection with annotations that cannot be honoured: refuse it, fail closed. */
   | { readonly outcome: 'invalid'; readonly problems: string[] };
 
@@ -55,100 +65,135 @@ type Obj = Record<string, unknown>;
  * agent pods; an injected pod there would only mean someone put one where it does not belong.
  */
 export const PROTECTED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
-const SOURCES: readonly CredentialSource[] = ['client-first', 'shim-only', 'client-only'];
 
-const SECRET_ANNOTATIONS: Record<SecretSlot, { annotation: string; name: keyof InjectorConfig; key: keyof InjectorConfig }> = {
+const SECRET_ANNOTATIONS: Record<
+  CredentialSlot,
+  { annotation: string; name: keyof InjectorConfig; key: keyof InjectorConfig }
+> = {
   oauth: { annotation: ANNOTATIONS.oauthTokenSecret, name: 'oauthTokenSecret', key: 'oauthTokenSecretKey' },
   apiKey: { annotation: ANNOTATIONS.apiKeySecret, name: 'apiKeySecret', key: 'apiKeySecretKey' },
   litellmKey: { annotation: ANNOTATIONS.litellmKeySecret, name: 'litellmKeySecret', key: 'litellmKeySecretKey' },
 };
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function skip(reason: string, warn = true): Mutation {
-  return { outcome: 'skipped', reason, warn };
+function skip(code: SkipCode, reason: string, warn = true): Mutation {
+  return { outcome: 'skipped', code, reason, warn };
 }
 
 function stringMap(v: unknown): Record<string, string> | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
 }
 
 function containerList(v: unknown): Obj[] | undefined {
-  return Array.isArray(v) && v.every((c) => isObj(c) && typeof c['name'] === 'string') ? (v as Obj[]) : undefined;
+  return Array.isArray(v) && v.every((c) => isObject(c) && typeof c['name'] === 'string') ? (v as Obj[]) : undefined;
 }
 
 function envNames(c: Obj): Set<string> {
   const env = Array.isArray(c['env']) ? c['env'] : [];
-  return new Set(env.filter(isObj).map((e) => e['name']).filter((n): n is string => typeof n === 'string'));
+  return new Set(
+    env
+      .filter(isObject)
+      .map((e) => e['name'])
+      .filter((n): n is string => typeof n === 'string'),
+  );
 }
 
 function declaredPorts(c: Obj): number[] {
   const ports = Array.isArray(c['ports']) ? c['ports'] : [];
-  return ports.filter(isObj).map((p) => p['containerPort']).filter((p): p is number => typeof p === 'number');
+  return ports
+    .filter(isObject)
+    .map((p) => p['containerPort'])
+    .filter((p): p is number => typeof p === 'number');
 }
 
 export function mutate(input: MutationInput): Mutation {
   const { pod, config } = input;
-  if (!isObj(pod) || !isObj(pod['spec'])) return skip('not a pod: no spec');
+  if (!isObject(pod) || !isObject(pod['spec'])) return skip('no_pod_spec', 'not a pod: no spec');
   // Before anything recursive touches the pod: no real pod nests this deep, so it is refused
   // rather than half-inspected.
-  if (deeperThan(pod, MAX_POD_DEPTH)) return { outcome: 'invalid', problems: [`the pod nests more than ${MAX_POD_DEPTH} levels deep; no valid pod does`] };
-  const metadata = isObj(pod['metadata']) ? pod['metadata'] : undefined;
+  if (deeperThan(pod, MAX_POD_DEPTH))
+    return {
+      outcome: 'invalid',
+      problems: [`the pod nests more than ${MAX_POD_DEPTH} levels deep; no valid pod does`],
+    };
+  const metadata = isObject(pod['metadata']) ? pod['metadata'] : undefined;
   const annotations = stringMap(metadata?.['annotations']) ?? {};
   const spec = pod['spec'];
   const containers = containerList(spec['containers']);
   const initContainers = spec['initContainers'] === undefined ? [] : containerList(spec['initContainers']);
   if (containers === undefined || containers.length === 0 || initContainers === undefined) {
-    return skip('not a valid pod: spec.containers must be a non-empty list of named containers');
+    return skip('invalid_containers', 'not a valid pod: spec.containers must be a non-empty list of named containers');
   }
 
   const all = [...initContainers, ...containers];
   const status = annotations[ANNOTATIONS.status];
   const hasSidecar = all.some((c) => c['name'] === SIDECAR_NAME);
-  if (status === STATUS_INJECTED && hasSidecar) return skip(`already injected (${ANNOTATIONS.status}: ${STATUS_INJECTED})`, false);
+  if (status === STATUS_INJECTED && hasSidecar)
+    return skip('already_injected', `already injected (${ANNOTATIONS.status}: ${STATUS_INJECTED})`, false);
 
   const inject = annotations[ANNOTATIONS.inject];
   if (inject !== undefined && inject !== 'true' && inject !== 'false') {
-    return { outcome: 'invalid', problems: [`${ANNOTATIONS.inject} must be "true" or "false", got ${quoteValue(inject)}`] };
+    return {
+      outcome: 'invalid',
+      problems: [`${ANNOTATIONS.inject} must be "true" or "false", got ${quoteValue(inject)}`],
+    };
   }
-  if (inject === 'false') return skip(`${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
-  if (inject !== 'true' && !input.namespaceOptedIn) return skip('injection not requested', false);
+  if (inject === 'false') return skip('injection_disabled', `${ANNOTATIONS.inject} is "false"`, input.namespaceOptedIn);
+  if (inject !== 'true' && !input.namespaceOptedIn) return skip('not_requested', 'injection not requested', false);
   // Only the injector writes the status, and only with its sidecar: any other value (or the value
   // without the container) would let a pod in an opted-in namespace skip injection silently (issue 15).
   if (status !== undefined) {
-    const found = status === STATUS_INJECTED ? `${ANNOTATIONS.status}: ${STATUS_INJECTED} without a container named ${SIDECAR_NAME}` : `${ANNOTATIONS.status}: ${quoteValue(status)}`;
-    return { outcome: 'invalid', problems: [`${found}; only the injector writes this annotation (value "${STATUS_INJECTED}", with its sidecar): remove it`] };
+    const found =
+      status === STATUS_INJECTED
+        ? `${ANNOTATIONS.status}: ${STATUS_INJECTED} without a container named ${SIDECAR_NAME}`
+        : `${ANNOTATIONS.status}: ${quoteValue(status)}`;
+    return {
+      outcome: 'invalid',
+      problems: [
+        `${found}; only the injector writes this annotation (value "${STATUS_INJECTED}", with its sidecar): remove it`,
+      ],
+    };
   }
 
-  if (PROTECTED_NAMESPACES.includes(input.namespace)) return skip(`pods in ${input.namespace} are never injected`);
+  if (PROTECTED_NAMESPACES.includes(input.namespace))
+    return skip('protected_namespace', `pods in ${input.namespace} are never injected`);
   if (config.namespace !== undefined && input.namespace === config.namespace) {
-    return skip(`pods in the injector's own namespace ${input.namespace} are never injected`);
+    return skip('injector_namespace', `pods in the injector's own namespace ${input.namespace} are never injected`);
   }
   if (spec['hostNetwork'] === true) {
-    return skip(`hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`);
+    return skip(
+      'host_network',
+      `hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`,
+    );
   }
-  if (hasSidecar) return skip(`a container named ${SIDECAR_NAME} already exists`);
-  const clash = all.find((c) => declaredPorts(c).some((p) => p === config.sidecarPort || p === config.sidecarAdminPort));
+  if (hasSidecar) return skip('sidecar_name_taken', `a container named ${SIDECAR_NAME} already exists`);
+  const clash = all.find((c) =>
+    declaredPorts(c).some((p) => p === config.sidecarPort || p === config.sidecarAdminPort),
+  );
   if (clash !== undefined) {
-    return skip(`container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`);
+    return skip(
+      'port_clash',
+      `container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`,
+    );
   }
 
   const resolved = resolveSettings(annotations, config, containers, spec);
   if ('problems' in resolved) return { outcome: 'invalid', problems: resolved.problems };
-  if ('skip' in resolved) return skip(resolved.skip);
+  if ('skip' in resolved) return skip('no_upstream', resolved.skip);
   const { settings, targets } = resolved;
 
   const warnings: string[] = [];
   if (spec['shareProcessNamespace'] === true) {
-    warnings.push(`shareProcessNamespace: true lets every container of the pod signal the sidecar and read its credential files through /proc; the agent can reach the credentials`);
+    warnings.push(
+      `shareProcessNamespace: true lets every container of the pod signal the sidecar and read its credential files through /proc; the agent can reach the credentials`,
+    );
   }
   if (!settings.native && (spec['restartPolicy'] === 'Never' || spec['restartPolicy'] === 'OnFailure')) {
-    warnings.push(`classic sidecar in a pod with restartPolicy ${String(spec['restartPolicy'])}: the pod never completes while the sidecar runs; use ${ANNOTATIONS.nativeSidecar}: "true"`);
+    warnings.push(
+      `classic sidecar in a pod with restartPolicy ${String(spec['restartPolicy'])}: the pod never completes while the sidecar runs; use ${ANNOTATIONS.nativeSidecar}: "true"`,
+    );
   }
 
   const patch: PatchOperation[] = [];
@@ -166,18 +211,36 @@ export function mutate(input: MutationInput): Mutation {
     patch.push(...appendAll(pointer('spec', 'containers', i, 'env'), env, add));
   });
   if (kept.length > 0) {
-    warnings.push(`${BASE_URL_ENV} already set in ${kept.join(', ')}: left unchanged, so ${kept.length === 1 ? 'that container does' : 'those containers do'} not use the sidecar`);
+    warnings.push(
+      `${BASE_URL_ENV} already set in ${kept.join(', ')}: left unchanged, so ${kept.length === 1 ? 'that container does' : 'those containers do'} not use the sidecar`,
+    );
   }
 
   const sidecar = sidecarContainer(settings);
-  if (settings.native) patch.push(...prependAll(pointer('spec', 'initContainers'), spec['initContainers'] as unknown[] | undefined, [sidecar]));
+  if (settings.native)
+    patch.push(
+      ...prependAll(pointer('spec', 'initContainers'), spec['initContainers'] as unknown[] | undefined, [sidecar]),
+    );
   else patch.push(...appendAll(pointer('spec', 'containers'), containers, [sidecar]));
-  patch.push(...appendAll(pointer('spec', 'volumes'), Array.isArray(spec['volumes']) ? spec['volumes'] : undefined, sidecarVolumes(settings)));
+  patch.push(
+    ...appendAll(
+      pointer('spec', 'volumes'),
+      Array.isArray(spec['volumes']) ? spec['volumes'] : undefined,
+      sidecarVolumes(settings),
+    ),
+  );
 
   const marks: Record<string, string> = { [ANNOTATIONS.status]: STATUS_INJECTED };
   if (kept.length > 0) marks[ANNOTATIONS.baseUrlKept] = kept.join(',');
   if (metadata === undefined) patch.push({ op: 'add', path: pointer('metadata'), value: { annotations: marks } });
-  else patch.push(...setKeys(pointer('metadata', 'annotations'), isObj(metadata['annotations']) ? (metadata['annotations'] as Record<string, string>) : undefined, marks));
+  else
+    patch.push(
+      ...setKeys(
+        pointer('metadata', 'annotations'),
+        isObject(metadata['annotations']) ? (metadata['annotations'] as Record<string, string>) : undefined,
+        marks,
+      ),
+    );
 
   // The pod is the patch applied, never built separately: what `inject` writes and what the API
   // server makes of the webhook's answer are the same object by construction.
@@ -188,7 +251,12 @@ export function mutate(input: MutationInput): Mutation {
 type Resolved = { settings: SidecarSettings; targets: string[] } | { problems: string[] } | { skip: string };
 
 /** Annotations over config defaults; every bad annotation is reported, not just the first. */
-function resolveSettings(annotations: Record<string, string>, config: InjectorConfig, containers: Obj[], spec: Obj): Resolved {
+function resolveSettings(
+  annotations: Record<string, string>,
+  config: InjectorConfig,
+  containers: Obj[],
+  spec: Obj,
+): Resolved {
   const problems: string[] = [];
 
   let upstream: string | undefined = config.defaultUpstreamUrl?.href;
@@ -199,11 +267,15 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
     else upstream = parsed.value.href;
   }
 
-  let credentialSource: CredentialSource = config.defaultCredentialSource;
+  let credentialSource: CredentialSourcePolicy = config.defaultCredentialSource;
   const sourceAnnotation = annotations[ANNOTATIONS.credentialSource];
   if (sourceAnnotation !== undefined) {
-    if ((SOURCES as readonly string[]).includes(sourceAnnotation)) credentialSource = sourceAnnotation as CredentialSource;
-    else problems.push(`${ANNOTATIONS.credentialSource} must be one of ${SOURCES.join(', ')}, got ${quoteValue(sourceAnnotation)}`);
+    if ((CREDENTIAL_SOURCE_POLICIES as readonly string[]).includes(sourceAnnotation))
+      credentialSource = sourceAnnotation as CredentialSourcePolicy;
+    else
+      problems.push(
+        `${ANNOTATIONS.credentialSource} must be one of ${CREDENTIAL_SOURCE_POLICIES.join(', ')}, got ${quoteValue(sourceAnnotation)}`,
+      );
   }
 
   let native = config.defaultNativeSidecar;
@@ -217,13 +289,19 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
   let targets = appNames;
   const containersAnnotation = annotations[ANNOTATIONS.containers];
   if (containersAnnotation !== undefined) {
-    targets = containersAnnotation.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    targets = containersAnnotation
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const unknown = targets.filter((t) => !appNames.includes(t));
     if (targets.length === 0) problems.push(`${ANNOTATIONS.containers} must name at least one container`);
-    if (unknown.length > 0) problems.push(`${ANNOTATIONS.containers} names ${unknown.join(', ')}, not among the pod's containers (${appNames.join(', ')})`);
+    if (unknown.length > 0)
+      problems.push(
+        `${ANNOTATIONS.containers} names ${unknown.join(', ')}, not among the pod's containers (${appNames.join(', ')})`,
+      );
   }
 
-  const taken = new Set((Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isObj).map((v) => v['name']));
+  const taken = new Set((Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isObject).map((v) => v['name']));
   const secrets: SecretMount[] = [];
   for (const slot of ['oauth', 'apiKey', 'litellmKey'] as const) {
     const { annotation, name, key } = SECRET_ANNOTATIONS[slot];
@@ -244,7 +322,12 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
       }
     }
     if (secretName === undefined) continue;
-    secrets.push({ slot, secretName, key: secretKey, volumeName: freeName(`${SIDECAR_NAME}-${SLOT_DIR[slot]}`, taken) });
+    secrets.push({
+      slot,
+      secretName,
+      key: secretKey,
+      volumeName: freeName(`${SIDECAR_NAME}-${SLOT_DIR[slot]}`, taken),
+    });
   }
 
   const accept = annotations[ANNOTATIONS.acceptSharedProcessNamespace];
@@ -253,13 +336,18 @@ function resolveSettings(annotations: Record<string, string>, config: InjectorCo
   } else if (credentialSource === 'shim-only' && spec['shareProcessNamespace'] === true && accept !== 'true') {
     // shim-only promises that the agent never holds the credentials; a shared process namespace
     // breaks that promise, so it takes an explicit, reviewable opt-in (issue 15).
-    problems.push(`shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the sidecar's credentials through the shared process namespace; set ${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`);
+    problems.push(
+      `shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the sidecar's credentials through the shared process namespace; set ${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`,
+    );
   }
   if (credentialSource === 'shim-only' && !secrets.some((s) => s.slot !== 'litellmKey')) {
-    problems.push(`credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET)`);
+    problems.push(
+      `credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET)`,
+    );
   }
   if (problems.length > 0) return { problems };
-  if (upstream === undefined) return { skip: `no upstream: set ${ANNOTATIONS.upstream} or the injector's AUTH_SHIM_DEFAULT_UPSTREAM_URL` };
+  if (upstream === undefined)
+    return { skip: `no upstream: set ${ANNOTATIONS.upstream} or the injector's AUTH_SHIM_DEFAULT_UPSTREAM_URL` };
 
   const settings: SidecarSettings = {
     image: config.sidecarImage,

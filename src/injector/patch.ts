@@ -1,6 +1,6 @@
 /**
  * JSON Patch (RFC 6902) helpers: the pitfalls of admission patches handled once
- * (vault-k8s `agent/patch.go`, facts §4).
+ * (vault-k8s `agent/patch.go`).
  */
 
 export interface AddOperation {
@@ -24,21 +24,33 @@ export function pointer(...tokens: readonly (string | number)[]): string {
  * Appends `items` to the array at `path`. `/-` on an absent array fails the whole patch (and with
  * it the pod's admission), so a missing array is created with the items in one `add`.
  */
-export function appendAll(path: string, existing: readonly unknown[] | undefined, items: readonly unknown[]): AddOperation[] {
+export function appendAll(
+  path: string,
+  existing: readonly unknown[] | undefined,
+  items: readonly unknown[],
+): AddOperation[] {
   if (items.length === 0) return [];
   if (existing === undefined) return [{ op: 'add', path, value: [...items] }];
   return items.map((value) => ({ op: 'add', path: `${path}/-`, value }));
 }
 
 /** Inserts `items` at the front of the array at `path` (index 0 shifts the rest, RFC 6902 §4.1). */
-export function prependAll(path: string, existing: readonly unknown[] | undefined, items: readonly unknown[]): AddOperation[] {
+export function prependAll(
+  path: string,
+  existing: readonly unknown[] | undefined,
+  items: readonly unknown[],
+): AddOperation[] {
   if (items.length === 0) return [];
   if (existing === undefined) return [{ op: 'add', path, value: [...items] }];
   return items.map((value, i) => ({ op: 'add', path: `${path}/${i}`, value }));
 }
 
 /** Sets keys of a string map (annotations), creating the map when absent. */
-export function setKeys(path: string, existing: Readonly<Record<string, string>> | undefined, entries: Readonly<Record<string, string>>): AddOperation[] {
+export function setKeys(
+  path: string,
+  existing: Readonly<Record<string, string>> | undefined,
+  entries: Readonly<Record<string, string>>,
+): AddOperation[] {
   if (Object.keys(entries).length === 0) return [];
   if (existing === undefined) return [{ op: 'add', path, value: { ...entries } }];
   // `add` on an existing member replaces it (RFC 6902 §4.1).

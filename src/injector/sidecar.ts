@@ -1,5 +1,5 @@
-import type { V1Container, V1EnvVar, V1Probe, V1Volume } from '@kubernetes/client-node';
-import type { CredentialSource } from '../proxy/translate.js';
+import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
+import type { CredentialSlot, CredentialSourcePolicy } from '../vocabulary/credentials.js';
 
 /**
  * The one definition of what auth-shim injects: the sidecar container, its Secret volumes and the
@@ -15,7 +15,11 @@ export const SECRET_MOUNT_ROOT = '/var/run/secrets/auth-shim';
 export const BASE_URL_ENV = 'ANTHROPIC_BASE_URL';
 /** A value the proxy never mistakes for a credential (it is neither `sk-ant-oat…` nor `sk-ant-api…`). */
 export const PLACEHOLDER_API_KEY = 'auth-shim-placeholder';
-/** Environment variables through which Anthropic clients send a credential (facts §2). */
+/**
+ * Environment variables through which Anthropic clients send a credential: the SDK's `ANTHROPIC_API_KEY`
+ * (x-api-key) and `ANTHROPIC_AUTH_TOKEN` (Authorization: Bearer), which Claude Code reads too, and Claude
+ * Code's own `CLAUDE_CODE_OAUTH_TOKEN` (Claude Code settings docs, "Environment variables").
+ */
 export const CREDENTIAL_ENVS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 export const NON_ROOT_UID = 65532;
 /** Where the ServiceAccount admission plugin mounts the pod's API token in every container without a mount there. */
@@ -27,23 +31,21 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
  */
 export const NODE_HARDENING_FLAGS = '--disable-sigusr1';
 
-export type SecretSlot = 'oauth' | 'apiKey' | 'litellmKey';
-
 /** The proxy variable each slot's file goes to (src/config/proxy-config.ts). */
-export const SLOT_FILE_ENV: Record<SecretSlot, string> = {
+export const SLOT_FILE_ENV: Record<CredentialSlot, string> = {
   oauth: 'AUTH_SHIM_OAUTH_TOKEN_FILE',
   apiKey: 'AUTH_SHIM_API_KEY_FILE',
   litellmKey: 'AUTH_SHIM_LITELLM_KEY_FILE',
 };
 
-export const SLOT_DIR: Record<SecretSlot, string> = {
+export const SLOT_DIR: Record<CredentialSlot, string> = {
   oauth: 'oauth-token',
   apiKey: 'api-key',
   litellmKey: 'litellm-key',
 };
 
 export interface SecretMount {
-  readonly slot: SecretSlot;
+  readonly slot: CredentialSlot;
   readonly secretName: string;
   readonly key: string;
   /** Chosen by the mutation so it never collides with the pod's own volumes. */
@@ -55,7 +57,7 @@ export interface SidecarSettings {
   readonly image: string;
   readonly imagePullPolicy: string;
   readonly upstream: string;
-  readonly credentialSource: CredentialSource;
+  readonly credentialSource: CredentialSourcePolicy;
   readonly native: boolean;
   readonly secrets: readonly SecretMount[];
   readonly port: number;
@@ -82,7 +84,7 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   const env: V1EnvVar[] = [
     { name: 'AUTH_SHIM_UPSTREAM_URL', value: s.upstream },
     { name: 'AUTH_SHIM_LISTEN', value: `127.0.0.1:${s.port}` },
-    // Kubelet probes reach the pod IP, not loopback (facts §4).
+    // Kubelet probes reach the pod IP, not loopback (HTTPGetAction.host defaults to the pod IP).
     { name: 'AUTH_SHIM_ADMIN_LISTEN', value: `0.0.0.0:${s.adminPort}` },
     { name: 'AUTH_SHIM_CREDENTIAL_SOURCE', value: s.credentialSource },
   ];
@@ -103,7 +105,9 @@ export function nodeOptions(memoryLimit: string): string {
   const heap = heapMiB(memoryLimit);
   // The hardening flag also here, not only in the image ENTRYPOINT: a mirrored or rebuilt image
   // with a plain `node` entrypoint still gets it.
-  return heap === undefined ? NODE_HARDENING_FLAGS : `${NODE_HARDENING_FLAGS} --max-old-space-size=${heap} --max-semi-space-size=4`;
+  return heap === undefined
+    ? NODE_HARDENING_FLAGS
+    : `${NODE_HARDENING_FLAGS} --max-old-space-size=${heap} --max-semi-space-size=4`;
 }
 
 /**
@@ -113,7 +117,21 @@ export function nodeOptions(memoryLimit: string): string {
 export function heapMiB(limit: string): number | undefined {
   const m = /^(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[kMGTPE])?$/.exec(limit);
   if (m === null) return undefined;
-  const scale: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+  const scale: Record<string, number> = {
+    '': 1,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+  };
   const bytes = Number(m[1]) * (scale[m[2] ?? ''] ?? 1);
   const mib = Math.floor(bytes / 2 ** 20 / 2);
   return mib >= 16 ? mib : undefined;
@@ -122,6 +140,22 @@ export function heapMiB(limit: string): number | undefined {
 function probe(path: string, port: number, periodSeconds: number, failureThreshold: number): V1Probe {
   return { httpGet: { path, port, scheme: 'HTTP' }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
 }
+
+/**
+ * The restricted Pod Security profile for the sidecar; the chart's webhook container uses the same one
+ * (charts/auth-shim/templates/_helpers.tpl, kept equal by test/chart/security-context.test.ts).
+ */
+export const SIDECAR_SECURITY_CONTEXT: Readonly<V1SecurityContext> = Object.freeze({
+  runAsNonRoot: true,
+  // `runAsNonRoot` needs a numeric user to be verifiable (distroless `nonroot`; the kubelet refuses a
+  // non-numeric one, kubernetes/kubernetes pkg/kubelet/kuberuntime/security_context_others.go).
+  runAsUser: NON_ROOT_UID,
+  runAsGroup: NON_ROOT_UID,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+});
 
 /** The sidecar container; a native sidecar is an init container with `restartPolicy: Always`. */
 export function sidecarContainer(s: SidecarSettings): V1Container {
@@ -136,27 +170,25 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
     ports: [{ name: ADMIN_PORT_NAME, containerPort: s.adminPort, protocol: 'TCP' }],
     // Holds back the app containers until credentials are loaded: a native sidecar's startup
     // probe gates the containers after it. 120 × 1 s covers a Secret created just after the pod
-    // (the kubelet fills an optional volume within its sync period, facts §4).
+    // (the kubelet fills an optional volume within its sync period: kubernetes.io/docs/concepts/configuration/
+    // secret/#mounted-secrets-are-updated-automatically).
     startupProbe: probe('/readyz', s.adminPort, 1, 120),
     readinessProbe: probe('/readyz', s.adminPort, 5, 2),
     livenessProbe: probe('/healthz', s.adminPort, 10, 3),
     resources: { requests: { cpu: s.cpuRequest, memory: s.memoryRequest }, limits },
-    securityContext: {
-      runAsNonRoot: true,
-      // `runAsNonRoot` needs a numeric user to be verifiable (distroless `nonroot`, facts §4).
-      runAsUser: NON_ROOT_UID,
-      runAsGroup: NON_ROOT_UID,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: structuredClone(SIDECAR_SECURITY_CONTEXT),
     // Directories, never `subPath`: a subPath mount never sees a rotation (kubernetes#50345).
     volumeMounts: [
-      ...s.secrets.map((m) => ({ name: m.volumeName, mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`, readOnly: true })),
+      ...s.secrets.map((m) => ({
+        name: m.volumeName,
+        mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`,
+        readOnly: true,
+      })),
       // A container that already mounts something here is skipped by the ServiceAccount admission
       // plugin (also when it runs again after this webhook): the sidecar gets no API token.
-      ...(s.serviceAccountMask === undefined ? [] : [{ name: s.serviceAccountMask, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
+      ...(s.serviceAccountMask === undefined
+        ? []
+        : [{ name: s.serviceAccountMask, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true }]),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -171,7 +203,10 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
  * Secret exists.
  */
 export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
-  const volumes: V1Volume[] = s.secrets.map((m) => ({ name: m.volumeName, secret: { secretName: m.secretName, optional: true } }));
+  const volumes: V1Volume[] = s.secrets.map((m) => ({
+    name: m.volumeName,
+    secret: { secretName: m.secretName, optional: true },
+  }));
   if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: { sizeLimit: '1Ki' } });
   return volumes;
 }

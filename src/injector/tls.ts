@@ -1,24 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
-import { watchFiles, type FileWatch } from '../credentials/watch-files.js';
-import type { CertSource } from './webhook-server.js';
-
-/** A key pair the server can use, already checked to match. */
-export interface ServingCert {
-  readonly cert: string;
-  readonly key: string;
-  readonly notAfter: Date;
-}
-
-/** Throws a readable error when the PEMs do not form a usable pair. */
-export function checkServingCert(cert: string, key: string): ServingCert {
-  // createSecureContext rejects a key that does not match the certificate.
-  createSecureContext({ cert, key });
-  return { cert, key, notAfter: new Date(new X509Certificate(cert).validTo) };
-}
-
-export type ReloadResult = 'loaded' | 'unchanged' | 'error';
+import { coalescedReload, watchFiles, type FileWatch } from '../credentials/watch-files.js';
+import { checkServingCert, type CertReloadResult, type CertSource, type ServingCert } from './cert-source.js';
 
 export interface CertFilesOptions {
   readonly certFile: string;
@@ -27,7 +9,7 @@ export interface CertFilesOptions {
   readonly debounceMs?: number;
   /** Called with every new good pair; the server swaps its secure context (vault-k8s: one reference). */
   readonly onCert: (cert: ServingCert) => void;
-  readonly onReload?: (result: ReloadResult, error?: string) => void;
+  readonly onReload?: (result: CertReloadResult, error?: string) => void;
 }
 
 export interface CertFiles {
@@ -46,16 +28,19 @@ export interface CertFiles {
 export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles> {
   let current: ServingCert | undefined;
   let problem: string | undefined = 'certificate not loaded yet';
-  let running: Promise<void> | undefined;
-  let again = false;
 
   async function readOnce(): Promise<void> {
     try {
       // Both reads settle before anything is reported, so a message names every missing file, in
       // the same order every time.
-      const [certRead, keyRead] = await Promise.allSettled([readFile(opts.certFile, 'utf8'), readFile(opts.keyFile, 'utf8')]);
+      const [certRead, keyRead] = await Promise.allSettled([
+        readFile(opts.certFile, 'utf8'),
+        readFile(opts.keyFile, 'utf8'),
+      ]);
       if (certRead.status === 'rejected' || keyRead.status === 'rejected') {
-        const failures = [certRead, keyRead].flatMap((r) => (r.status === 'rejected' ? [describeReadError(r.reason)] : []));
+        const failures = [certRead, keyRead].flatMap((r) =>
+          r.status === 'rejected' ? [describeReadError(r.reason)] : [],
+        );
         throw new Error(failures.join('; '));
       }
       const cert = certRead.value;
@@ -68,7 +53,9 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
       try {
         pair = checkServingCert(cert, key);
       } catch (err) {
-        throw new Error(`${opts.certFile} and ${opts.keyFile} are not a usable certificate and key: ${(err as Error).message}`);
+        throw new Error(
+          `${opts.certFile} and ${opts.keyFile} are not a usable certificate and key: ${(err as Error).message}`,
+        );
       }
       current = pair;
       problem = undefined;
@@ -82,21 +69,7 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
   }
 
   // Overlapping reloads coalesce so an older read never lands after a newer one.
-  function reload(): Promise<void> {
-    if (running !== undefined) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await readOnce();
-      } while (again);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
+  const reload = coalescedReload<void>(readOnce);
 
   await reload();
   const watch: FileWatch = watchFiles([opts.certFile, opts.keyFile], () => void reload(), {
@@ -106,7 +79,7 @@ export async function watchCertFiles(opts: CertFilesOptions): Promise<CertFiles>
   return {
     current: () => current,
     problem: () => problem,
-    reload,
+    reload: () => reload(),
     stop: () => watch.stop(),
   };
 }
@@ -125,5 +98,7 @@ export function fileCertSource(opts: Omit<CertFilesOptions, 'onCert' | 'onReload
 
 function describeReadError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code === 'ENOENT' ? `${e.path ?? 'certificate file'} does not exist` : `${e.path ?? 'certificate file'} cannot be read (${e.code ?? e.message})`;
+  return e.code === 'ENOENT'
+    ? `${e.path ?? 'certificate file'} does not exist`
+    : `${e.path ?? 'certificate file'} cannot be read (${e.code ?? e.message})`;
 }

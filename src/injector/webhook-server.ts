@@ -1,28 +1,14 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer } from '../server/admin.js';
+import { closeAdmin, drainServer, listen, ServingState, urlOf } from '../server/serving.js';
 import type { HostPort } from '../config/parsers.js';
 import type { Logger } from '../telemetry/logger.js';
+import { WebhookMetrics } from '../telemetry/webhook-metrics.js';
 import { parseAdmissionReview, review } from './admission.js';
 import type { InjectorConfig } from './config.js';
-import { WebhookMetrics } from './metrics.js';
-import type { ServingCert } from './tls.js';
-
-export interface CertHooks {
-  readonly onCert: (cert: ServingCert) => void;
-  readonly onReload: (result: 'loaded' | 'unchanged' | 'error', error?: string) => void;
-}
-
-/** Where the serving certificate comes from: files (cert-manager) or auto (generated, in a Secret). */
-export interface CertSource {
-  /** Loads the first certificate (or records why it could not) and keeps it current via `onCert`. */
-  start(hooks: CertHooks): Promise<void>;
-  /** Why no certificate is in use yet; `undefined` once one is. */
-  problem(): string | undefined;
-  stop(): void;
-}
+import type { CertSource, ServingCert } from './cert-source.js';
 
 export interface WebhookServerOptions {
   readonly injector: InjectorConfig;
@@ -66,7 +52,10 @@ export const WEBHOOK_LIMITS = Object.freeze({
 });
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -75,7 +64,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
-      reject(new HttpError(413, `AdmissionReview is ${declared} bytes, more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit}`));
+      reject(
+        new HttpError(413, `AdmissionReview is ${declared} bytes, more than AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES=${limit}`),
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -104,8 +95,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
   const { log } = opts;
   const registry = opts.registry ?? new Registry();
   const metrics = new WebhookMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
-  let listening = false;
-  let draining = false;
+  const serving = new ServingState('webhook');
   let inflight = 0;
 
   // A server without a certificate yet fails handshakes until `onCert` arrives; `/readyz` says why.
@@ -124,7 +114,11 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     inflight++;
     // The whole request within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS, whatever node's check interval.
     const deadline = setTimeout(() => {
-      send(res, 408, `the AdmissionReview did not arrive within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}\n`);
+      send(
+        res,
+        408,
+        `the AdmissionReview did not arrive within AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}\n`,
+      );
       res.shouldKeepAlive = false;
       req.destroy();
     }, opts.requestTimeoutMs);
@@ -135,7 +129,9 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     });
     void handle(req, res);
   });
-  server.on('tlsClientError', (err) => log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'));
+  server.on('tlsClientError', (err) =>
+    log.debug({ event: 'tls_client_error', err: err.message }, 'TLS handshake failed'),
+  );
 
   const onCert = (cert: ServingCert): void => {
     server.setSecureContext({ cert: cert.cert, key: cert.key });
@@ -167,26 +163,38 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
       dryRun = request.dryRun;
       const result = review(request, opts.injector, optedIn);
       send(res, 200, JSON.stringify(result.review), 'application/json');
-      metrics.reviews.inc({ decision: result.decision, dry_run: String(dryRun) });
-      const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
-      log.info({
-        event: 'review',
-        uid: request.uid,
-        namespace: request.namespace,
-        name: request.name ?? meta?.name ?? meta?.generateName,
-        operation: request.operation,
+      metrics.reviews.inc({
         decision: result.decision,
-        reason: result.reason,
-        dryRun,
-      }, `pod ${result.decision}`);
+        dry_run: String(dryRun),
+        ...(result.skipCode === undefined ? {} : { reason: result.skipCode }),
+      });
+      const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+      log.info(
+        {
+          event: 'review',
+          uid: request.uid,
+          namespace: request.namespace,
+          name: request.name ?? meta?.name ?? meta?.generateName,
+          operation: request.operation,
+          decision: result.decision,
+          reason: result.reason,
+          ...(result.skipCode === undefined ? {} : { code: result.skipCode }),
+          dryRun,
+        },
+        `pod ${result.decision}`,
+      );
     } catch (err) {
       // Nothing escapes the handler: a bad review is the client's problem (4xx), anything else is
       // ours (500, and the API server applies the webhook's failurePolicy).
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       send(res, status, `${message}\n`);
-      if (status >= 400) metrics.reviews.inc({ decision: status >= 500 ? 'error' : 'invalid', dry_run: String(dryRun) });
-      (status >= 500 ? log.error.bind(log) : log.warn.bind(log))({ event: 'review_failed', status, err: message }, 'review not answered');
+      if (status >= 400)
+        metrics.reviews.inc({ decision: status >= 500 ? 'error' : 'invalid', dry_run: String(dryRun) });
+      (status >= 500 ? log.error.bind(log) : log.warn.bind(log))(
+        { event: 'review_failed', status, err: message },
+        'review not answered',
+      );
       if (status === 413) res.on('finish', () => req.destroy());
     } finally {
       metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -197,14 +205,16 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     onCert,
     onReload: (result, error) => {
       metrics.tlsReloads.inc({ result });
-      if (result === 'error') log.warn({ event: 'certificate_reload_failed', err: error }, 'serving certificate not (re)loaded; the last good one stays in use');
+      if (result === 'error')
+        log.warn(
+          { event: 'certificate_reload_failed', err: error },
+          'serving certificate not (re)loaded; the last good one stays in use',
+        );
     },
   });
 
   const notReadyReasons = (): string[] => {
-    const reasons: string[] = [];
-    if (draining) reasons.push('shutting down');
-    if (!listening) reasons.push('the webhook listener is not bound yet');
+    const reasons = serving.reasons();
     const p = opts.certs.problem();
     if (p !== undefined) reasons.push(`no serving certificate: ${p}`);
     return reasons;
@@ -219,43 +229,19 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     server.close();
     throw err;
   }
-  listening = true;
+  serving.listening = true;
   const url = urlOf(server, 'https');
   const adminUrl = urlOf(admin, 'http');
   log.info({ event: 'listening', url, admin: adminUrl }, 'auth-shim webhook ready');
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   async function shutdown(): Promise<{ drained: boolean }> {
-    draining = true;
-    server.close();
-    const deadline = Date.now() + opts.drainTimeoutMs;
-    while (inflight > 0 && Date.now() < deadline) {
-      server.closeIdleConnections();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const drained = inflight === 0;
-    server.closeAllConnections();
+    serving.draining = true;
+    const drained = (await drainServer(server, () => inflight, opts.drainTimeoutMs)) === 0;
     opts.certs.stop();
-    await new Promise<void>((r) => admin.close(() => r()));
-    admin.closeAllConnections();
+    await closeAdmin(admin);
     log.info({ event: 'stopped', drained }, 'auth-shim webhook stopped');
     return { drained };
   }
   return { url, adminUrl, registry, metrics, shutdown: () => (stopping ??= shutdown()) };
-}
-
-function listen(server: Server | HttpsServer, at: HostPort): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: at.host, port: at.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function urlOf(server: Server | HttpsServer, scheme: string): string {
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `${scheme}://${host}:${a.port}`;
 }

@@ -27,14 +27,14 @@ export interface PodSite {
   readonly pod: unknown;
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export function getIn(root: unknown, path: Path): unknown {
   let cur = root;
   for (const k of path) {
-    if (typeof k === 'number' ? !Array.isArray(cur) : !isObj(cur)) return undefined;
+    if (typeof k === 'number' ? !Array.isArray(cur) : !isObject(cur)) return undefined;
     cur = (cur as Record<string | number, unknown>)[k];
   }
   return cur;
@@ -42,7 +42,7 @@ export function getIn(root: unknown, path: Path): unknown {
 
 /** Every pod site in a document; a `List`'s items are searched one level deep. */
 export function podSites(doc: unknown, prefix: Path = []): PodSite[] {
-  if (!isObj(doc) || typeof doc['kind'] !== 'string') return [];
+  if (!isObject(doc) || typeof doc['kind'] !== 'string') return [];
   const kind = doc['kind'];
   if (kind === 'List' || kind.endsWith('List')) {
     const items = Array.isArray(doc['items']) ? doc['items'] : [];
@@ -51,13 +51,15 @@ export function podSites(doc: unknown, prefix: Path = []): PodSite[] {
   const rel = TEMPLATE_PATHS[kind];
   if (rel === undefined) return [];
   const pod = getIn(doc, rel);
-  if (!isObj(pod)) return [];
-  const meta = isObj(doc['metadata']) ? doc['metadata'] : {};
-  return [{
-    path: [...prefix, ...rel],
-    kind,
-    name: typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)',
-    namespace: typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined,
-    pod,
-  }];
+  if (!isObject(pod)) return [];
+  const meta = isObject(doc['metadata']) ? doc['metadata'] : {};
+  return [
+    {
+      path: [...prefix, ...rel],
+      kind,
+      name: typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)',
+      namespace: typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined,
+      pod,
+    },
+  ];
 }

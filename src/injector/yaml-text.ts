@@ -1,5 +1,15 @@
 import { isUtf8 } from 'node:buffer';
-import { isPair, isScalar, parseDocument, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions, type ToJSOptions } from 'yaml';
+import {
+  isPair,
+  isScalar,
+  parseDocument,
+  visit,
+  type Document,
+  type DocumentOptions,
+  type ParseOptions,
+  type SchemaOptions,
+  type ToJSOptions,
+} from 'yaml';
 
 /**
  * How `auth-shim inject` reads and writes YAML so that what it decides on is what kubectl applies,
@@ -12,7 +22,12 @@ import { isPair, isScalar, parseDocument, visit, type Document, type DocumentOpt
 export const READ_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   version: '1.1',
   merge: true,
-  customTags: (tags) => tags.filter((t) => typeof t === 'string' ? t !== 'timestamp' && t !== 'intTime' && t !== 'floatTime' : t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME'),
+  customTags: (tags) =>
+    tags.filter((t) =>
+      typeof t === 'string'
+        ? t !== 'timestamp' && t !== 'intTime' && t !== 'floatTime'
+        : t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME',
+    ),
 };
 
 /** A YAML 1.2 (core schema) reader: what most non-Kubernetes tools use. */
@@ -25,7 +40,7 @@ export const TO_JS: ToJSOptions = { maxAliasCount: 1000 };
 export function invalidUtf8(buf: Uint8Array): number[] {
   if (isUtf8(buf)) return [];
   const bad: number[] = [];
-  for (let i = 0; i < buf.length;) {
+  for (let i = 0; i < buf.length; ) {
     const n = sequenceLength(buf, i);
     if (n === 0) bad.push(i++);
     else i += n;
@@ -37,7 +52,8 @@ export function invalidUtf8(buf: Uint8Array): number[] {
 function sequenceLength(b: Uint8Array, i: number): number {
   const c = b[i] as number;
   if (c < 0x80) return 1;
-  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && (b[i + k] as number) >= lo && (b[i + k] as number) <= hi;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) =>
+    i + k < b.length && (b[i + k] as number) >= lo && (b[i + k] as number) <= hi;
   if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
   if (c >= 0xe0 && c <= 0xef) {
     const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];

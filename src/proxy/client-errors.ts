@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { quoteValue } from '../credentials/token.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 import { errorBody } from './errors.js';
 
 /**
@@ -35,7 +35,11 @@ export function refusedMissingHost(req: IncomingMessage, res: ServerResponse): b
 
 /** The `checkExpectation` listener: an `Expect` other than `100-continue` (RFC 9110 §10.1.1). */
 export function answerUnknownExpectation(req: IncomingMessage, res: ServerResponse): void {
-  answer(res, 417, `the Expect header ${quoteValue(String(req.headers.expect).slice(0, 60))} is not supported (only 100-continue)`);
+  answer(
+    res,
+    417,
+    `the Expect header ${quoteValue(String(req.headers.expect).slice(0, 60))} is not supported (only 100-continue)`,
+  );
 }
 
 function answer(res: ServerResponse, status: number, message: string): void {
@@ -55,9 +59,17 @@ function describe(err: NodeJS.ErrnoException): [number, string, string] {
     case 'HPE_HEADER_OVERFLOW':
       return [431, 'Request Header Fields Too Large', 'the request headers are too large'];
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return [408, 'Request Timeout', 'the request was not received in time (AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS / AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS)'];
+      return [
+        408,
+        'Request Timeout',
+        'the request was not received in time (AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS / AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS)',
+      ];
     default:
       // llhttp's reason ("Invalid header value char", "Content-Length can't be present with Transfer-Encoding", …)
-      return [400, 'Bad Request', `malformed HTTP request (${String((err as { reason?: unknown }).reason ?? err.code ?? 'parse error').slice(0, 120)})`];
+      return [
+        400,
+        'Bad Request',
+        `malformed HTTP request (${String((err as { reason?: unknown }).reason ?? err.code ?? 'parse error').slice(0, 120)})`,
+      ];
   }
 }

@@ -53,9 +53,13 @@ export function errorEvent(type: string, message: string): string {
 /** Response headers for a shim-made error: a flat list ready for `writeHead`. */
 export function errorHeaders(kind: ErrorKind, body: string): string[] {
   return [
-    'content-type', 'application/json',
-    'content-length', String(Buffer.byteLength(body)),
-    'x-should-retry', kind.retry ? 'true' : 'false',
-    'x-auth-shim-error', kind.code,
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'x-should-retry',
+    kind.retry ? 'true' : 'false',
+    'x-auth-shim-error',
+    kind.code,
   ];
 }

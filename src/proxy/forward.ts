@@ -1,9 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { errorBody, errorEvent, errorHeaders, type ErrorKind } from './errors.js';
-import { MAX_ENVELOPE_BYTES, unwrapLitellmError } from './litellm-envelope.js';
-import { copyResponseHeaders, removeHeader, setHeader, type ResponseHead } from './response-headers.js';
-import { classifyUpstreamError, ClientGoneError, describeUpstreamError, UpstreamStatusError } from './upstream-errors.js';
+import { errorBody, errorHeaders, type ErrorKind } from './errors.js';
+import { holdsBack, rewriteHeldBody } from './held-error-body.js';
+import { MAX_ENVELOPE_BYTES } from './litellm-envelope.js';
+import { copyResponseHeaders, removeHeader } from './response-headers.js';
+import { SseTerminator } from './sse-terminator.js';
+import type { ResponseHead } from '../vocabulary/response.js';
+import {
+  classifyUpstreamError,
+  ClientGoneError,
+  describeUpstreamError,
+  UpstreamStatusError,
+} from './upstream-errors.js';
 
 /** What the handler reports back to the request's owner, once, when the exchange is over. */
 export interface ForwardOutcome {
@@ -47,17 +55,29 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   #finished = false;
   #sse = false;
   #framed = false; // response has Content-Length: we cannot append an error event
-  /** Last four bytes written, to know whether the stream sits on an SSE event boundary. */
-  #tail = 0;
+  readonly #sseEnd = new SseTerminator();
   #buffer: Buffer[] | undefined;
   #buffered = 0;
   #head: ResponseHead | undefined;
   #status = 0;
   readonly #outcome: ForwardOutcome = {
-    status: 0, bytesIn: 0, bytesOut: 0, requestId: undefined, error: undefined, cause: undefined, reachedUpstream: false, unwrapped: false,
+    status: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    requestId: undefined,
+    error: undefined,
+    cause: undefined,
+    reachedUpstream: false,
+    unwrapped: false,
   };
 
-  constructor(req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks, upstreamHost: string, mask: (text: string) => string) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    hooks: ForwardHooks,
+    upstreamHost: string,
+    mask: (text: string) => string,
+  ) {
     this.#mask = mask;
     this.#req = req;
     this.#res = res;
@@ -113,16 +133,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#outcome.requestId = head.requestId;
     this.#hooks.onHeaders(head, statusCode);
 
-    // Only small error bodies are held back: to un-wrap an old LiteLLM's envelope, and to mask
-    // the shim's own credentials an upstream echoes (issue 15, item 9). Success bodies and streams
-    // pass untouched.
-    if (
-      statusCode >= 400 &&
-      !head.contentType.startsWith('text/event-stream') &&
-      (head.contentEncoding === '' || head.contentEncoding === 'identity') &&
-      (head.contentLength === undefined || head.contentLength <= MAX_ENVELOPE_BYTES) &&
-      this.#req.method !== 'HEAD'
-    ) {
+    if (holdsBack(statusCode, head, this.#req.method)) {
       this.#buffer = [];
       return;
     }
@@ -158,8 +169,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   #write(chunk: Buffer, controller?: Dispatcher.DispatchController): void {
     const n = chunk.length;
     if (n === 0) return;
-    if (n >= 4) this.#tail = chunk.readUInt32BE(n - 4);
-    else for (const b of chunk) this.#tail = ((this.#tail << 8) | b) >>> 0;
+    if (this.#sse) this.#sseEnd.track(chunk);
     this.#outcome.bytesOut += n;
     if (!this.#res.write(chunk)) controller?.pause();
   }
@@ -183,33 +193,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   #endBuffered(raw: Buffer): void {
-    const head = this.#head as ResponseHead;
-    const text = raw.toString('latin1');
-    const masked = this.#mask(text);
-    const body = masked === text ? raw : Buffer.from(masked, 'latin1');
-    const unwrapped = head.contentType.startsWith('application/json') ? unwrapLitellmError(body.toString('utf8'), this.#status) : undefined;
-    if (unwrapped === undefined) {
-      const headers = body === raw ? head.headers : [...head.headers];
-      if (body !== raw) setHeader(headers, 'content-length', String(body.length));
-      this.#writeHead(this.#status, headers);
-      this.#write(body);
-      return;
-    }
-    const headers = [...head.headers];
-    const inner = Buffer.from(unwrapped.body, 'utf8');
-    setHeader(headers, 'content-length', String(inner.length));
-    setHeader(headers, 'content-type', 'application/json');
-    if (head.requestId === undefined && unwrapped.requestId !== undefined) {
-      headers.push('request-id', unwrapped.requestId);
-      this.#outcome.requestId = unwrapped.requestId;
-    }
-    if (unwrapped.retry !== undefined && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-should-retry')) {
-      headers.push('x-should-retry', String(unwrapped.retry));
-    }
-    headers.push('x-auth-shim-unwrapped', unwrapped.kind === 'wrapped' ? 'litellm-error-envelope' : 'litellm-error');
-    this.#outcome.unwrapped = true;
-    this.#writeHead(this.#status, headers);
-    this.#write(inner);
+    const r = rewriteHeldBody(this.#head as ResponseHead, this.#status, raw, this.#mask);
+    if (r.requestId !== undefined) this.#outcome.requestId = r.requestId;
+    if (r.unwrapped) this.#outcome.unwrapped = true;
+    this.#writeHead(this.#status, r.headers);
+    this.#write(r.body);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -224,16 +212,14 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#outcome.error = kind;
     this.#outcome.cause = (err as { code?: string }).code ?? err.name;
     const res = this.#res;
+    let event: string | undefined;
     if (!res.headersSent) {
       // Nothing sent yet (or only a held-back error body): a normal Anthropic-shaped error.
       const body = errorBody(kind.type, message);
       this.#outcome.status = kind.status;
       res.writeHead(kind.status, errorHeaders(kind, body));
       res.end(body);
-    } else if (this.#sse && !this.#framed && this.#atEventBoundary()) {
-      // Anthropic's own way to fail a stream after 200; the SDK raises it instead of silently
-      // stopping (a bare `data: {"error":…}` chunk is swallowed by its iterator).
-      const event = errorEvent(kind.type, message);
+    } else if (this.#sse && !this.#framed && (event = this.#sseEnd.closing(kind.type, message)) !== undefined) {
       this.#outcome.bytesOut += Buffer.byteLength(event);
       res.end(event);
     } else {
@@ -242,11 +228,6 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       res.destroy();
     }
     this.#finish();
-  }
-
-  #atEventBoundary(): boolean {
-    // An SSE event ends with a blank line: "\n\n" or "\r\n\r\n" (WHATWG HTML §9.2.6).
-    return (this.#tail & 0xffff) === 0x0a0a || this.#tail === 0x0d0a0d0a || this.#outcome.bytesOut === 0;
   }
 
   #finish(): void {

@@ -2,27 +2,27 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyConfig } from '../config/proxy-config.js';
-import { credentialSlots } from '../credentials/feeds.js';
+import { credentialSlots } from '../config/credential-slots.js';
 import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
-import type { RequestUsage } from '../telemetry/usage-parse.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
 import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
+import { decide, type AdmissionPolicy } from './decide.js';
 import { createPathPolicy } from './paths.js';
-import type { ResponseHead } from './response-headers.js';
 import { createTranslator } from './translate.js';
 import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
+import type { RequestUsage, ResponseObserver } from '../vocabulary/response.js';
 
-/** What the handler needs from the credential store. */
-export interface CredentialSource {
+/** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
+export interface SnapshotProvider {
   snapshot(): CredentialSnapshot;
   notReadyReasons(): string[];
 }
 
 export interface ProxyHandlerDeps {
   readonly config: ProxyConfig;
-  readonly credentials: CredentialSource;
+  readonly credentials: SnapshotProvider;
   readonly dispatcher: Dispatcher;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
@@ -31,19 +31,6 @@ export interface ProxyHandlerDeps {
   /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
   readonly mask?: (text: string) => string;
 }
-
-export interface ResponseObserver {
-  start(): ResponseTap;
-}
-
-export interface ResponseTap {
-  headers(head: ResponseHead, status: number): void;
-  data(chunk: Buffer): void;
-  /** The request's token usage, when the response reported any (for its log line). */
-  end(): RequestUsage | undefined;
-}
-
-const METHODS = new Set(['GET', 'HEAD', 'POST']);
 
 export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -61,16 +48,29 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     allowed: config.allowedCredentials,
     litellmKeyHeader: config.litellmKeyHeader,
   });
-  const paths = createPathPolicy(config.allowedPaths);
+  const policy: AdmissionPolicy = {
+    paths: createPathPolicy(config.allowedPaths),
+    translate,
+    maxBodyBytes: config.maxBodyBytes,
+    credentialSource: config.credentialSource,
+    litellmKeyRequired: credentialSlots(config).litellmKey !== undefined,
+  };
   const upstreamHost = config.upstream.host;
   const mask = deps.mask ?? ((text: string) => text);
-  const litellmKeyConfigured = credentialSlots(config).litellmKey !== undefined;
   const maxInflight = config.maxInflightRequests === 0 ? Number.POSITIVE_INFINITY : config.maxInflightRequests;
   metrics.maxInflight.set(config.maxInflightRequests);
   let inflight = 0;
   let draining = false;
 
-  function finish(req: IncomingMessage, path: string, started: number, credential: string, origin: string | undefined, o: ForwardOutcome, usage?: RequestUsage): void {
+  function finish(
+    req: IncomingMessage,
+    path: string,
+    started: number,
+    credential: string,
+    origin: string | undefined,
+    o: ForwardOutcome,
+    usage?: RequestUsage,
+  ): void {
     inflight--;
     metrics.inflight.dec();
     const code = String(o.status);
@@ -78,7 +78,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const elapsedMs = performance.now() - started;
     metrics.duration.observe(elapsedMs / 1000);
     if (o.error !== undefined) {
-      if (o.reachedUpstream || o.error.code.startsWith('upstream_')) metrics.upstreamErrors.inc({ reason: o.error.code });
+      if (o.reachedUpstream || o.error.code.startsWith('upstream_'))
+        metrics.upstreamErrors.inc({ reason: o.error.code });
       else metrics.rejected.inc({ reason: o.error.code });
     }
     const line = {
@@ -105,17 +106,32 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     else log.info(line, 'request');
   }
 
-  function reject(req: IncomingMessage, res: ServerResponse, path: string, started: number, kind: ErrorKind, message: string): void {
+  function reject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    started: number,
+    kind: ErrorKind,
+    message: string,
+  ): void {
     const body = errorBody(kind.type, message);
     const headers = errorHeaders(kind, body);
     if (kind === ERRORS.methodNotAllowed) headers.push('allow', 'GET, HEAD, POST');
     // A refused body may still be arriving; close rather than read it.
-    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST')) res.shouldKeepAlive = false;
+    if (kind === ERRORS.bodyTooLarge || (kind === ERRORS.tooManyInflight && req.method === 'POST'))
+      res.shouldKeepAlive = false;
     if (kind === ERRORS.tooManyInflight) headers.push('retry-after', '1');
     res.writeHead(kind.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
     finish(req, path, started, 'none', undefined, {
-      status: kind.status, bytesIn: 0, bytesOut: body.length, requestId: undefined, error: kind, cause: undefined, reachedUpstream: false, unwrapped: false,
+      status: kind.status,
+      bytesIn: 0,
+      bytesOut: body.length,
+      requestId: undefined,
+      error: kind,
+      cause: undefined,
+      reachedUpstream: false,
+      unwrapped: false,
     });
   }
 
@@ -126,46 +142,47 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     if (draining) res.shouldKeepAlive = false;
     if (inflight > maxInflight) {
       // Issue 15, item 4: every request in flight holds memory until its upstream answers.
-      reject(req, res, '(over capacity)', started, ERRORS.tooManyInflight, `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`);
+      reject(
+        req,
+        res,
+        '(over capacity)',
+        started,
+        ERRORS.tooManyInflight,
+        `auth-shim: ${maxInflight} requests are already in flight (AUTH_SHIM_MAX_INFLIGHT_REQUESTS); retry shortly`,
+      );
       return;
     }
-    const target = req.url ?? '';
-
-    const verdict = paths.check(target);
-    const logPath = verdict.ok ? verdict.route : '(rejected)';
-    if (!METHODS.has(req.method ?? '')) {
-      reject(req, res, logPath, started, ERRORS.methodNotAllowed, `auth-shim: method ${JSON.stringify(req.method)} is not allowed (GET, HEAD, POST)`);
-      return;
-    }
-    if (!verdict.ok) {
-      reject(req, res, logPath, started, ERRORS.pathNotAllowed, `auth-shim: ${verdict.reason}`);
-      return;
-    }
-
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
-      reject(req, res, verdict.route, started, ERRORS.bodyTooLarge, `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${config.maxBodyBytes} bytes)`);
-      return;
-    }
-
     const creds = credentials.snapshot();
-    if (litellmKeyConfigured && creds.litellmKey === undefined) {
-      reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: the LiteLLM key is not loaded yet (${credentials.notReadyReasons().join('; ')})`);
+    const v = decide(
+      policy,
+      {
+        method: req.method,
+        target: req.url ?? '',
+        contentLength: req.headers['content-length'],
+        rawHeaders: req.rawHeaders,
+      },
+      {
+        credentials: creds,
+        notReadyReasons: () => credentials.notReadyReasons(),
+      },
+    );
+    if (!v.ok) {
+      reject(req, res, v.route, started, v.error, v.message);
       return;
     }
-    const t = translate(req.rawHeaders, creds);
-    if (!t.ok) {
-      const reasons = t.error === ERRORS.missingCredential ? credentials.notReadyReasons() : [];
-      if (reasons.length > 0 && config.credentialSource !== 'client-only') {
-        // The shim should hold a credential but its Secret has not loaded: transient, retryable.
-        reject(req, res, verdict.route, started, ERRORS.notReady, `auth-shim: no credential loaded yet (${reasons.join('; ')})`);
-      } else {
-        reject(req, res, verdict.route, started, t.error, t.message);
-      }
-      return;
-    }
+    const declared = req.headers['content-length'];
     if (log.isLevelEnabled('debug')) {
-      log.debug({ event: 'translate', path: verdict.route, credential: t.credential, origin: t.origin, before: headerNames(req.rawHeaders), after: headerNames(t.headers) }, 'header names before and after translation');
+      log.debug(
+        {
+          event: 'translate',
+          path: v.route,
+          credential: v.credential,
+          origin: v.origin,
+          before: headerNames(req.rawHeaders),
+          after: headerNames(v.headers),
+        },
+        'header names before and after translation',
+      );
     }
 
     const tap = deps.observe?.start();
@@ -185,14 +202,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
         return true;
       },
       done(outcome) {
-        finish(req, verdict.route, started, t.credential, t.origin, outcome, tap?.end());
+        finish(req, v.route, started, v.credential, v.origin, outcome, tap?.end());
       },
     };
     const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
-      path: config.upstreamBasePath + verdict.path + verdict.query,
+      path: config.upstreamBasePath + v.path + v.query,
       method: req.method as Dispatcher.HttpMethod,
-      headers: t.headers,
+      headers: v.headers,
       body: null,
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,

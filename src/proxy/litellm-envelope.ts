@@ -1,3 +1,5 @@
+import { isObject } from '../vocabulary/guards.js';
+
 /**
  * LiteLLM answers errors in its own envelope, `{"error":{"message":…,"type":…,"param":…,"code":…}}`,
  * which Anthropic clients cannot classify (Claude Code spent 11 attempts on a wrapped
@@ -26,15 +28,24 @@ export interface UnwrappedError {
 /** Anthropic's error type for a status (Anthropic's and Claude Code's gateway contract). */
 export function anthropicErrorType(status: number): string {
   switch (status) {
-    case 400: return 'invalid_request_error';
-    case 401: return 'authentication_error';
-    case 402: return 'billing_error';
-    case 403: return 'permission_error';
-    case 404: return 'not_found_error';
-    case 413: return 'request_too_large';
-    case 429: return 'rate_limit_error';
-    case 529: return 'overloaded_error';
-    default: return status >= 500 ? 'api_error' : 'invalid_request_error';
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
   }
 }
 
@@ -44,7 +55,13 @@ const KEY_FRAGMENT = /\bsk-[^\s,;"')]*/g;
 export function unwrapLitellmError(raw: string, status: number): UnwrappedError | undefined {
   const outer = parseObject(raw);
   const envelope = outer?.['error'];
-  if (outer === undefined || outer['type'] === 'error' || !isObject(envelope) || typeof envelope['message'] !== 'string') return undefined;
+  if (
+    outer === undefined ||
+    outer['type'] === 'error' ||
+    !isObject(envelope) ||
+    typeof envelope['message'] !== 'string'
+  )
+    return undefined;
   // LiteLLM's envelope always has these four fields; other gateways' `{"error":{…}}` is left alone.
   if (!('type' in envelope) || !('param' in envelope) || !('code' in envelope)) return undefined;
   // LiteLLM stringifies Python's None for type and param when it wraps an upstream error.
@@ -77,7 +94,12 @@ function litellmOwn(message: string, status: number, litellmType?: unknown): Unw
   const budget = litellmType === BUDGET_EXCEEDED;
   const type = budget ? 'billing_error' : anthropicErrorType(status);
   const body = JSON.stringify({ type: 'error', error: { type, message: `LiteLLM: ${clean}` } });
-  return { kind: 'litellm', body, requestId: undefined, retry: budget || status === 401 || status === 403 ? false : undefined };
+  return {
+    kind: 'litellm',
+    body,
+    requestId: undefined,
+    retry: budget || status === 401 || status === 403 ? false : undefined,
+  };
 }
 
 /**
@@ -100,12 +122,24 @@ export function decodePythonBytesRepr(repr: string): string | undefined {
     }
     const e = repr[++i];
     switch (e) {
-      case '\\': bytes.push(0x5c); break;
-      case "'": bytes.push(0x27); break;
-      case '"': bytes.push(0x22); break;
-      case 'n': bytes.push(0x0a); break;
-      case 'r': bytes.push(0x0d); break;
-      case 't': bytes.push(0x09); break;
+      case '\\':
+        bytes.push(0x5c);
+        break;
+      case "'":
+        bytes.push(0x27);
+        break;
+      case '"':
+        bytes.push(0x22);
+        break;
+      case 'n':
+        bytes.push(0x0a);
+        break;
+      case 'r':
+        bytes.push(0x0d);
+        break;
+      case 't':
+        bytes.push(0x09);
+        break;
       case 'x': {
         const hex = repr.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
@@ -131,8 +165,4 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

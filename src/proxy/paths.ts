@@ -1,16 +1,15 @@
-import { quoteValue } from '../credentials/token.js';
+import { PATH_PLACEHOLDER } from '../vocabulary/path-patterns.js';
+import { quoteValue } from '../vocabulary/redaction.js';
 
 /**
  * Which request targets may reach the upstream. The LiteLLM key is attached to every forwarded
  * request, so any route outside the allowlist (LiteLLM's `/key/*`, `/user/*`, other pass-throughs)
  * must be unreachable — through traversal, encoding tricks or absolute-form targets included.
+ * The allowlist's grammar and defaults: vocabulary/path-patterns.ts.
  */
-export const DEFAULT_ALLOWED_PATHS = ['/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/v1/models/{id}'];
 
 /** A model id or similar path parameter: no `%`, `/`, `\`, and never `.` or `..` on its own. */
 const PARAM_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
-const PLACEHOLDER = /^\{[A-Za-z_][A-Za-z0-9_]*\}$/;
-const LITERAL_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
 
 /**
  * `route` is the allowlist entry that matched (`/v1/models/{id}`): logs name the route, never the
@@ -24,26 +23,13 @@ export interface PathPolicy {
   check(target: string): PathVerdict;
 }
 
-/** Problems with an allowlist entry from configuration (empty list means the entry is usable). */
-export function allowedPathProblems(entry: string): string[] {
-  if (!entry.startsWith('/')) return [`"${entry}" must start with /`];
-  if (entry.includes('?')) return [`"${entry}" must not contain a query string`];
-  const segments = entry.slice(1).split('/');
-  const problems: string[] = [];
-  for (const s of segments) {
-    if (s === '' || s === '.' || s === '..') problems.push(`"${entry}" has an empty, . or .. segment`);
-    else if (!PLACEHOLDER.test(s) && !LITERAL_SEGMENT.test(s)) problems.push(`"${entry}" has an invalid segment "${s}"`);
-  }
-  return problems;
-}
-
 /** Compiles the allowlist: exact paths go in a Set, `{param}` patterns match one safe segment. */
 export function createPathPolicy(allowed: readonly string[]): PathPolicy {
   const exact = new Set<string>();
   const patterns: Array<{ route: string; segments: string[] }> = [];
   for (const entry of allowed) {
     const segments = entry.slice(1).split('/');
-    if (segments.some((s) => PLACEHOLDER.test(s))) patterns.push({ route: entry, segments });
+    if (segments.some((s) => PATH_PLACEHOLDER.test(s))) patterns.push({ route: entry, segments });
     else exact.add(entry);
   }
 
@@ -55,7 +41,7 @@ export function createPathPolicy(allowed: readonly string[]): PathPolicy {
       for (let i = 0; i < p.length; i++) {
         const want = p[i] as string;
         const got = segments[i] as string;
-        if (PLACEHOLDER.test(want)) {
+        if (PATH_PLACEHOLDER.test(want)) {
           if (!PARAM_SEGMENT.test(got) || got === '.' || got === '..') continue outer;
         } else if (want !== got) continue outer;
       }

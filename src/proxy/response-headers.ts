@@ -1,14 +1,15 @@
-/** Response hop-by-hop headers (RFC 9110 §7.6.1): they describe the upstream hop, not ours. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+import type { ResponseHead } from '../vocabulary/response.js';
 
-export interface ResponseHead {
-  /** Flat `[name, value, …]` list in upstream order and case, ready for `writeHead`. */
-  readonly headers: string[];
-  readonly contentType: string;
-  readonly contentLength: number | undefined;
-  readonly contentEncoding: string;
-  readonly requestId: string | undefined;
-}
+/** Response hop-by-hop headers (RFC 9110 §7.6.1): they describe the upstream hop, not ours. */
+const RESPONSE_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+]);
 
 /**
  * Copies the upstream's response headers minus hop-by-hop ones, in one pass. Every other header —
@@ -32,7 +33,7 @@ export function copyResponseHeaders(raw: ReadonlyArray<Buffer | string>): Respon
   for (let i = 0; i < raw.length; i += 2) {
     const name = text(raw[i]);
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionListed?.has(lower)) continue;
+    if (RESPONSE_HOP_BY_HOP.has(lower) || connectionListed?.has(lower)) continue;
     const value = text(raw[i + 1]);
     if (lower === 'content-type') contentType = value.toLowerCase();
     else if (lower === 'content-length') contentLength = Number(value);

@@ -1,17 +1,14 @@
-import { classifyToken, type CredentialKind } from '../credentials/token.js';
+import {
+  classifyToken,
+  type CredentialKind,
+  type CredentialOrigin,
+  type CredentialSourcePolicy,
+  type ShimCredentials,
+} from '../vocabulary/credentials.js';
 import { ERRORS, type ErrorKind } from './errors.js';
 
-export type CredentialSource = 'client-first' | 'shim-only' | 'client-only';
-
-/** The credentials the shim holds itself (one consistent snapshot for the whole request). */
-export interface ShimCredentials {
-  readonly oauth?: string | undefined;
-  readonly apiKey?: string | undefined;
-  readonly litellmKey?: string | undefined;
-}
-
 export interface TranslatePolicy {
-  readonly source: CredentialSource;
+  readonly source: CredentialSourcePolicy;
   readonly allowed: readonly CredentialKind[];
   /** Header that carries the LiteLLM virtual key (LiteLLM's `litellm_key_header_name`). */
   readonly litellmKeyHeader: string;
@@ -23,7 +20,7 @@ export type Translation =
       /** Flat `[name, value, …]` list for undici, client order and case kept. */
       readonly headers: string[];
       readonly credential: CredentialKind;
-      readonly origin: 'client' | 'shim';
+      readonly origin: CredentialOrigin;
     }
   | { readonly ok: false; readonly error: ErrorKind; readonly message: string };
 
@@ -35,8 +32,15 @@ export const OAUTH_BETA = 'oauth-2025-04-20';
  * Hop-by-hop headers (RFC 9110 §7.6.1) plus those undici refuses or sets itself. `host` becomes
  * the upstream's; `expect` is answered by Node's server, never forwarded.
  */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'host',
+const REQUEST_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'host',
   'http2-settings',
 ]);
 
@@ -51,7 +55,7 @@ const BEARER = /^bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
 /** Builds the translator for one configuration; per-request work is a single pass over headers. */
 export function createTranslator(policy: TranslatePolicy): Translator {
-  const stripped = new Set([...HOP_BY_HOP, ...LITELLM_KEY_HEADERS, policy.litellmKeyHeader.toLowerCase()]);
+  const stripped = new Set([...REQUEST_HOP_BY_HOP, ...LITELLM_KEY_HEADERS, policy.litellmKeyHeader.toLowerCase()]);
   const readsClient = policy.source !== 'shim-only';
   const allowed = new Set(policy.allowed);
   const injectedLitellm = policy.litellmKeyHeader;
@@ -100,7 +104,7 @@ export function createTranslator(policy: TranslatePolicy): Translator {
 
     let token: string | undefined;
     let credential: CredentialKind | undefined;
-    let origin: 'client' | 'shim' = 'client';
+    let origin: CredentialOrigin = 'client';
 
     if (readsClient) {
       if (duplicate !== undefined) {
@@ -193,7 +197,11 @@ function missingClientMessage(xApiKey: string | undefined, authorization: string
   return `auth-shim: no Anthropic credential: ${whatClientSent(xApiKey, authorization)}, and AUTH_SHIM_CREDENTIAL_SOURCE=client-only`;
 }
 
-function missingShimMessage(source: CredentialSource, xApiKey: string | undefined, authorization: string | undefined): string {
+function missingShimMessage(
+  source: CredentialSourcePolicy,
+  xApiKey: string | undefined,
+  authorization: string | undefined,
+): string {
   const shim = 'auth-shim has no usable credential loaded (AUTH_SHIM_OAUTH_TOKEN_FILE / AUTH_SHIM_API_KEY_FILE)';
   return source === 'shim-only'
     ? `auth-shim: no Anthropic credential: ${shim}`

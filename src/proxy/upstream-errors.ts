@@ -27,7 +27,16 @@ export class UpstreamStatusError extends Error {
   }
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+]);
 const PROTOCOL_SOCKET_ERRORS = new Set(['bad response', 'bad upgrade']);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 
@@ -48,7 +57,11 @@ export function classifyUpstreamError(err: unknown): ErrorKind {
     if (c === 'UND_ERR_HEADERS_TIMEOUT') return ERRORS.upstreamHeadersTimeout;
     if (c === 'UND_ERR_BODY_TIMEOUT') return ERRORS.upstreamBodyTimeout;
     if (UNREACHABLE.has(c)) return ERRORS.upstreamUnreachable;
-    if (c === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET_CLIENT') {
+    if (
+      c === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' ||
+      c === 'ERR_STREAM_PREMATURE_CLOSE' ||
+      c === 'ECONNRESET_CLIENT'
+    ) {
       return ERRORS.clientBodyError;
     }
   }
@@ -77,7 +90,8 @@ export function describeUpstreamError(kind: ErrorKind, err: unknown, upstreamHos
     case 'client_body_error':
       return 'auth-shim: the request body ended early or did not match Content-Length';
     case 'upstream_protocol_error':
-      if (code === 'AUTH_SHIM_UPSTREAM_STATUS') return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${(err as Error).message})`;
+      if (code === 'AUTH_SHIM_UPSTREAM_STATUS')
+        return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${(err as Error).message})`;
       return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${code})`;
     default:
       return `auth-shim: the upstream ${upstreamHost} sent an invalid response (${code})`;

@@ -1,5 +1,4 @@
-import { pino, type Logger, type DestinationStream } from 'pino';
-import type { LogLevel } from '../config/parsers.js';
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -43,7 +42,11 @@ export function isoTime(): string {
  * line: the shim's credential values are masked by value there, whatever field or message
  * carries them (KnownSecrets.mask; paths above only cover known header fields).
  */
-export function createLogger(level: LogLevel, destination?: DestinationStream, mask?: (line: string) => string): Logger {
+export function createLogger(
+  level: LevelWithSilent,
+  destination?: DestinationStream,
+  mask?: (line: string) => string,
+): Logger {
   return pino(
     {
       level,

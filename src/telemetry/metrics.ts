@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { RateLimitMetrics } from './ratelimit.js';
 import { UsageMetrics } from './usage-metrics.js';
+import { WebhookMetrics } from './webhook-metrics.js';
 
 /**
  * Latency buckets in seconds. prom-client's defaults stop at 10 s; a long generation takes minutes,
@@ -116,3 +117,15 @@ export class ProxyMetrics {
     this.credentialExpiry.set({ slot: 'oauth' }, at.getTime() / 1000);
   }
 }
+
+/**
+ * Every metric family auth-shim declares, by the process that exports it: the sidecar's (its own, token
+ * usage in usage-metrics.ts, rate limits in ratelimit.ts) and the webhook's (webhook-metrics.ts). Nothing
+ * else in src/ creates a metric; docs/METRICS.md is generated from this list (`npm run docs`).
+ */
+export const METRIC_SETS = {
+  proxy: (registry: Registry): ProxyMetrics => new ProxyMetrics(registry, { defaultMetrics: false }),
+  webhook: (registry: Registry): WebhookMetrics => new WebhookMetrics(registry, { defaultMetrics: false }),
+} as const;
+
+export type MetricSet = keyof typeof METRIC_SETS;

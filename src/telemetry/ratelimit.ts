@@ -28,7 +28,15 @@ export const UNIFIED_STATUSES = ['allowed', 'allowed_warning', 'rejected', 'othe
 export type UnifiedStatus = (typeof UNIFIED_STATUSES)[number];
 
 /** Representative claims Claude Code knows, plus one seen on Team plans; the rest is `other`. */
-export const UNIFIED_CLAIMS = ['five_hour', 'seven_day', 'seven_day_opus', 'seven_day_sonnet', 'seven_day_overage_included', 'overage', 'other'] as const;
+export const UNIFIED_CLAIMS = [
+  'five_hour',
+  'seven_day',
+  'seven_day_opus',
+  'seven_day_sonnet',
+  'seven_day_overage_included',
+  'overage',
+  'other',
+] as const;
 export type UnifiedClaim = (typeof UNIFIED_CLAIMS)[number];
 
 /** Window names as they appear in `anthropic-ratelimit-unified-<window>-…`; the rest is `other`. */
@@ -90,10 +98,16 @@ export function parseRateLimitHeaders(headers: readonly string[]): RateLimitRepo
     if (first !== 0x61 && first !== 0x6c) continue;
     const name = raw.toLowerCase();
     if (name.startsWith(PREFIX)) (own ??= []).push([name.slice(PREFIX.length), headers[i + 1] as string]);
-    else if (name.startsWith(LITELLM_PREFIX)) (copied ??= []).push([name.slice(LITELLM_PREFIX.length), headers[i + 1] as string]);
+    else if (name.startsWith(LITELLM_PREFIX))
+      (copied ??= []).push([name.slice(LITELLM_PREFIX.length), headers[i + 1] as string]);
   }
   if (own === undefined && copied === undefined) return undefined;
-  const report: RateLimitReport = { unified: { windows: new Map() }, classic: new Map(), sawUnified: false, sawClassic: false };
+  const report: RateLimitReport = {
+    unified: { windows: new Map() },
+    classic: new Map(),
+    sawUnified: false,
+    sawClassic: false,
+  };
   for (const [k, v] of copied ?? []) apply(report, k, v);
   for (const [k, v] of own ?? []) apply(report, k, v);
   return report;

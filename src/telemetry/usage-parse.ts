@@ -1,22 +1,10 @@
+import { isObject } from '../vocabulary/guards.js';
 /** Token counts as Anthropic reports them; a field is absent when the response did not say. */
 export interface Usage {
   input?: number;
   output?: number;
   cacheRead?: number;
   cacheCreation?: number;
-}
-
-/**
- * One request's usage for its log line: every count present (0 when the response did not say),
- * so a platform team can sum streamed traffic per agent even where LiteLLM books 0 (issue 18).
- */
-export interface RequestUsage {
-  /** The model the response names (cut to 100 characters), or `unknown`. */
-  readonly model: string;
-  readonly input: number;
-  readonly output: number;
-  readonly cacheRead: number;
-  readonly cacheCreation: number;
 }
 
 export interface UsageResult {
@@ -214,7 +202,7 @@ function readUsage(value: unknown, into: Usage): boolean {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isObject(value) ? value : undefined;
 }
 
 function startsWith(buf: Buffer, prefix: Buffer): boolean {

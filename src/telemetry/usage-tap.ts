@@ -1,10 +1,9 @@
-import type { ResponseObserver, ResponseTap } from '../proxy/handler.js';
-import type { ResponseHead } from '../proxy/response-headers.js';
 import type { ProxyMetrics } from './metrics.js';
 import { ModelLabels } from './model-label.js';
 import { parseRateLimitHeaders } from './ratelimit.js';
-import { JsonUsageCollector, MAX_JSON_BYTES, SseUsageScanner, type RequestUsage, type UsageResult } from './usage-parse.js';
+import { JsonUsageCollector, MAX_JSON_BYTES, SseUsageScanner, type UsageResult } from './usage-parse.js';
 import type { TokenType } from './usage-metrics.js';
+import type { RequestUsage, ResponseHead, ResponseObserver, ResponseTap } from '../vocabulary/response.js';
 
 /** A model name is the upstream's word; a log line carries at most this much of it. */
 const MAX_LOGGED_MODEL = 100;
@@ -34,7 +33,8 @@ export function createUsageObserver(metrics: ProxyMetrics, opts: UsageObserverOp
       return undefined;
     }
     const u = result.usage;
-    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined) return undefined;
+    if (u.input === undefined && u.output === undefined && u.cacheRead === undefined && u.cacheCreation === undefined)
+      return undefined;
     const model = models.label(result.model);
     add('input', model, u.input);
     add('output', model, u.output);

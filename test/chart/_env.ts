@@ -4,8 +4,14 @@ import { find, NAMESPACE, type K8sObject } from './_render.js';
 
 export type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } };
 
-export function webhookContainer(objects: readonly K8sObject[]): { args: string[]; env: EnvVar[] } & Record<string, unknown> {
-  const d = find(objects, 'Deployment') as unknown as { spec: { template: { spec: { containers: ({ name: string; args: string[]; env: EnvVar[] } & Record<string, unknown>)[] } } } };
+export function webhookContainer(
+  objects: readonly K8sObject[],
+): { args: string[]; env: EnvVar[] } & Record<string, unknown> {
+  const d = find(objects, 'Deployment') as unknown as {
+    spec: {
+      template: { spec: { containers: ({ name: string; args: string[]; env: EnvVar[] } & Record<string, unknown>)[] } };
+    };
+  };
   const c = d.spec.template.spec.containers.find((x) => x.name === 'webhook');
   if (c === undefined) throw new Error('no webhook container');
   return c;

@@ -3,13 +3,19 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CHART_DIR, helm } from '../helpers/helm.js';
 
-export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
+export type K8sObject = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+};
 
 export const RELEASE = 'auth-shim';
 export const NAMESPACE = 'auth-shim-system';
 
 /** `charts/auth-shim/ci/*-values.yaml`: the matrix every chart test runs over. */
-export const CI_VALUES = readdirSync(join(CHART_DIR, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
+export const CI_VALUES = readdirSync(join(CHART_DIR, 'ci'))
+  .filter((f) => f.endsWith('-values.yaml'))
+  .sort();
 
 export function ciValuesPath(file: string): string {
   return join(CHART_DIR, 'ci', file);
@@ -33,7 +39,11 @@ export async function renderChart(args: readonly string[] = []): Promise<K8sObje
   return parseManifests(r.stdout);
 }
 
-export function find(objects: readonly K8sObject[], kind: string, predicate: (o: K8sObject) => boolean = () => true): K8sObject {
+export function find(
+  objects: readonly K8sObject[],
+  kind: string,
+  predicate: (o: K8sObject) => boolean = () => true,
+): K8sObject {
   const o = objects.find((x) => x.kind === kind && predicate(x));
   if (o === undefined) throw new Error(`no ${kind} rendered`);
   return o;

@@ -13,16 +13,85 @@ import { manifestProblems } from './_validate.js';
  */
 
 const EXPECTED_KINDS: Record<string, string[]> = {
-  'defaults-values.yaml': ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
-  'cert-manager-values.yaml': ['Certificate', 'Certificate', 'Deployment', 'Issuer', 'Issuer', 'MutatingWebhookConfiguration', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
-  'cert-manager-issuer-values.yaml': ['Certificate', 'Deployment', 'MutatingWebhookConfiguration', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
-  'provided-values.yaml': ['Deployment', 'MutatingWebhookConfiguration', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
-  'monitoring-values.yaml': ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor'],
-  'classic-sidecar-values.yaml': ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
+  'defaults-values.yaml': [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Role',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+  ],
+  'cert-manager-values.yaml': [
+    'Certificate',
+    'Certificate',
+    'Deployment',
+    'Issuer',
+    'Issuer',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Service',
+    'ServiceAccount',
+  ],
+  'cert-manager-issuer-values.yaml': [
+    'Certificate',
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Service',
+    'ServiceAccount',
+  ],
+  'provided-values.yaml': [
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Service',
+    'ServiceAccount',
+  ],
+  'monitoring-values.yaml': [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'ConfigMap',
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'NetworkPolicy',
+    'Pod',
+    'PodDisruptionBudget',
+    'PodMonitor',
+    'PrometheusRule',
+    'Role',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+    'ServiceMonitor',
+  ],
+  'classic-sidecar-values.yaml': [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Role',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+  ],
 };
 
 /** Files a reviewer should read as rendered YAML; monitoring is left out (its bulk is files/, owned by the telemetry tests). */
-const GOLDEN = ['defaults-values.yaml', 'cert-manager-values.yaml', 'provided-values.yaml', 'classic-sidecar-values.yaml'];
+const GOLDEN = [
+  'defaults-values.yaml',
+  'cert-manager-values.yaml',
+  'provided-values.yaml',
+  'classic-sidecar-values.yaml',
+];
 
 describe.each(CI_VALUES)('charts/auth-shim with ci/%s', (file) => {
   it('passes helm lint --strict', async () => {
@@ -37,11 +106,13 @@ describe.each(CI_VALUES)('charts/auth-shim with ci/%s', (file) => {
     const problems = (await Promise.all(objects.map((o) => manifestProblems(o)))).flat();
     expect(problems).toEqual([]);
     for (const o of objects) {
-      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({ 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/managed-by': 'Helm' });
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/managed-by': 'Helm',
+      });
       expect(o.metadata.labels?.['app.kubernetes.io/name'], `${o.kind}/${o.metadata.name}`).toMatch(/^auth-shim/);
     }
   });
-
 });
 
 describe.each(GOLDEN)('golden rendering of ci/%s', (file) => {

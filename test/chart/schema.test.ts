@@ -55,7 +55,9 @@ describe('values.schema.json', () => {
   });
 
   it('rejects a misspelt value instead of ignoring it', async () => {
-    expect(await reject(['sidecar.upstreamURL=http://litellm:4000/anthropic'])).toMatch(/\/sidecar.*additional properties 'upstreamURL' not allowed/);
+    expect(await reject(['sidecar.upstreamURL=http://litellm:4000/anthropic'])).toMatch(
+      /\/sidecar.*additional properties 'upstreamURL' not allowed/,
+    );
   });
 
   it('rejects an upstream that is not an http(s) URL, like the webhook would', async () => {
@@ -63,7 +65,9 @@ describe('values.schema.json', () => {
   });
 
   it('rejects a failurePolicy other than Fail or Ignore', async () => {
-    expect(await reject(['webhook.namespaceEnabled.failurePolicy=Retry'])).toContain("at '/webhook/namespaceEnabled/failurePolicy': value must be one of 'Fail', 'Ignore'");
+    expect(await reject(['webhook.namespaceEnabled.failurePolicy=Retry'])).toContain(
+      "at '/webhook/namespaceEnabled/failurePolicy': value must be one of 'Fail', 'Ignore'",
+    );
   });
 
   it('rejects a sidecar memory limit that is not a Kubernetes quantity', async () => {

@@ -7,7 +7,10 @@ describe('manifestProblems', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'x' },
-    spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+    spec: {
+      selector: { matchLabels: { a: 'b' } },
+      template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+    },
   };
 
   it('accepts a valid Deployment', async () => {
@@ -24,22 +27,59 @@ describe('manifestProblems', () => {
   });
 
   it('rejects a wrong type in a CRD (Prometheus Operator, cert-manager, Flux)', async () => {
-    expect(await manifestProblems({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: { selector: {}, endpoints: [{ port: 9464 }] } })).not.toEqual([]);
-    expect(await manifestProblems({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' }, spec: { secretName: 's', issuerRef: {} } })).not.toEqual([]);
-    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' }, spec: { interval: 5 } })).not.toEqual([]);
+    expect(
+      await manifestProblems({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name: 'x' },
+        spec: { selector: {}, endpoints: [{ port: 9464 }] },
+      }),
+    ).not.toEqual([]);
+    expect(
+      await manifestProblems({
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: 'x' },
+        spec: { secretName: 's', issuerRef: {} },
+      }),
+    ).not.toEqual([]);
+    expect(
+      await manifestProblems({
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'x' },
+        spec: { interval: 5 },
+      }),
+    ).not.toEqual([]);
   });
 
-  it('rejects a misspelt field in a CRD, as the API server\'s strict field validation does', async () => {
-    const problems = await manifestProblems({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'x' }, spec: { url: 'oci://example.com/charts', type: 'oci', intervall: '1h' } });
+  it("rejects a misspelt field in a CRD, as the API server's strict field validation does", async () => {
+    const problems = await manifestProblems({
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'HelmRepository',
+      metadata: { name: 'x' },
+      spec: { url: 'oci://example.com/charts', type: 'oci', intervall: '1h' },
+    });
     expect(problems.join('\n')).toContain('(intervall)');
   });
 
   it('checks Flux GA kinds against their own version, not an older one', async () => {
-    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' }, spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'x' } } })).toEqual([]);
-    expect(await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v9', kind: 'HelmRelease', metadata: { name: 'x' } })).toHaveLength(1);
+    expect(
+      await manifestProblems({
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'x' },
+        spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'x' } },
+      }),
+    ).toEqual([]);
+    expect(
+      await manifestProblems({ apiVersion: 'helm.toolkit.fluxcd.io/v9', kind: 'HelmRelease', metadata: { name: 'x' } }),
+    ).toHaveLength(1);
   });
 
   it('reports a kind it has no schema for instead of passing it', async () => {
-    expect(await manifestProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } })).toHaveLength(1);
+    expect(
+      await manifestProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } }),
+    ).toHaveLength(1);
   });
 });

@@ -39,13 +39,19 @@ function matches(selector: Selector, labels: Record<string, string>): boolean {
   return true;
 }
 
-const nsLabels = (name: string, optedIn: boolean) => ({ 'kubernetes.io/metadata.name': name, ...(optedIn ? { 'auth-shim.io/inject': 'enabled' } : {}) });
+const nsLabels = (name: string, optedIn: boolean) => ({
+  'kubernetes.io/metadata.name': name,
+  ...(optedIn ? { 'auth-shim.io/inject': 'enabled' } : {}),
+});
 
 function get<T>(o: unknown, path: string): T {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], o) as T;
 }
 
-function podTemplate(objects: readonly K8sObject[]): { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } {
+function podTemplate(objects: readonly K8sObject[]): {
+  metadata: { labels: Record<string, string> };
+  spec: Record<string, unknown>;
+} {
   return get(find(objects, 'Deployment'), 'spec.template');
 }
 
@@ -55,18 +61,26 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     const service = find(objects, 'Service');
     const c = webhookContainer(objects);
     const { webhook } = loadWebhookConfig(resolvedEnv(c.env), []);
-    const svcPort = get<{ name: string; port: number; targetPort: string }[]>(service, 'spec.ports').find((p) => p.name === 'https');
-    const containerPort = (c['ports'] as { name: string; containerPort: number }[]).find((p) => p.name === svcPort?.targetPort);
+    const svcPort = get<{ name: string; port: number; targetPort: string }[]>(service, 'spec.ports').find(
+      (p) => p.name === 'https',
+    );
+    const containerPort = (c['ports'] as { name: string; containerPort: number }[]).find(
+      (p) => p.name === svcPort?.targetPort,
+    );
     expect(containerPort?.containerPort).toBe(webhook.listen.port);
     expect(matches({ matchLabels: get(service, 'spec.selector') }, podTemplate(objects).metadata.labels)).toBe(true);
     const entries = get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks');
     for (const w of entries) {
-      expect(w.clientConfig.service).toMatchObject({ name: service.metadata.name, namespace: NAMESPACE, port: svcPort?.port });
+      expect(w.clientConfig.service).toMatchObject({
+        name: service.metadata.name,
+        namespace: NAMESPACE,
+        port: svcPort?.port,
+      });
     }
     expect(entries.map((w) => w.clientConfig.service.path).sort()).toEqual(['/mutate', '/mutate/namespace-enabled']);
   });
 
-  it('each entry is explicit: sideEffects None, v1 reviews, a timeout above the webhook\'s own', async () => {
+  it("each entry is explicit: sideEffects None, v1 reviews, a timeout above the webhook's own", async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
     const { webhook } = loadWebhookConfig(resolvedEnv(webhookContainer(objects).env), []);
     for (const w of get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks')) {
@@ -83,9 +97,13 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     expect(byNamespace.clientConfig.service.path).toBe('/mutate/namespace-enabled');
     for (const optedIn of [true, false]) {
       const ns = nsLabels('ai', optedIn);
-      expect([matches(byNamespace.namespaceSelector, ns), matches(byObject.namespaceSelector, ns)]).toEqual([optedIn, !optedIn]);
+      expect([matches(byNamespace.namespaceSelector, ns), matches(byObject.namespaceSelector, ns)]).toEqual([
+        optedIn,
+        !optedIn,
+      ]);
       for (const excluded of [...PROTECTED_NAMESPACES, NAMESPACE]) {
-        for (const w of [byNamespace, byObject]) expect(matches(w.namespaceSelector, nsLabels(excluded, optedIn)), `${w.name} ${excluded}`).toBe(false);
+        for (const w of [byNamespace, byObject])
+          expect(matches(w.namespaceSelector, nsLabels(excluded, optedIn)), `${w.name} ${excluded}`).toBe(false);
       }
     }
     const injectorLabels = podTemplate(objects).metadata.labels;
@@ -93,12 +111,30 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     expect(matches(byNamespace.objectSelector, { app: 'agent' })).toBe(true);
   });
 
-  it('runs with the injected sidecar\'s hardened securityContext, never as root', async () => {
+  it("runs with the injected sidecar's hardened securityContext, never as root", async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
-    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: undefined });
+    const sidecar = sidecarContainer({
+      ...goldenConfig(),
+      image: 'x',
+      imagePullPolicy: 'IfNotPresent',
+      upstream: 'http://x',
+      credentialSource: 'client-first',
+      native: true,
+      secrets: [],
+      port: 8787,
+      adminPort: 9464,
+      cpuRequest: '10m',
+      cpuLimit: undefined,
+      memoryRequest: '96Mi',
+      memoryLimit: '256Mi',
+      logLevel: 'info',
+      serviceAccountMask: undefined,
+    });
     expect(webhookContainer(objects)['securityContext']).toEqual(sidecar.securityContext);
     const testPod = find(objects, 'Pod');
-    expect(get<{ securityContext: unknown }[]>(testPod, 'spec.containers')[0]?.securityContext).toEqual(sidecar.securityContext);
+    expect(get<{ securityContext: unknown }[]>(testPod, 'spec.containers')[0]?.securityContext).toEqual(
+      sidecar.securityContext,
+    );
     expect(get(podTemplate(objects), 'spec.securityContext')).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
   });
 
@@ -106,9 +142,15 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
     const testPod = find(objects, 'Pod');
     expect(testPod.metadata.annotations?.['helm.sh/hook']).toBe('test');
-    expect(matches({ matchLabels: get(find(objects, 'Service'), 'spec.selector') }, testPod.metadata.labels ?? {})).toBe(false);
-    expect(matches(get(find(objects, 'PodDisruptionBudget'), 'spec.selector'), testPod.metadata.labels ?? {})).toBe(false);
-    expect(matches(get(find(objects, 'PodDisruptionBudget'), 'spec.selector'), podTemplate(objects).metadata.labels)).toBe(true);
+    expect(
+      matches({ matchLabels: get(find(objects, 'Service'), 'spec.selector') }, testPod.metadata.labels ?? {}),
+    ).toBe(false);
+    expect(matches(get(find(objects, 'PodDisruptionBudget'), 'spec.selector'), testPod.metadata.labels ?? {})).toBe(
+      false,
+    );
+    expect(
+      matches(get(find(objects, 'PodDisruptionBudget'), 'spec.selector'), podTemplate(objects).metadata.labels),
+    ).toBe(true);
   });
 });
 
@@ -129,7 +171,12 @@ describe('certificate modes', () => {
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
     expect(get<Rule[]>(find(objects, 'ClusterRole'), 'rules')).toEqual([
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [mwc.metadata.name], verbs: ['get', 'patch'] },
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['mutatingwebhookconfigurations'],
+        resourceNames: [mwc.metadata.name],
+        verbs: ['get', 'patch'],
+      },
     ]);
     const sa = find(objects, 'ServiceAccount').metadata.name;
     for (const b of [...findAll(objects, 'RoleBinding'), ...findAll(objects, 'ClusterRoleBinding')]) {
@@ -138,34 +185,63 @@ describe('certificate modes', () => {
     expect(get(podTemplate(objects), 'spec.automountServiceAccountToken')).toBe(true);
   });
 
-  it('cert-manager: the mounted Secret is the Certificate\'s, it names the Service, and the cainjector points at it', async () => {
+  it("cert-manager: the mounted Secret is the Certificate's, it names the Service, and the cainjector points at it", async () => {
     const objects = await renderChart(['-f', ciValuesPath('cert-manager-values.yaml')]);
     const service = find(objects, 'Service').metadata.name;
     const cert = find(objects, 'Certificate', (o) => o.metadata.name === service);
     expect(get<string[]>(cert, 'spec.dnsNames')).toContain(`${service}.${NAMESPACE}.svc`);
-    expect(get<string[]>(podTemplate(objects), 'spec.volumes')).toEqual([{ name: 'tls', secret: { secretName: get(cert, 'spec.secretName'), defaultMode: 0o440 } }]);
-    expect(find(objects, 'MutatingWebhookConfiguration').metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(`${NAMESPACE}/${cert.metadata.name}`);
+    expect(get<string[]>(podTemplate(objects), 'spec.volumes')).toEqual([
+      { name: 'tls', secret: { secretName: get(cert, 'spec.secretName'), defaultMode: 0o440 } },
+    ]);
+    expect(find(objects, 'MutatingWebhookConfiguration').metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(
+      `${NAMESPACE}/${cert.metadata.name}`,
+    );
     const issuer = get<{ name: string }>(cert, 'spec.issuerRef').name;
-    expect(get(find(objects, 'Issuer', (o) => o.metadata.name === issuer), 'spec.ca.secretName')).toBe(get(find(objects, 'Certificate', (o) => o.metadata.name !== service), 'spec.secretName'));
+    expect(
+      get(
+        find(objects, 'Issuer', (o) => o.metadata.name === issuer),
+        'spec.ca.secretName',
+      ),
+    ).toBe(
+      get(
+        find(objects, 'Certificate', (o) => o.metadata.name !== service),
+        'spec.secretName',
+      ),
+    );
     expect(findAll(objects, 'Role')).toEqual([]);
     expect(get(podTemplate(objects), 'spec.automountServiceAccountToken')).toBe(false);
     const { webhook } = loadWebhookConfig(resolvedEnv(webhookContainer(objects).env), []);
     expect(webhook.tlsCertFile).toBe('/etc/auth-shim/tls/tls.crt');
   });
 
-  it('provided: the user\'s Secret is mounted and the user\'s CA is the caBundle', async () => {
+  it("provided: the user's Secret is mounted and the user's CA is the caBundle", async () => {
     const objects = await renderChart(['-f', ciValuesPath('provided-values.yaml')]);
-    expect(get<{ secret: { secretName: string } }[]>(podTemplate(objects), 'spec.volumes')[0]?.secret.secretName).toBe('auth-shim-webhook-tls');
-    for (const w of get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks')) expect(w.clientConfig.caBundle).toMatch(/^LS0tLS1CRUdJTi/);
+    expect(get<{ secret: { secretName: string } }[]>(podTemplate(objects), 'spec.volumes')[0]?.secret.secretName).toBe(
+      'auth-shim-webhook-tls',
+    );
+    for (const w of get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks'))
+      expect(w.clientConfig.caBundle).toMatch(/^LS0tLS1CRUdJTi/);
     expect(findAll(objects, 'Certificate')).toEqual([]);
   });
 });
 
 describe('failurePolicy', () => {
   it('defaults to Fail for opted-in namespaces and is configurable per entry', async () => {
-    const byName = (objects: K8sObject[]) => Object.fromEntries(get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks').map((w) => [w.name, w.failurePolicy]));
+    const byName = (objects: K8sObject[]) =>
+      Object.fromEntries(
+        get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks').map((w) => [w.name, w.failurePolicy]),
+      );
     expect(byName(await renderChart())).toEqual({ 'namespace.auth-shim.io': 'Fail', 'object.auth-shim.io': 'Ignore' });
-    expect(byName(await renderChart(['--set', 'webhook.namespaceEnabled.failurePolicy=Ignore', '--set', 'webhook.annotated.failurePolicy=Fail']))).toEqual({ 'namespace.auth-shim.io': 'Ignore', 'object.auth-shim.io': 'Fail' });
+    expect(
+      byName(
+        await renderChart([
+          '--set',
+          'webhook.namespaceEnabled.failurePolicy=Ignore',
+          '--set',
+          'webhook.annotated.failurePolicy=Fail',
+        ]),
+      ),
+    ).toEqual({ 'namespace.auth-shim.io': 'Ignore', 'object.auth-shim.io': 'Fail' });
   });
 });
 
@@ -176,6 +252,8 @@ describe('availability', () => {
     expect(get(d, 'spec.replicas')).toBe(2);
     expect(get(d, 'spec.strategy.rollingUpdate.maxUnavailable')).toBe(0);
     expect(get(find(objects, 'PodDisruptionBudget'), 'spec.maxUnavailable')).toBe(1);
-    expect(get<{ topologyKey: string }[]>(podTemplate(objects), 'spec.topologySpreadConstraints').map((t) => t.topologyKey)).toEqual(['kubernetes.io/hostname']);
+    expect(
+      get<{ topologyKey: string }[]>(podTemplate(objects), 'spec.topologySpreadConstraints').map((t) => t.topologyKey),
+    ).toEqual(['kubernetes.io/hostname']);
   });
 });

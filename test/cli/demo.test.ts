@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO_LITELLM_KEY, DEMO_OAUTH_TOKEN } from '../../src/cli/demo.js';
+import { DEMO_LITELLM_KEY, DEMO_OAUTH_TOKEN } from '../../src/demo/claude-code-request.js';
 import { runCli } from '../helpers/child.js';
 
 describe('npm run demo (auth-shim demo)', () => {

@@ -18,7 +18,12 @@ afterEach(async () => {
 });
 
 function env(upstream: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { AUTH_SHIM_UPSTREAM_URL: upstream, AUTH_SHIM_LISTEN: '127.0.0.1:0', AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0', ...extra };
+  return {
+    AUTH_SHIM_UPSTREAM_URL: upstream,
+    AUTH_SHIM_LISTEN: '127.0.0.1:0',
+    AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
+    ...extra,
+  };
 }
 
 function refused(url: string): Promise<boolean> {
@@ -35,7 +40,11 @@ function refused(url: string): Promise<boolean> {
 
 describe('auth-shim proxy as a process', () => {
   it('bad configuration: every problem on stderr, exit 2, never listens', async () => {
-    shim = runCli(['proxy', '--bogus=1'], { AUTH_SHIM_UPSTREAM_URL: 'litellm:4000', AUTH_SHIM_LISTEN: '0.0.0.0:8787', AUTH_SHIM_CREDENTIAL_SOURCE: 'maybe' });
+    shim = runCli(['proxy', '--bogus=1'], {
+      AUTH_SHIM_UPSTREAM_URL: 'litellm:4000',
+      AUTH_SHIM_LISTEN: '0.0.0.0:8787',
+      AUTH_SHIM_CREDENTIAL_SOURCE: 'maybe',
+    });
     const { code } = await shim.exited;
     expect(code).toBe(2);
     const err = shim.stderr.join('');
@@ -72,7 +81,11 @@ describe('auth-shim proxy as a process', () => {
     const { url, admin } = await shim.listening;
     expect((await request(`${admin}/readyz`)).statusCode).toBe(200);
 
-    const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{"stream":true}' });
+    const res = await request(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH },
+      body: '{"stream":true}',
+    });
     const body: string[] = [];
     const reading = (async () => {
       for await (const c of res.body) body.push((c as Buffer).toString('utf8'));
@@ -83,7 +96,14 @@ describe('auth-shim proxy as a process', () => {
 
     shim.child.kill('SIGTERM');
     const deadline = Date.now() + 5000;
-    while ((await request(`${admin}/readyz`).then((r) => r.statusCode, () => 0)) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (
+      (await request(`${admin}/readyz`).then(
+        (r) => r.statusCode,
+        () => 0,
+      )) === 200 &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 10));
     expect(await request(`${admin}/readyz`).then((r) => r.statusCode)).toBe(503);
     expect(await refused(url)).toBe(true);
 
@@ -123,9 +143,21 @@ describe('auth-shim proxy as a process', () => {
     fake = await startFakeAnthropic();
     const dir = await mkdtemp(join(tmpdir(), 'auth-shim-cli-'));
     await writeFile(join(dir, 'k'), LITELLM_KEY);
-    shim = runCli(['proxy'], env(fake.url, { AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'k'), AUTH_SHIM_LOG_LEVEL: 'trace', AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth' }));
+    shim = runCli(
+      ['proxy'],
+      env(fake.url, {
+        AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'k'),
+        AUTH_SHIM_LOG_LEVEL: 'trace',
+        AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth',
+      }),
+    );
     const { url } = await shim.listening;
-    for (const headers of [{ 'x-api-key': OAUTH }, { authorization: `Bearer ${OAUTH}` }, { 'x-api-key': SECRETS[2] as string }, { 'x-litellm-api-key': LITELLM_KEY }]) {
+    for (const headers of [
+      { 'x-api-key': OAUTH },
+      { authorization: `Bearer ${OAUTH}` },
+      { 'x-api-key': SECRETS[2] as string },
+      { 'x-litellm-api-key': LITELLM_KEY },
+    ]) {
       await (await request(`${url}/v1/messages`, { method: 'POST', headers, body: '{}' })).body.text();
       await (await request(`${url}/key/generate`, { method: 'POST', headers, body: '{}' })).body.text();
     }

@@ -19,7 +19,16 @@ export const SHIM_IMAGE = 'localhost/auth-shim:e2e';
 export const AGENT_IMAGE = 'localhost/agent:e2e';
 
 /** Chart values that make it use the image built here (no registry can be reached). */
-export const LOCAL_IMAGE_VALUES = ['--set', 'image.repository=localhost/auth-shim', '--set', 'image.tag=e2e', '--set', 'image.pullPolicy=Never', '--set', 'sidecar.pullPolicy=Never'];
+export const LOCAL_IMAGE_VALUES = [
+  '--set',
+  'image.repository=localhost/auth-shim',
+  '--set',
+  'image.tag=e2e',
+  '--set',
+  'image.pullPolicy=Never',
+  '--set',
+  'sidecar.pullPolicy=Never',
+];
 
 /** The environment a developer's shell has after `npm run cluster -- up` (docs/KUBERNETES.md). */
 function shellEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -36,7 +45,11 @@ function shellEnv(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 export const kube: Kubectl = {
-  kubectl: (args, input) => run(join(BIN, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { env: shellEnv(), ...(input !== undefined ? { input } : {}) }),
+  kubectl: (args, input) =>
+    run(join(BIN, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], {
+      env: shellEnv(),
+      ...(input !== undefined ? { input } : {}),
+    }),
   async kubectlOk(args, input) {
     const r = await kube.kubectl(args, input);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -55,7 +68,10 @@ export async function helmOk(args: readonly string[]): Promise<string> {
  * on PATH and its kubeconfig in KUBECONFIG (what a reader's shell has). `env` fills the variables
  * the docs leave to the reader (`$NEW`, `$CLAUDE_OAUTH_TOKEN`).
  */
-export function sh(command: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function sh(
+  command: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return run('bash', ['-o', 'pipefail', '-c', command], { env: shellEnv(env), cwd: REPO_ROOT });
 }
 
@@ -74,7 +90,8 @@ export interface Background {
 }
 
 export function background(cmd: 'kubectl' | 'sh', args: readonly string[]): Background {
-  const [file, argv] = cmd === 'kubectl' ? [join(BIN, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args]] : ['bash', ['-c', ...args]];
+  const [file, argv] =
+    cmd === 'kubectl' ? [join(BIN, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args]] : ['bash', ['-c', ...args]];
   const child = spawn(file, argv, { env: shellEnv(), cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   let text = '';
   child.stdout.on('data', (c: Buffer) => (text += c.toString()));
@@ -97,14 +114,32 @@ export function background(cmd: 'kubectl' | 'sh', args: readonly string[]): Back
  */
 export async function requireCluster(): Promise<void> {
   const missing = [KUBECONFIG, join(BIN, 'kubectl'), join(BIN, 'helm')].filter((f) => !existsSync(f));
-  if (missing.length > 0) throw new Error(`no test cluster (${missing.join(', ')} missing): run \`npm run cluster -- up\` first (.ci/run does before \`npm test\`)`);
-  const r = await kube.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
-  if (r.code !== 0 || !r.stdout.includes('True')) throw new Error(`the test cluster is not up (kubectl get nodes: ${r.stdout}${r.stderr.trim()}): run \`npm run cluster -- up\``);
+  if (missing.length > 0)
+    throw new Error(
+      `no test cluster (${missing.join(', ')} missing): run \`npm run cluster -- up\` first (.ci/run does before \`npm test\`)`,
+    );
+  const r = await kube.kubectl([
+    'get',
+    'nodes',
+    '-o',
+    'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+  ]);
+  if (r.code !== 0 || !r.stdout.includes('True'))
+    throw new Error(
+      `the test cluster is not up (kubectl get nodes: ${r.stdout}${r.stderr.trim()}): run \`npm run cluster -- up\``,
+    );
 }
 
 /** The node's address on the pod bridge: host-side test servers listen there so pods reach them. */
 export async function nodeAddress(): Promise<string> {
-  const ip = (await kube.kubectlOk(['get', 'nodes', '-o', 'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}'])).trim();
+  const ip = (
+    await kube.kubectlOk([
+      'get',
+      'nodes',
+      '-o',
+      'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}',
+    ])
+  ).trim();
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) throw new Error(`the node has no InternalIP: ${JSON.stringify(ip)}`);
   return ip;
 }
@@ -116,7 +151,12 @@ export async function nodeAddress(): Promise<string> {
  */
 export function hostService(name: string, namespace: string, port: number, address: string, targetPort: number): Obj[] {
   return [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports: [{ name: 'http', port, targetPort, protocol: 'TCP' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace },
+      spec: { ports: [{ name: 'http', port, targetPort, protocol: 'TCP' }] },
+    },
     {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
@@ -135,9 +175,17 @@ export async function deleteNamespaces(...names: string[]): Promise<void> {
 }
 
 export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
-  await kube.kubectlOk(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }));
+  await kube.kubectlOk(
+    ['create', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }),
+  );
   // Pods need the `default` ServiceAccount, which the controller-manager adds a moment later.
-  await waitFor(`ServiceAccount default in ${name}`, async () => ((await kube.kubectl(['get', 'serviceaccount', 'default', '-n', name])).code === 0 ? true : undefined), 60_000, 500);
+  await waitFor(
+    `ServiceAccount default in ${name}`,
+    async () => ((await kube.kubectl(['get', 'serviceaccount', 'default', '-n', name])).code === 0 ? true : undefined),
+    60_000,
+    500,
+  );
 }
 
 /** Waits for `kubectl wait` conditions with a generous bound (a loaded 2-core machine). */
@@ -147,10 +195,21 @@ export async function kwait(args: readonly string[], timeoutS = 300): Promise<vo
 
 export async function podJson(namespace: string, selectorOrName: string): Promise<Obj> {
   const isSelector = selectorOrName.includes('=');
-  const o = JSON.parse(await kube.kubectlOk(['get', 'pods', '-n', namespace, ...(isSelector ? ['-l', selectorOrName] : [selectorOrName]), '-o', 'json'])) as Obj & { items?: Obj[] };
+  const o = JSON.parse(
+    await kube.kubectlOk([
+      'get',
+      'pods',
+      '-n',
+      namespace,
+      ...(isSelector ? ['-l', selectorOrName] : [selectorOrName]),
+      '-o',
+      'json',
+    ]),
+  ) as Obj & { items?: Obj[] };
   if (!isSelector) return o;
   const items = o.items ?? [];
-  if (items.length !== 1) throw new Error(`expected one pod for ${selectorOrName} in ${namespace}, found ${items.length}`);
+  if (items.length !== 1)
+    throw new Error(`expected one pod for ${selectorOrName} in ${namespace}, found ${items.length}`);
   return items[0] as Obj;
 }
 
@@ -167,8 +226,15 @@ export function podScript(name: string): string {
 export function docCommand(file: string, prefix: string): string {
   const text = readFileSync(join(REPO_ROOT, file), 'utf8');
   const blocks = [...text.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  const lines = blocks.flatMap((b) => b.replace(/\\\n\s*/g, '').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()));
-  const spans = [...text.replace(/```[\s\S]*?```/g, '').matchAll(/`([^`\n]+)`/g)].map((m) => (m[1] ?? '').replaceAll('\\|', '|').trim());
+  const lines = blocks.flatMap((b) =>
+    b
+      .replace(/\\\n\s*/g, '')
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim()),
+  );
+  const spans = [...text.replace(/```[\s\S]*?```/g, '').matchAll(/`([^`\n]+)`/g)].map((m) =>
+    (m[1] ?? '').replaceAll('\\|', '|').trim(),
+  );
   const hit = [...lines, ...spans].find((l) => l.startsWith(prefix));
   if (hit === undefined) throw new Error(`${file}: no shell command starting with ${JSON.stringify(prefix)}`);
   return hit;
@@ -177,7 +243,9 @@ export function docCommand(file: string, prefix: string): string {
 /** The first fenced block (of `lang`) of a doc that contains `marker`. */
 export function docBlock(file: string, marker: string, lang = 'yaml'): string {
   const text = readFileSync(join(REPO_ROOT, file), 'utf8');
-  const block = [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '').find((b) => b.includes(marker));
+  const block = [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))]
+    .map((m) => m[1] ?? '')
+    .find((b) => b.includes(marker));
   if (block === undefined) throw new Error(`${file}: no ${lang} block containing ${JSON.stringify(marker)}`);
   return block;
 }

@@ -6,10 +6,26 @@ import { AGENT_IMAGE, background, kube, podScript, waitFor } from './_cluster.js
  * Standard, as deploy/agent's Deployment does: non-root numeric user, no privilege escalation, no
  * capabilities, RuntimeDefault seccomp, read-only root with emptyDir HOME and /tmp.
  */
-export const RESTRICTED_POD_SECURITY = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
-export const RESTRICTED_CONTAINER_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
-export const AGENT_VOLUMES = [{ name: 'home', emptyDir: {} }, { name: 'tmp', emptyDir: {} }];
-export const AGENT_MOUNTS = [{ name: 'home', mountPath: '/home/agent' }, { name: 'tmp', mountPath: '/tmp' }];
+export const RESTRICTED_POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  fsGroup: 1000,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+export const RESTRICTED_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+export const AGENT_VOLUMES = [
+  { name: 'home', emptyDir: {} },
+  { name: 'tmp', emptyDir: {} },
+];
+export const AGENT_MOUNTS = [
+  { name: 'home', mountPath: '/home/agent' },
+  { name: 'tmp', mountPath: '/tmp' },
+];
 /** What the e2e tests give the CLI: offline, no telemetry or update checks (facts §2). */
 export const CLAUDE_ENV = [
   { name: 'HOME', value: '/home/agent' },
@@ -74,16 +90,24 @@ export async function startRequestLoop(namespace: string, target: string): Promi
     await kube.kubectl(exec(['node', '-e', "require('fs').writeFileSync('/tmp/stop-loop','')"]));
     await Promise.race([loop.exited, new Promise((r) => setTimeout(r, 60_000))]);
     await loop.stop();
-    const line = loop.out().split('\n').find((l) => l.includes('"summary"'));
+    const line = loop
+      .out()
+      .split('\n')
+      .find((l) => l.includes('"summary"'));
     if (line === undefined) throw new Error(`the request loop printed no summary:\n${loop.out().slice(-2000)}`);
     const s = JSON.parse(line) as { ok: number; failed: number };
     return { ok: s.ok, failed: s.failed, output: loop.out().slice(-2000) };
   };
   try {
-    await waitFor('the first answer of the request loop', async () => {
-      if (loop.child.exitCode !== null) throw new Error(`the request loop exited: ${loop.out()}`);
-      return loop.out().includes('"first-ok"') ? true : undefined;
-    }, 300_000, 200);
+    await waitFor(
+      'the first answer of the request loop',
+      async () => {
+        if (loop.child.exitCode !== null) throw new Error(`the request loop exited: ${loop.out()}`);
+        return loop.out().includes('"first-ok"') ? true : undefined;
+      },
+      300_000,
+      200,
+    );
   } catch (err) {
     await loop.stop();
     throw err;

@@ -6,8 +6,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ChildShim } from '../helpers/child.js';
 import { PROTECTED_NAMESPACES } from '../../src/injector/mutate.js';
 import { GOLDEN_ENV } from '../injector/_helpers.js';
-import { createNamespace, DEFAULT_CONTROLLERS, freePort, issueTestCert, startControlPlane, type ControlPlane } from './cluster.js';
-import { apply, create, createOk, expectGoldenYaml, getJson, listening, normalise, notContained, stopChild, waitFor, type Obj } from './kube.js';
+import {
+  createNamespace,
+  DEFAULT_CONTROLLERS,
+  freePort,
+  issueTestCert,
+  startControlPlane,
+  type ControlPlane,
+} from './cluster.js';
+import {
+  apply,
+  create,
+  createOk,
+  expectGoldenYaml,
+  getJson,
+  listening,
+  normalise,
+  notContained,
+  stopChild,
+  waitFor,
+  type Obj,
+} from './kube.js';
 
 // Real admission: kube-apiserver calls a locally running `auth-shim webhook` over TLS
 // (`clientConfig.url`, since there is no Service network here) and then defaults, validates
@@ -65,14 +84,25 @@ function webhookConfiguration(name: string, opts: { failurePolicy?: FailurePolic
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name },
-    webhooks: [entry('namespace.auth-shim.io', '/mutate/namespace-enabled', 'In'), entry('object.auth-shim.io', '/mutate', 'NotIn')],
+    webhooks: [
+      entry('namespace.auth-shim.io', '/mutate/namespace-enabled', 'In'),
+      entry('object.auth-shim.io', '/mutate', 'NotIn'),
+    ],
   };
 }
 
-const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/enforce-version': 'latest',
+};
 
 /** An agent that passes the restricted Pod Security Standard on its own. */
-function agentPod(name: string, namespace: string, annotations: Record<string, string> = {}, restartPolicy = 'Always'): Obj {
+function agentPod(
+  name: string,
+  namespace: string,
+  annotations: Record<string, string> = {},
+  restartPolicy = 'Always',
+): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -84,13 +114,20 @@ function agentPod(name: string, namespace: string, annotations: Record<string, s
 function agentSpec(): Record<string, unknown> {
   return {
     securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-    containers: [{ name: 'agent', image: 'ghcr.io/example/agent:1.0', args: ['claude', '-p', 'hello'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    containers: [
+      {
+        name: 'agent',
+        image: 'ghcr.io/example/agent:1.0',
+        args: ['claude', '-p', 'hello'],
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      },
+    ],
   };
 }
 
 type Container = { name: string; restartPolicy?: string; volumeMounts?: Array<{ name: string; mountPath: string }> };
-const initContainers = (pod: Obj) => ((pod.spec?.['initContainers'] ?? []) as Container[]);
-const containers = (pod: Obj) => ((pod.spec?.['containers'] ?? []) as Container[]);
+const initContainers = (pod: Obj) => (pod.spec?.['initContainers'] ?? []) as Container[];
+const containers = (pod: Obj) => (pod.spec?.['containers'] ?? []) as Container[];
 const sidecars = (pod: Obj) => [...initContainers(pod), ...containers(pod)].filter((c) => c.name === SIDECAR);
 
 beforeAll(async () => {
@@ -128,7 +165,10 @@ const goldenCases: GoldenCase[] = await Promise.all(
     .map(async (f) => {
       const name = f.replace(/\.in\.json$/, '');
       const input = JSON.parse(await readFile(join(INJECTOR_GOLDEN, f), 'utf8')) as { request: GoldenCase['request'] };
-      const out = JSON.parse(await readFile(join(INJECTOR_GOLDEN, `${name}.out.json`), 'utf8')) as Pick<GoldenCase, 'response' | 'patch'>;
+      const out = JSON.parse(await readFile(join(INJECTOR_GOLDEN, `${name}.out.json`), 'utf8')) as Pick<
+        GoldenCase,
+        'response' | 'patch'
+      >;
       return { name, request: input.request, response: out.response, patch: out.patch };
     }),
 );
@@ -136,10 +176,15 @@ const podCreates = goldenCases.filter((c) => c.request.operation === 'CREATE' &&
 
 /** Namespaces the API server never sends to the webhook (the selectors exclude them). */
 
-describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apiserver', () => {
+describe("the injector's golden AdmissionReviews, admitted by a real kube-apiserver", () => {
   it('covers every CREATE-Pod golden case (the others are tested below: UPDATE, non-Pod)', () => {
     expect(podCreates.length).toBeGreaterThanOrEqual(20);
-    expect(goldenCases.filter((c) => !podCreates.includes(c)).map((c) => c.name).sort()).toEqual(['non-pod-object', 'update-operation']);
+    expect(
+      goldenCases
+        .filter((c) => !podCreates.includes(c))
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(['non-pod-object', 'update-operation']);
   });
 
   it.each(podCreates.map((c) => [c.name, c] as const))('%s', async (name, c) => {
@@ -167,11 +212,22 @@ describe('the injector\'s golden AdmissionReviews, admitted by a real kube-apise
       for (const w of c.response.warnings ?? []) expect(r.warnings).toContain(w);
     }
 
-    const expected = (c.patch === null || EXCLUDED.has(namespace) ? c.request.object : jsonpatch.applyPatch(structuredClone(c.request.object), c.patch, true, false).newDocument) as Obj;
+    const expected = (
+      c.patch === null || EXCLUDED.has(namespace)
+        ? c.request.object
+        : jsonpatch.applyPatch(structuredClone(c.request.object), c.patch, true, false).newDocument
+    ) as Obj;
     // Everything the injector wrote is stored as written; the API server only adds defaults
     // (and the ServiceAccount token volume, which its own admission plugin adds).
     expect(notContained(expected.spec, stored.spec, TOKEN_VOLUME, '/spec')).toEqual([]);
-    expect(notContained(expected.metadata?.['annotations'] ?? {}, stored.metadata?.['annotations'] ?? {}, () => false, '/metadata/annotations')).toEqual([]);
+    expect(
+      notContained(
+        expected.metadata?.['annotations'] ?? {},
+        stored.metadata?.['annotations'] ?? {},
+        () => false,
+        '/metadata/annotations',
+      ),
+    ).toEqual([]);
     const injected = c.patch !== null && !EXCLUDED.has(namespace);
     expect(sidecars(stored).length).toBe(injected || sidecars(c.request.object).length > 0 ? 1 : 0);
   });
@@ -187,7 +243,9 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
     const mounts = (c: Container | undefined) => c?.volumeMounts ?? [];
     const sidecarMounts = mounts(initContainers(stored)[0]);
     expect(sidecarMounts.filter((m) => TOKEN_VOLUME(m.name))).toEqual([]);
-    expect(sidecarMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')?.name).toBe('auth-shim-no-api-token');
+    expect(sidecarMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')?.name).toBe(
+      'auth-shim-no-api-token',
+    );
     expect(mounts(containers(stored)[0]).filter((m) => TOKEN_VOLUME(m.name))).toHaveLength(1);
     await expectGoldenYaml(join(GOLDEN, 'pod-annotated-restricted.yaml'), normalise(stored));
   });
@@ -206,60 +264,116 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
     expect(no.warnings).toContain('auth-shim: not injected: auth-shim.io/inject is "false"');
   });
 
-  it('a Deployment\'s pods, created by the ReplicaSet controller, get the sidecar', async () => {
-    await apply(cp, [{
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'agent', namespace: 'restricted' },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'agent-deploy' } },
-        template: { metadata: { labels: { app: 'agent-deploy' }, annotations: { 'auth-shim.io/inject': 'true' } }, spec: agentSpec() },
+  it("a Deployment's pods, created by the ReplicaSet controller, get the sidecar", async () => {
+    await apply(cp, [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'agent', namespace: 'restricted' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'agent-deploy' } },
+          template: {
+            metadata: { labels: { app: 'agent-deploy' }, annotations: { 'auth-shim.io/inject': 'true' } },
+            spec: agentSpec(),
+          },
+        },
       },
-    }]);
-    const pod = await waitFor('a pod of Deployment agent', async () => ((await getJson(cp, ['pods', '-n', 'restricted', '-l', 'app=agent-deploy'])).items as Obj[] | undefined)?.[0]);
+    ]);
+    const pod = await waitFor(
+      'a pod of Deployment agent',
+      async () =>
+        ((await getJson(cp, ['pods', '-n', 'restricted', '-l', 'app=agent-deploy'])).items as Obj[] | undefined)?.[0],
+    );
     expect(initContainers(pod)[0]).toMatchObject({ name: SIDECAR, restartPolicy: 'Always' });
     await expectGoldenYaml(join(GOLDEN, 'pod-of-deployment.yaml'), normalise(pod));
   });
 
-  it('a Job\'s pod gets the native sidecar, accepted in a restartPolicy: Never pod', async () => {
-    await apply(cp, [{
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: { name: 'agent-run', namespace: 'restricted' },
-      spec: {
-        backoffLimit: 0,
-        template: { metadata: { labels: { app: 'agent-job' }, annotations: { 'auth-shim.io/inject': 'true' } }, spec: { restartPolicy: 'Never', ...agentSpec() } },
+  it("a Job's pod gets the native sidecar, accepted in a restartPolicy: Never pod", async () => {
+    await apply(cp, [
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'agent-run', namespace: 'restricted' },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            metadata: { labels: { app: 'agent-job' }, annotations: { 'auth-shim.io/inject': 'true' } },
+            spec: { restartPolicy: 'Never', ...agentSpec() },
+          },
+        },
       },
-    }]);
-    const pod = await waitFor('the pod of Job agent-run', async () => ((await getJson(cp, ['pods', '-n', 'restricted', '-l', 'app=agent-job'])).items as Obj[] | undefined)?.[0]);
+    ]);
+    const pod = await waitFor(
+      'the pod of Job agent-run',
+      async () =>
+        ((await getJson(cp, ['pods', '-n', 'restricted', '-l', 'app=agent-job'])).items as Obj[] | undefined)?.[0],
+    );
     expect(initContainers(pod)[0]).toMatchObject({ name: SIDECAR, restartPolicy: 'Always' });
     await expectGoldenYaml(join(GOLDEN, 'pod-of-job.yaml'), normalise(pod));
   });
 
   it('a classic sidecar in a Job-style pod is injected with a warning the author sees', async () => {
-    const r = await create(cp, agentPod('classic', 'ai', { 'auth-shim.io/inject': 'true', 'auth-shim.io/native-sidecar': 'false' }, 'Never'));
+    const r = await create(
+      cp,
+      agentPod('classic', 'ai', { 'auth-shim.io/inject': 'true', 'auth-shim.io/native-sidecar': 'false' }, 'Never'),
+    );
     expect(r.stored !== undefined && containers(r.stored).map((c) => c.name)).toEqual(['agent', SIDECAR]);
     expect(r.warnings.join('\n')).toMatch(/classic sidecar in a pod with restartPolicy Never/);
   });
 });
 
 describe('namespace policies the sidecar must live with', () => {
-  it('a LimitRange\'s defaults apply to the sidecar too (in-tree admission runs again after the webhook)', async () => {
+  it("a LimitRange's defaults apply to the sidecar too (in-tree admission runs again after the webhook)", async () => {
     await createNamespace(cp, 'limited');
-    await apply(cp, [{ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'defaults', namespace: 'limited' }, spec: { limits: [{ type: 'Container', default: { cpu: '1', memory: '512Mi' }, defaultRequest: { cpu: '50m', memory: '64Mi' } }] } }]);
+    await apply(cp, [
+      {
+        apiVersion: 'v1',
+        kind: 'LimitRange',
+        metadata: { name: 'defaults', namespace: 'limited' },
+        spec: {
+          limits: [
+            {
+              type: 'Container',
+              default: { cpu: '1', memory: '512Mi' },
+              defaultRequest: { cpu: '50m', memory: '64Mi' },
+            },
+          ],
+        },
+      },
+    ]);
     const pod = await createOk(cp, agentPod('limited', 'limited', { 'auth-shim.io/inject': 'true' }));
-    const sidecar = initContainers(pod)[0] as Container & { resources: { limits: Record<string, string>; requests: Record<string, string> } };
+    const sidecar = initContainers(pod)[0] as Container & {
+      resources: { limits: Record<string, string>; requests: Record<string, string> };
+    };
     // The injector's own values win where it set them; the namespace default fills the CPU limit it leaves out.
-    expect(sidecar.resources).toEqual({ limits: { cpu: '1', memory: '256Mi' }, requests: { cpu: '10m', memory: '96Mi' } });
+    expect(sidecar.resources).toEqual({
+      limits: { cpu: '1', memory: '256Mi' },
+      requests: { cpu: '10m', memory: '96Mi' },
+    });
   });
 
   it('a ResourceQuota on limits.cpu refuses injected pods unless the sidecar has a CPU limit', async () => {
     await createNamespace(cp, 'quota');
-    await apply(cp, [{ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'quota' }, spec: { hard: { 'limits.cpu': '4', 'limits.memory': '4Gi', 'requests.cpu': '2', 'requests.memory': '2Gi' } } }]);
-    await waitFor('quota status', async () => ((await getJson(cp, ['resourcequota', 'compute', '-n', 'quota'])).status as { hard?: unknown } | undefined)?.hard);
+    await apply(cp, [
+      {
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        metadata: { name: 'compute', namespace: 'quota' },
+        spec: { hard: { 'limits.cpu': '4', 'limits.memory': '4Gi', 'requests.cpu': '2', 'requests.memory': '2Gi' } },
+      },
+    ]);
+    await waitFor(
+      'quota status',
+      async () =>
+        ((await getJson(cp, ['resourcequota', 'compute', '-n', 'quota'])).status as { hard?: unknown } | undefined)
+          ?.hard,
+    );
     const agent = agentPod('quota', 'quota', { 'auth-shim.io/inject': 'true' });
-    (agent.spec?.['containers'] as Array<Record<string, unknown>>)[0]!['resources'] = { limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '100m', memory: '128Mi' } };
+    (agent.spec?.['containers'] as Array<Record<string, unknown>>)[0]!['resources'] = {
+      limits: { cpu: '1', memory: '1Gi' },
+      requests: { cpu: '100m', memory: '128Mi' },
+    };
     const r = await create(cp, agent);
     // AUTH_SHIM_SIDECAR_CPU_LIMIT is unset by default (no CPU limit on a streaming proxy), so a
     // namespace whose quota covers limits.cpu needs it set, or a LimitRange default.
@@ -270,17 +384,53 @@ describe('namespace policies the sidecar must live with', () => {
 
 describe('auth-shim inject output is accepted by the API server', () => {
   it('every workload kind it injects, with --all, passes kubectl apply --dry-run=server', async () => {
-    const template = { metadata: { labels: { app: 'w' } }, spec: { containers: [{ name: 'agent', image: 'ghcr.io/example/agent:1.0' }] } };
-    const jobTemplate = { metadata: { labels: { app: 'w' } }, spec: { restartPolicy: 'Never', containers: [{ name: 'agent', image: 'ghcr.io/example/agent:1.0' }] } };
+    const template = {
+      metadata: { labels: { app: 'w' } },
+      spec: { containers: [{ name: 'agent', image: 'ghcr.io/example/agent:1.0' }] },
+    };
+    const jobTemplate = {
+      metadata: { labels: { app: 'w' } },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'agent', image: 'ghcr.io/example/agent:1.0' }] },
+    };
     const selector = { matchLabels: { app: 'w' } };
     const docs = [
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'w-pod', namespace: 'ai' }, spec: template.spec },
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'w-deploy', namespace: 'ai' }, spec: { selector, template } },
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'w-sts', namespace: 'ai' }, spec: { selector, serviceName: 'w', template } },
-      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'w-ds', namespace: 'ai' }, spec: { selector, template } },
-      { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'w-rs', namespace: 'ai' }, spec: { selector, template } },
-      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'w-job', namespace: 'ai' }, spec: { template: jobTemplate } },
-      { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'w-cron', namespace: 'ai' }, spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: jobTemplate } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'w-deploy', namespace: 'ai' },
+        spec: { selector, template },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'w-sts', namespace: 'ai' },
+        spec: { selector, serviceName: 'w', template },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'w-ds', namespace: 'ai' },
+        spec: { selector, template },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: { name: 'w-rs', namespace: 'ai' },
+        spec: { selector, template },
+      },
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'w-job', namespace: 'ai' },
+        spec: { template: jobTemplate },
+      },
+      {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'w-cron', namespace: 'ai' },
+        spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: jobTemplate } } },
+      },
     ];
     const file = join(cp.dir, 'workloads.yaml');
     await writeFile(file, docs.map((d) => stringify(d)).join('---\n'));
@@ -324,10 +474,21 @@ describe('updates never inject twice', () => {
   });
 
   it('a Deployment rollout gives the new pods one sidecar each', async () => {
-    await cp.kubectlOk(['patch', 'deployment', 'agent', '-n', 'restricted', '--type=merge', '-p', JSON.stringify({ spec: { template: { metadata: { annotations: { rollout: '2' } } } } })]);
+    await cp.kubectlOk([
+      'patch',
+      'deployment',
+      'agent',
+      '-n',
+      'restricted',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { template: { metadata: { annotations: { rollout: '2' } } } } }),
+    ]);
     const pods = await waitFor('a pod of the new ReplicaSet', async () => {
       const items = ((await getJson(cp, ['pods', '-n', 'restricted', '-l', 'app=agent-deploy'])).items ?? []) as Obj[];
-      return items.some((p) => (p.metadata?.['annotations'] as Record<string, string>)['rollout'] === '2') ? items : undefined;
+      return items.some((p) => (p.metadata?.['annotations'] as Record<string, string>)['rollout'] === '2')
+        ? items
+        : undefined;
     });
     for (const p of pods) expect(sidecars(p).length).toBe(1);
   });
@@ -394,17 +555,65 @@ describe('auto certificate mode against the real API server', () => {
     // A Service the API server can resolve without a Service network: for ExternalName it dials
     // <externalName>:<port> and still verifies the certificate as <service>.<namespace>.svc,
     // exactly the name auto mode issues it for.
-    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'auth-shim-webhook', namespace: NS }, spec: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: autoPort, protocol: 'TCP' }] } };
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'auth-shim-webhook', namespace: NS },
+      spec: {
+        type: 'ExternalName',
+        externalName: 'localhost',
+        ports: [{ name: 'https', port: autoPort, protocol: 'TCP' }],
+      },
+    };
     const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'auth-shim', namespace: NS } };
     // docs/INJECTION.md and charts/auth-shim/templates/rbac.yaml: get/update on the one Secret,
     // create on Secrets (create cannot be limited by name), get/patch on the one configuration.
-    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'auth-shim-tls', namespace: NS }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['auth-shim-webhook-tls'], verbs: ['get', 'update'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['create'] }] };
-    const rb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'auth-shim-tls', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'auth-shim-tls' }, subjects: [{ kind: 'ServiceAccount', name: 'auth-shim', namespace: NS }] };
-    const cr = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'auth-shim-ca-bundle' }, rules: [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['auth-shim'], verbs: ['get', 'patch'] }] };
-    const crb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'auth-shim-ca-bundle' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'auth-shim-ca-bundle' }, subjects: [{ kind: 'ServiceAccount', name: 'auth-shim', namespace: NS }] };
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'auth-shim-tls', namespace: NS },
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], resourceNames: ['auth-shim-webhook-tls'], verbs: ['get', 'update'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      ],
+    };
+    const rb = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'auth-shim-tls', namespace: NS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'auth-shim-tls' },
+      subjects: [{ kind: 'ServiceAccount', name: 'auth-shim', namespace: NS }],
+    };
+    const cr = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'auth-shim-ca-bundle' },
+      rules: [
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          resourceNames: ['auth-shim'],
+          verbs: ['get', 'patch'],
+        },
+      ],
+    };
+    const crb = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'auth-shim-ca-bundle' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'auth-shim-ca-bundle' },
+      subjects: [{ kind: 'ServiceAccount', name: 'auth-shim', namespace: NS }],
+    };
     const mwc = webhookConfiguration('auth-shim') as { webhooks: Array<{ clientConfig: unknown }> };
     for (const [i, w] of mwc.webhooks.entries()) {
-      w.clientConfig = { service: { name: 'auth-shim-webhook', namespace: NS, port: autoPort, path: i === 0 ? '/mutate/namespace-enabled' : '/mutate' } };
+      w.clientConfig = {
+        service: {
+          name: 'auth-shim-webhook',
+          namespace: NS,
+          port: autoPort,
+          path: i === 0 ? '/mutate/namespace-enabled' : '/mutate',
+        },
+      };
     }
     await cp.kubectlOk(['delete', 'mutatingwebhookconfiguration', 'auth-shim']);
     await apply(cp, [service, sa, role, rb, cr, crb, mwc]);

@@ -25,7 +25,8 @@ const BUILD_SCRIPT = join(HERE, 'build-apiserver.sh');
 export function kubernetesVersion(): string {
   const mod = readFileSync(join(HERE, 'apiserver', 'go.mod'), 'utf8');
   const m = /^\s*k8s\.io\/kubernetes (v1\.\d+\.\d+)/m.exec(mod);
-  if (m?.[1] === undefined) throw new Error('test/controlplane/apiserver/go.mod does not require k8s.io/kubernetes v1.x');
+  if (m?.[1] === undefined)
+    throw new Error('test/controlplane/apiserver/go.mod does not require k8s.io/kubernetes v1.x');
   return m[1];
 }
 
@@ -34,7 +35,10 @@ export function kubernetesVersion(): string {
  * default as build-apiserver.sh.
  */
 export function cacheDir(): string {
-  return process.env['AUTH_SHIM_CONTROLPLANE_CACHE'] ?? join(process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'), 'controlplane');
+  return (
+    process.env['AUTH_SHIM_CONTROLPLANE_CACHE'] ??
+    join(process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'), 'controlplane')
+  );
 }
 
 /**
@@ -54,13 +58,21 @@ export function apiserverBinary(): string {
 
 /** kube-controller-manager, built next to the API server (Deployments and Jobs need their controllers). */
 export function controllerManagerBinary(): string {
-  return apiserverBinary().replace(/kube-apiserver(-v[^/]*)?$/, (_m, v: string | undefined) => `kube-controller-manager${v ?? ''}`);
+  return apiserverBinary().replace(
+    /kube-apiserver(-v[^/]*)?$/,
+    (_m, v: string | undefined) => `kube-controller-manager${v ?? ''}`,
+  );
 }
 
 export function etcdBinary(): string {
-  const candidates = [process.env['ETCD'], '/usr/bin/etcd', '/usr/local/bin/etcd'].filter((p): p is string => p !== undefined);
+  const candidates = [process.env['ETCD'], '/usr/bin/etcd', '/usr/local/bin/etcd'].filter(
+    (p): p is string => p !== undefined,
+  );
   const bin = candidates.find((p) => existsSync(p));
-  if (bin === undefined) throw new Error('etcd is not installed: `bash test/controlplane/prepare.sh` (Debian `etcd-server`), or set ETCD=/path/to/etcd');
+  if (bin === undefined)
+    throw new Error(
+      'etcd is not installed: `bash test/controlplane/prepare.sh` (Debian `etcd-server`), or set ETCD=/path/to/etcd',
+    );
   return bin;
 }
 
@@ -70,18 +82,30 @@ export async function freePort(): Promise<number> {
     s.on('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr !== null ? resolvePort(addr.port) : reject(new Error('no port'))));
+      s.close(() =>
+        typeof addr === 'object' && addr !== null ? resolvePort(addr.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
-export function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    const child = execFile(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1;
-      if (code === -1 && err !== null) reject(err);
-      else resolveRun({ code, stdout, stderr });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code =
+          err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
+        if (code === -1 && err !== null) reject(err);
+        else resolveRun({ code, stdout, stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -95,8 +119,30 @@ async function openssl(args: readonly string[], cwd: string): Promise<void> {
  * A CA, an API server certificate (for 127.0.0.1/localhost unless `apiserverSans` says otherwise),
  * a service-account key pair, and the admin's token in `tokens.csv`.
  */
-export async function makeCredentials(dir: string, apiserverSans: readonly string[] = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes.default.svc']): Promise<{ token: string }> {
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=auth-shim-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt'], dir);
+export async function makeCredentials(
+  dir: string,
+  apiserverSans: readonly string[] = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes.default.svc'],
+): Promise<{ token: string }> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=auth-shim-test-ca',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    ],
+    dir,
+  );
   await issueTestCert(dir, 'apiserver', apiserverSans);
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await writeFile(join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -111,24 +157,74 @@ export async function makeCredentials(dir: string, apiserverSans: readonly strin
  * Issues `<name>.crt`/`<name>.key` in `dir`, signed by `dir/ca.crt`: a serving certificate for the
  * given subjectAltNames, or with `client` a client certificate for `subject` (e.g. `/CN=x/O=system:masters`).
  */
-export async function issueTestCert(dir: string, name: string, sans: readonly string[], client?: { subject: string }): Promise<{ cert: string; key: string }> {
-  const ext = client === undefined ? `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n` : 'extendedKeyUsage=clientAuth\n';
-  await writeFile(join(dir, `${name}.ext`), `${ext}basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n`);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', client?.subject ?? `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-  await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
+export async function issueTestCert(
+  dir: string,
+  name: string,
+  sans: readonly string[],
+  client?: { subject: string },
+): Promise<{ cert: string; key: string }> {
+  const ext =
+    client === undefined
+      ? `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n`
+      : 'extendedKeyUsage=clientAuth\n';
+  await writeFile(
+    join(dir, `${name}.ext`),
+    `${ext}basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n`,
+  );
+  await openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      client?.subject ?? `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ],
+    dir,
+  );
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
 export function kubeconfigYaml(server: string, caFile: string, user: { token: string }, namespace = 'default'): string {
   // JSON is YAML; kubectl, helm and @kubernetes/client-node all read it.
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'auth-shim-test', cluster: { server, 'certificate-authority': caFile } }],
-    users: [{ name: 'user', user: { token: user.token } }],
-    contexts: [{ name: 'test', context: { cluster: 'auth-shim-test', user: 'user', namespace } }],
-    'current-context': 'test',
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'auth-shim-test', cluster: { server, 'certificate-authority': caFile } }],
+      users: [{ name: 'user', user: { token: user.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'auth-shim-test', user: 'user', namespace } }],
+      'current-context': 'test',
+    },
+    null,
+    2,
+  );
 }
 
 export interface Proc {
@@ -136,7 +232,13 @@ export interface Proc {
   readonly exited: Promise<void>;
 }
 
-export function startProc(bin: string, args: readonly string[], logFile: string, detached: boolean, env: NodeJS.ProcessEnv = process.env): Proc {
+export function startProc(
+  bin: string,
+  args: readonly string[],
+  logFile: string,
+  detached: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Proc {
   // Output goes to a file, not a pipe: a pipe nobody drains would stall the process, and the log is
   // what a developer reads when start-up fails.
   const fd = openSync(logFile, 'a');
@@ -165,10 +267,17 @@ export async function stopProc(p: Proc | undefined, graceMs = 10_000): Promise<v
 
 function get(url: string, caFile: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolveGet) => {
-    const req = httpsRequest(url, { ca: readFileSync(caFile), headers: { authorization: `Bearer ${token}` }, timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpsRequest(
+      url,
+      { ca: readFileSync(caFile), headers: { authorization: `Bearer ${token}` }, timeout: 2000, agent: false },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolveGet({ status: 0, body: err.message }));
     req.end();
@@ -214,7 +323,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const apiserver = apiserverBinary();
   const etcd = etcdBinary();
   const controllerManager = opts.controllers === undefined ? undefined : controllerManagerBinary();
-  if (controllerManager !== undefined && !existsSync(controllerManager)) throw new Error(`${controllerManager} is not built: run \`bash test/controlplane/prepare.sh\``);
+  if (controllerManager !== undefined && !existsSync(controllerManager))
+    throw new Error(`${controllerManager} is not built: run \`bash test/controlplane/prepare.sh\``);
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'auth-shim-controlplane-')));
   await mkdir(dir, { recursive: true });
   const detached = opts.detached ?? false;
@@ -227,17 +337,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   await writeFile(kubeconfig, kubeconfigYaml(server, caFile, { token }));
 
   const t0 = Date.now();
-  let etcdProc: Proc | undefined = startProc(etcd, [
-    '--name=auth-shim-test',
-    `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=auth-shim-test=http://127.0.0.1:${peerPort}`,
-    '--logger=zap',
-    '--log-level=warn',
-  ], join(dir, 'etcd.log'), detached);
+  let etcdProc: Proc | undefined = startProc(
+    etcd,
+    [
+      '--name=auth-shim-test',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=auth-shim-test=http://127.0.0.1:${peerPort}`,
+      '--logger=zap',
+      '--log-level=warn',
+    ],
+    join(dir, 'etcd.log'),
+    detached,
+  );
 
   const apiArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
@@ -273,7 +388,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       if (apiProc.child.exitCode !== null || apiProc.child.signalCode !== null || Date.now() > until) {
         const tail = (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
         await stopAll();
-        throw new Error(`kube-apiserver did not become ready (last /readyz: ${r.status} ${r.body.slice(0, 500)}); log tail:\n${tail}`);
+        throw new Error(
+          `kube-apiserver did not become ready (last /readyz: ${r.status} ${r.body.slice(0, 500)}); log tail:\n${tail}`,
+        );
       }
       await new Promise((r2) => setTimeout(r2, 200));
     }
@@ -291,32 +408,57 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   // A crashed or interrupted test run must not leave servers behind (the processes share no pipe
   // with us, so nothing else would end them).
   const onExit = () => {
-    for (const p of [kcmProc, apiProc, etcdProc]) if (p !== undefined && p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of [kcmProc, apiProc, etcdProc])
+      if (p !== undefined && p.child.exitCode === null) p.child.kill('SIGKILL');
   };
   if (!detached) process.once('exit', onExit);
 
   await startApiserver();
   const startMs = Date.now() - t0;
   if (controllerManager !== undefined && opts.controllers !== undefined) {
-    kcmProc = startProc(controllerManager, [
-      `--kubeconfig=${kubeconfig}`,
-      `--controllers=${opts.controllers.join(',')}`,
-      '--leader-elect=false',
-      // Its own HTTPS endpoint (metrics, healthz) is not needed; 0 turns it off.
-      '--secure-port=0',
-      '--use-service-account-credentials=false',
-      `--root-ca-file=${caFile}`,
-      `--service-account-private-key-file=${join(dir, 'sa.key')}`,
-      '--concurrent-deployment-syncs=2',
-      '--v=1',
-    ], join(dir, 'kube-controller-manager.log'), detached);
+    kcmProc = startProc(
+      controllerManager,
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--controllers=${opts.controllers.join(',')}`,
+        '--leader-elect=false',
+        // Its own HTTPS endpoint (metrics, healthz) is not needed; 0 turns it off.
+        '--secure-port=0',
+        '--use-service-account-credentials=false',
+        `--root-ca-file=${caFile}`,
+        `--service-account-private-key-file=${join(dir, 'sa.key')}`,
+        '--concurrent-deployment-syncs=2',
+        '--v=1',
+      ],
+      join(dir, 'kube-controller-manager.log'),
+      detached,
+    );
   }
 
   const kubectlEnv = { ...process.env, KUBECONFIG: kubeconfig };
-  const kubectl = (args: readonly string[], input?: string) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], { env: kubectlEnv, ...(input !== undefined ? { input } : {}) });
+  const kubectl = (args: readonly string[], input?: string) =>
+    run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+      env: kubectlEnv,
+      ...(input !== undefined ? { input } : {}),
+    });
 
   if (detached) {
-    await writeFile(join(dir, 'state.json'), JSON.stringify({ server, kubeconfig, pids: { apiserver: apiProc?.child.pid, etcd: etcdProc.child.pid, ...(kcmProc !== undefined ? { controllerManager: kcmProc.child.pid } : {}) } }, null, 2));
+    await writeFile(
+      join(dir, 'state.json'),
+      JSON.stringify(
+        {
+          server,
+          kubeconfig,
+          pids: {
+            apiserver: apiProc?.child.pid,
+            etcd: etcdProc.child.pid,
+            ...(kcmProc !== undefined ? { controllerManager: kcmProc.child.pid } : {}),
+          },
+        },
+        null,
+        2,
+      ),
+    );
   }
 
   return {
@@ -345,13 +487,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     async stop() {
       await stopAll();
       process.removeListener('exit', onExit);
-      if (opts.dir === undefined && process.env['AUTH_SHIM_KEEP_CONTROLPLANE'] !== '1') await rm(dir, { recursive: true, force: true });
+      if (opts.dir === undefined && process.env['AUTH_SHIM_KEEP_CONTROLPLANE'] !== '1')
+        await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
 /** Creates a namespace and its `default` ServiceAccount (the job of the controller-manager, absent here). */
-export async function createNamespace(cp: ControlPlane, name: string, labels: Record<string, string> = {}): Promise<void> {
+export async function createNamespace(
+  cp: ControlPlane,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
   const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
   const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } };
   await cp.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [ns] }));
@@ -380,7 +527,10 @@ async function cli(cmd: string | undefined): Promise<number> {
   }
   if (cmd === 'up') {
     if (existsSync(join(STATE_DIR, 'state.json'))) {
-      const s = JSON.parse(readFileSync(join(STATE_DIR, 'state.json'), 'utf8')) as { kubeconfig: string; pids: Record<string, number> };
+      const s = JSON.parse(readFileSync(join(STATE_DIR, 'state.json'), 'utf8')) as {
+        kubeconfig: string;
+        pids: Record<string, number>;
+      };
       if (Object.values(s.pids).every(alive)) {
         process.stdout.write(`${s.kubeconfig}\n`);
         return 0;
@@ -389,7 +539,9 @@ async function cli(cmd: string | undefined): Promise<number> {
     }
     await rm(STATE_DIR, { recursive: true, force: true });
     const cp = await startControlPlane({ detached: true, dir: STATE_DIR, controllers: DEFAULT_CONTROLLERS });
-    process.stderr.write(`control plane ready in ${cp.startMs} ms: ${cp.server} (logs in ${STATE_DIR}); stop it with \`node test/controlplane/cluster.ts down\`\n`);
+    process.stderr.write(
+      `control plane ready in ${cp.startMs} ms: ${cp.server} (logs in ${STATE_DIR}); stop it with \`node test/controlplane/cluster.ts down\`\n`,
+    );
     process.stdout.write(`${cp.kubeconfig}\n`);
     return 0;
   }

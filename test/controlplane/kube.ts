@@ -13,10 +13,19 @@ export type Kubectl = Pick<ControlPlane, 'kubectl' | 'kubectlOk'>;
 export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
 
 /** Creates (or dry-runs) an object; returns the object the API server stored and its warnings. */
-export async function create(cp: Kubectl, obj: unknown, extra: readonly string[] = []): Promise<{ code: number; stored?: Obj; stderr: string; warnings: string[] }> {
+export async function create(
+  cp: Kubectl,
+  obj: unknown,
+  extra: readonly string[] = [],
+): Promise<{ code: number; stored?: Obj; stderr: string; warnings: string[] }> {
   const r = await cp.kubectl(['create', '-f', '-', '-o', 'json', ...extra], JSON.stringify(obj));
-  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('Warning: ')).map((l) => l.slice('Warning: '.length));
-  return r.code === 0 ? { code: 0, stored: JSON.parse(r.stdout) as Obj, stderr: r.stderr, warnings } : { code: r.code, stderr: r.stderr, warnings };
+  const warnings = r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('Warning: '))
+    .map((l) => l.slice('Warning: '.length));
+  return r.code === 0
+    ? { code: 0, stored: JSON.parse(r.stdout) as Obj, stderr: r.stderr, warnings }
+    : { code: r.code, stderr: r.stderr, warnings };
 }
 
 export async function createOk(cp: Kubectl, obj: unknown, extra: readonly string[] = []): Promise<Obj> {
@@ -34,7 +43,12 @@ export async function apply(cp: Kubectl, objs: readonly unknown[]): Promise<void
 }
 
 /** Polls every `everyMs` until `fn` returns a value (not undefined) or the bound passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, boundMs = 20_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  boundMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + boundMs;
   for (;;) {
     const v = await fn();
@@ -76,7 +90,9 @@ export function normalise(obj: Obj): Obj {
 
 /** Compares with a YAML golden file (as data, not text), or rewrites it with UPDATE_GOLDEN=1. */
 export async function expectGoldenYaml(file: string, obj: unknown): Promise<void> {
-  await expectGolden(file, stringify(obj, { lineWidth: 0 }), (actual, expected) => expect(parse(actual)).toEqual(parse(expected)));
+  await expectGolden(file, stringify(obj, { lineWidth: 0 }), (actual, expected) =>
+    expect(parse(actual)).toEqual(parse(expected)),
+  );
 }
 
 /**
@@ -88,13 +104,25 @@ export async function expectGoldenYaml(file: string, obj: unknown): Promise<void
 export function notContained(expected: unknown, actual: unknown, ignore: (name: string) => boolean, at = ''): string[] {
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [`${at}: expected an array, stored ${JSON.stringify(actual)}`];
-    const kept = actual.filter((a) => !(typeof a === 'object' && a !== null && typeof (a as { name?: unknown }).name === 'string' && ignore((a as { name: string }).name)));
-    if (kept.length !== expected.length) return [`${at}: expected ${expected.length} items, stored ${kept.length}: ${JSON.stringify(kept).slice(0, 300)}`];
+    const kept = actual.filter(
+      (a) =>
+        !(
+          typeof a === 'object' &&
+          a !== null &&
+          typeof (a as { name?: unknown }).name === 'string' &&
+          ignore((a as { name: string }).name)
+        ),
+    );
+    if (kept.length !== expected.length)
+      return [`${at}: expected ${expected.length} items, stored ${kept.length}: ${JSON.stringify(kept).slice(0, 300)}`];
     return expected.flatMap((e, i) => notContained(e, kept[i], ignore, `${at}/${i}`));
   }
   if (typeof expected === 'object' && expected !== null) {
-    if (typeof actual !== 'object' || actual === null) return [`${at}: expected an object, stored ${JSON.stringify(actual)}`];
-    return Object.entries(expected).flatMap(([k, v]) => notContained(v, (actual as Record<string, unknown>)[k], ignore, `${at}/${k}`));
+    if (typeof actual !== 'object' || actual === null)
+      return [`${at}: expected an object, stored ${JSON.stringify(actual)}`];
+    return Object.entries(expected).flatMap(([k, v]) =>
+      notContained(v, (actual as Record<string, unknown>)[k], ignore, `${at}/${k}`),
+    );
   }
   return expected === actual ? [] : [`${at}: expected ${JSON.stringify(expected)}, stored ${JSON.stringify(actual)}`];
 }
@@ -123,7 +151,14 @@ export async function stopChild(s: ChildShim | undefined): Promise<void> {
  */
 export async function installPublishedCrds(cp: ControlPlane): Promise<string[]> {
   const files = publishedCrdFiles();
-  const out = await cp.kubectlOk(['apply', '--server-side', '--field-manager=auth-shim-test', ...files.flatMap((f) => ['-f', f]), '-o', 'name']);
+  const out = await cp.kubectlOk([
+    'apply',
+    '--server-side',
+    '--field-manager=auth-shim-test',
+    ...files.flatMap((f) => ['-f', f]),
+    '-o',
+    'name',
+  ]);
   const names = out.trim().split('\n');
   await cp.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
   return names;

@@ -38,7 +38,12 @@ async function serviceAccountKubeconfig(name: string, rules: unknown[]): Promise
 }
 
 function secretManifest(oauth: string, litellm = LITELLM_KEY): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET, namespace: NS }, stringData: { 'oauth-token': oauth, 'litellm-key': litellm } });
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: SECRET, namespace: NS },
+    stringData: { 'oauth-token': oauth, 'litellm-key': litellm },
+  });
 }
 
 async function startProxy(kubeconfig: string): Promise<ChildShim> {
@@ -61,9 +66,15 @@ async function startProxy(kubeconfig: string): Promise<ChildShim> {
 }
 
 async function usedToken(): Promise<string> {
-  const res = await request(`${shimUrls.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'placeholder', 'content-type': 'application/json' }, body: '{}' });
+  const res = await request(`${shimUrls.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': 'placeholder', 'content-type': 'application/json' },
+    body: '{}',
+  });
   await res.body.text();
-  return res.statusCode === 200 ? (fake.lastHeader('authorization') ?? '').slice('Bearer '.length) : `status ${res.statusCode}`;
+  return res.statusCode === 200
+    ? (fake.lastHeader('authorization') ?? '').slice('Bearer '.length)
+    : `status ${res.statusCode}`;
 }
 
 async function readyz(): Promise<{ status: number; body: string }> {
@@ -79,7 +90,9 @@ async function untilToken(want: string, boundMs: number, t0 = Date.now()): Promi
     if (last === want) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`the proxy still used ${last.startsWith('sk-') ? `…${last.slice(-3)}` : last} after ${boundMs} ms, not …${want.slice(-3)}`);
+  throw new Error(
+    `the proxy still used ${last.startsWith('sk-') ? `…${last.slice(-3)}` : last} after ${boundMs} ms, not …${want.slice(-3)}`,
+  );
 }
 
 /**

@@ -35,7 +35,11 @@ export function pinRows(file: string, min: number): string[][] {
 }
 
 export function publishedModules(): PublishedModule[] {
-  return pinRows(join(HERE, 'published.txt'), 3).map(([module, version, subdir]) => ({ module: module as string, version: version as string, subdir: subdir as string }));
+  return pinRows(join(HERE, 'published.txt'), 3).map(([module, version, subdir]) => ({
+    module: module as string,
+    version: version as string,
+    subdir: subdir as string,
+  }));
 }
 
 function crdsDir(): string {
@@ -50,21 +54,32 @@ export function publishedCrdFiles(): string[] {
   return publishedModules().flatMap(({ module, version }) => {
     const dir = join(crdsDir(), `${module}@${version}`);
     if (!existsSync(join(dir, '.complete'))) {
-      throw new Error(`the published CRDs of ${module}@${version} are not fetched (${dir}): run \`bash test/crds/fetch.sh\` (.ci/run does)`);
+      throw new Error(
+        `the published CRDs of ${module}@${version} are not fetched (${dir}): run \`bash test/crds/fetch.sh\` (.ci/run does)`,
+      );
     }
-    return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => join(dir, f));
   });
 }
 
 export interface Crd {
   metadata: { name: string };
-  spec: { group: string; names: { kind: string }; versions: Array<{ name: string; served: boolean; schema?: { openAPIV3Schema: Schema } }> };
+  spec: {
+    group: string;
+    names: { kind: string };
+    versions: Array<{ name: string; served: boolean; schema?: { openAPIV3Schema: Schema } }>;
+  };
 }
 type Schema = Record<string, unknown>;
 
 let loaded: Crd[] | undefined;
 export function publishedCrds(): Crd[] {
-  loaded ??= publishedCrdFiles().flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Crd | null)).filter((c): c is Crd => c !== null);
+  loaded ??= publishedCrdFiles()
+    .flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Crd | null))
+    .filter((c): c is Crd => c !== null);
   return loaded;
 }
 
@@ -81,8 +96,17 @@ function closeObjects(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(closeObjects);
   if (typeof schema !== 'object' || schema === null) return schema;
   const out: Schema = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, closeObjects(s)])) : closeObjects(v);
-  if (out['properties'] !== undefined && out['additionalProperties'] === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out['additionalProperties'] = false;
+  for (const [k, v] of Object.entries(schema))
+    out[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, closeObjects(s)]))
+        : closeObjects(v);
+  if (
+    out['properties'] !== undefined &&
+    out['additionalProperties'] === undefined &&
+    out['x-kubernetes-preserve-unknown-fields'] !== true
+  )
+    out['additionalProperties'] = false;
   return out;
 }
 
@@ -92,7 +116,9 @@ function closeObjects(schema: unknown): unknown {
 // `(?i)` (e.g. `^(?i)(abort|warn)?$`). It becomes the `i` flag for the whole pattern — at most more
 // lenient offline; the API server applies the exact pattern.
 function goRegExp(pattern: string, flags: string): RegExp {
-  return pattern.includes('(?i)') ? new RegExp(pattern.replaceAll('(?i)', ''), `${flags}i`) : new RegExp(pattern, flags);
+  return pattern.includes('(?i)')
+    ? new RegExp(pattern.replaceAll('(?i)', ''), `${flags}i`)
+    : new RegExp(pattern, flags);
 }
 const regExp = Object.assign(goRegExp, { code: 'goRegExp' });
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp } });

@@ -41,9 +41,16 @@ async function start(): Promise<Shim> {
 }
 
 async function usedToken(s: Shim): Promise<string | undefined> {
-  const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'placeholder' }, body: '{}', dispatcher: s.client });
+  const res = await request(`${s.proxy.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': 'placeholder' },
+    body: '{}',
+    dispatcher: s.client,
+  });
   await res.body.text();
-  return res.statusCode === 200 ? s.fake.lastHeader('authorization')?.slice('Bearer '.length) : `status ${res.statusCode}`;
+  return res.statusCode === 200
+    ? s.fake.lastHeader('authorization')?.slice('Bearer '.length)
+    : `status ${res.statusCode}`;
 }
 
 async function ready(s: Shim): Promise<number> {
@@ -63,7 +70,11 @@ describe('credentials from a Secret through the Kubernetes API', () => {
     api.setSecret({ 'oauth-token': token(2), 'litellm-key': `${LITELLM_KEY}-2` });
     await eventually(async () => (await usedToken(s)) === token(2), 2_000);
     expect(s.fake.lastHeader('x-litellm-api-key')).toBe(`${LITELLM_KEY}-2`);
-    expect(api.requests.some((r) => r.includes('fieldSelector=metadata.name%3Dclaude-creds') && r.includes('allowWatchBookmarks=true'))).toBe(true);
+    expect(
+      api.requests.some(
+        (r) => r.includes('fieldSelector=metadata.name%3Dclaude-creds') && r.includes('allowWatchBookmarks=true'),
+      ),
+    ).toBe(true);
   });
 
   it('a dropped watch (API server restart) is resumed, and changes made meanwhile are not lost', async () => {
@@ -119,7 +130,13 @@ describe('credentials from a Secret through the Kubernetes API', () => {
     api.failGets = 403;
     await api.writeKubeconfig(join(dir, 'kubeconfig'));
     process.env['KUBECONFIG'] = join(dir, 'kubeconfig');
-    shim = await startShim({ env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_SECRET: 'agents/claude-creds', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'oauth-token' } });
+    shim = await startShim({
+      env: {
+        AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+        AUTH_SHIM_SECRET: 'agents/claude-creds',
+        AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'oauth-token',
+      },
+    });
     const s = shim;
     const body = await (await request(`${s.proxy.adminUrl}/readyz`)).body.text();
     expect(body).toContain('RBAC: get, list and watch');

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCredential } from '../../src/credentials/read-credential.js';
-import { classifyToken, maskSecret, quoteValue, tokenProblem } from '../../src/credentials/token.js';
+import { tokenProblem } from '../../src/credentials/token.js';
+import { classifyToken } from '../../src/vocabulary/credentials.js';
+import { maskSecret, quoteValue } from '../../src/vocabulary/redaction.js';
 import { API_KEY, LITELLM_KEY, OAUTH } from '../helpers/shim.js';
 
 describe('credential values', () => {

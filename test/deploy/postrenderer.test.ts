@@ -53,21 +53,44 @@ describe('deploy/agent-chart: Flux post-renderer patch', () => {
     };
     // The chart as Flux renders it: release name and namespace from the HelmRelease, its values.
     await writeFile(join(dir, 'values.yaml'), stringify(hr.spec.values));
-    const rendered = await helm(['template', hr.metadata.name, CHART, '--namespace', hr.metadata.namespace, '-f', join(dir, 'values.yaml')]);
+    const rendered = await helm([
+      'template',
+      hr.metadata.name,
+      CHART,
+      '--namespace',
+      hr.metadata.namespace,
+      '-f',
+      join(dir, 'values.yaml'),
+    ]);
     expect(rendered.code, rendered.stderr).toBe(0);
     await writeFile(join(dir, 'rendered.yaml'), rendered.stdout);
 
     const patches = hr.spec.postRenderers.flatMap((p) => p.kustomize.patches);
     expect(patches.length).toBeGreaterThan(0);
-    await writeFile(join(dir, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['rendered.yaml'], patches }));
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: ['rendered.yaml'],
+        patches,
+      }),
+    );
     const patched = await kustomize(dir);
 
     const injected = await inject(join(dir, 'rendered.yaml'), await injectorEnv());
     const byKey = (objects: K8sObject[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
     expect(byKey(patched)).toEqual(byKey(injected));
 
-    const deployment = find(patched, 'Deployment') as K8sObject & { spec: { template: { metadata: object; spec: { initContainers: { name: string }[] } } } };
+    const deployment = find(patched, 'Deployment') as K8sObject & {
+      spec: { template: { metadata: object; spec: { initContainers: { name: string }[] } } };
+    };
     expect(deployment.spec.template.spec.initContainers.map((c) => c.name)).toEqual(['auth-shim', 'prepare-workspace']);
-    validatePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', ...deployment.spec.template.metadata }, spec: deployment.spec.template.spec });
+    validatePod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'agent', ...deployment.spec.template.metadata },
+      spec: deployment.spec.template.spec,
+    });
   });
 });

@@ -58,7 +58,9 @@ describe('deploy/ fits together', () => {
     const litellm = await kustomize(join(DEPLOY, 'litellm'));
     const svc = find(litellm, 'Service');
     const port = (svc['spec'] as { ports: { port: number }[] }).ports[0]?.port;
-    expect(config.injector.defaultUpstreamUrl?.href).toBe(`http://${svc.metadata.name}.${svc.metadata.namespace}.svc:${port}/anthropic`);
+    expect(config.injector.defaultUpstreamUrl?.href).toBe(
+      `http://${svc.metadata.name}.${svc.metadata.namespace}.svc:${port}/anthropic`,
+    );
   });
 
   it('the annotated agent is injected with a valid pod, its container named in the annotation', async () => {
@@ -68,27 +70,56 @@ describe('deploy/ fits together', () => {
     const m = mutate({ pod: template, namespace: 'agents', namespaceOptedIn: false, config: config.injector });
     expect(m.outcome).toBe('injected');
     if (m.outcome !== 'injected') return;
-    validatePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', ...(m.pod['metadata'] as object) }, spec: m.pod['spec'] });
-    const spec = m.pod['spec'] as { initContainers: { name: string; restartPolicy?: string }[]; volumes: { secret?: { secretName: string } }[] };
+    validatePod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'agent', ...(m.pod['metadata'] as object) },
+      spec: m.pod['spec'],
+    });
+    const spec = m.pod['spec'] as {
+      initContainers: { name: string; restartPolicy?: string }[];
+      volumes: { secret?: { secretName: string } }[];
+    };
     expect(spec.initContainers[0]).toMatchObject({ name: 'auth-shim', restartPolicy: 'Always' });
-    expect(spec.volumes.map((v) => v.secret?.secretName).filter(Boolean).sort()).toEqual(['claude-oauth', 'litellm-virtual-key-claude-agent']);
+    expect(
+      spec.volumes
+        .map((v) => v.secret?.secretName)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['claude-oauth', 'litellm-virtual-key-claude-agent']);
   });
 
   it('the agent NetworkPolicy lets the pod reach LiteLLM and nothing else but DNS', async () => {
-    const policy = find(await kustomize(join(DEPLOY, 'agent')), 'NetworkPolicy', (o) => o.metadata.name === 'claude-agent-egress') as K8sObject & { spec: { egress: { to: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
-    const litellmPod = (find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment')['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    const policy = find(
+      await kustomize(join(DEPLOY, 'agent')),
+      'NetworkPolicy',
+      (o) => o.metadata.name === 'claude-agent-egress',
+    ) as K8sObject & {
+      spec: { egress: { to: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] };
+    };
+    const litellmPod = (
+      find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment')['spec'] as {
+        template: { metadata: { labels: Record<string, string> } };
+      }
+    ).template.metadata.labels;
     const toLitellm = policy.spec.egress.find((e) => e.ports.some((p) => p.port === 4000));
     expect(toLitellm?.to[0]?.podSelector.matchLabels).toEqual(litellmPod);
     expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port)).sort()).toEqual([4000, 53, 53]);
   });
 
-  it('the admin NetworkPolicy admits only the scraper\'s namespace, to the injected sidecar\'s admin port alone', async () => {
+  it("the admin NetworkPolicy admits only the scraper's namespace, to the injected sidecar's admin port alone", async () => {
     const objects = await kustomize(join(DEPLOY, 'agent'));
-    type Ingress = { from: { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: unknown; ipBlock?: unknown }[]; ports: { port: number | string; protocol: string }[] };
-    const policy = find(objects, 'NetworkPolicy', (o) => o.metadata.name === 'claude-agent-ingress') as K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Ingress[] } };
+    type Ingress = {
+      from: { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: unknown; ipBlock?: unknown }[];
+      ports: { port: number | string; protocol: string }[];
+    };
+    const policy = find(objects, 'NetworkPolicy', (o) => o.metadata.name === 'claude-agent-ingress') as K8sObject & {
+      spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Ingress[] };
+    };
     const deployment = find(objects, 'Deployment');
     const template = (deployment['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template;
-    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels)) expect(template.metadata.labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels))
+      expect(template.metadata.labels[k]).toBe(v);
     expect(policy.spec.policyTypes).toEqual(['Ingress']);
     expect(policy.spec.ingress).toHaveLength(1);
     const rule = policy.spec.ingress[0] as Ingress;
@@ -102,7 +133,9 @@ describe('deploy/ fits together', () => {
     const { config } = await injectorFromHelmRelease();
     const m = mutate({ pod: template, namespace: 'agents', namespaceOptedIn: false, config: config.injector });
     if (m.outcome !== 'injected') throw new Error(`not injected: ${m.outcome}`);
-    const sidecar = (m.pod['spec'] as { initContainers: { name: string; ports?: { name: string; containerPort: number }[] }[] }).initContainers.find((c) => c.name === 'auth-shim');
+    const sidecar = (
+      m.pod['spec'] as { initContainers: { name: string; ports?: { name: string; containerPort: number }[] }[] }
+    ).initContainers.find((c) => c.name === 'auth-shim');
     const admin = sidecar?.ports?.find((p) => p.name === ADMIN_PORT_NAME);
     expect(admin).toBeDefined();
     expect(rule.ports).toEqual([{ port: ADMIN_PORT_NAME, protocol: 'TCP' }]);
@@ -111,7 +144,9 @@ describe('deploy/ fits together', () => {
 
 describe('deploy/litellm', () => {
   it('runs a LiteLLM that can carry OAuth, never a compromised release (the verdict auth-shim check uses)', async () => {
-    const d = find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment') as K8sObject & { spec: { template: { spec: { containers: { image: string; env: { name: string }[] }[] } } } };
+    const d = find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment') as K8sObject & {
+      spec: { template: { spec: { containers: { image: string; env: { name: string }[] }[] } } };
+    };
     const image = d.spec.template.spec.containers[0]?.image ?? '';
     const version = /:v?(\d+\.\d+\.\d+)/.exec(image)?.[1];
     expect(version, image).toBeDefined();
@@ -122,12 +157,21 @@ describe('deploy/litellm', () => {
 
   it('gives the LiteLLM pod no Anthropic credential, and its config no pass-through deployment', async () => {
     const objects = await kustomize(join(DEPLOY, 'litellm'));
-    const env = ((find(objects, 'Deployment')['spec'] as { template: { spec: { containers: { env: { name: string }[] }[] } } }).template.spec.containers[0]?.env ?? []).map((e) => e.name);
-    for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN']) expect(env).not.toContain(name);
-    const config = parse(await readFile(join(DEPLOY, 'litellm', 'config.yaml'), 'utf8')) as { model_list?: { litellm_params?: Record<string, unknown> }[]; general_settings?: Record<string, unknown> };
+    const env = (
+      (find(objects, 'Deployment')['spec'] as { template: { spec: { containers: { env: { name: string }[] }[] } } })
+        .template.spec.containers[0]?.env ?? []
+    ).map((e) => e.name);
+    for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'])
+      expect(env).not.toContain(name);
+    const config = parse(await readFile(join(DEPLOY, 'litellm', 'config.yaml'), 'utf8')) as {
+      model_list?: { litellm_params?: Record<string, unknown> }[];
+      general_settings?: Record<string, unknown>;
+    };
     expect(JSON.stringify(config)).not.toMatch(/use_in_pass_through|anthropic\/|ANTHROPIC_API_KEY/);
     expect(config.general_settings?.['litellm_key_header_name']).toBeUndefined();
     const cm = find(objects, 'ConfigMap');
-    expect((cm['data'] as Record<string, string>)['config.yaml']).toBe(await readFile(join(DEPLOY, 'litellm', 'config.yaml'), 'utf8'));
+    expect((cm['data'] as Record<string, string>)['config.yaml']).toBe(
+      await readFile(join(DEPLOY, 'litellm', 'config.yaml'), 'utf8'),
+    );
   });
 });

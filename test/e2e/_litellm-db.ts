@@ -23,10 +23,16 @@ export async function engineBinaries(dir: string): Promise<{ query: string; sche
   const query = join(dir, 'query-engine');
   const schema = join(dir, 'schema-engine');
   // The query engine is this project's WebAssembly-backed server (prisma-engine/server.ts), run by the Node that runs the tests.
-  await writeFile(query, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(HOOKS)} ${JSON.stringify(join(ENGINE_DIR, 'server.ts'))} "$@"\n`);
+  await writeFile(
+    query,
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(HOOKS)} ${JSON.stringify(join(ENGINE_DIR, 'server.ts'))} "$@"\n`,
+  );
   // No schema engine: the schema comes from SQL migrations (applyMigrations); LiteLLM's boot-time
   // `prisma migrate diff` fails against this stub and LiteLLM carries on ("no diff").
-  await writeFile(schema, `#!/bin/sh\n[ "$1" = --version ] && echo "schema-engine-cli 393aa359c9ad4a4bb28630fb5613f9c281cde053" && exit 0\nexit 1\n`);
+  await writeFile(
+    schema,
+    `#!/bin/sh\n[ "$1" = --version ] && echo "schema-engine-cli 393aa359c9ad4a4bb28630fb5613f9c281cde053" && exit 0\nexit 1\n`,
+  );
   await chmod(query, 0o755);
   await chmod(schema, 0o755);
   return { query, schema };
@@ -60,9 +66,21 @@ export async function ensureLitellmDb(version: string): Promise<{ bin: string; v
   if (!existsSync(ok)) {
     const tmp = await mkdtemp(join(tmpdir(), 'prisma-gen-'));
     try {
-      await run(join(venv, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(venv, 'bin', 'python'), `prisma==${PRISMA_PY}`], { maxBuffer: 64 << 20 });
-      const env = { ...process.env, ...prismaEnv(await engineBinaries(tmp)), PATH: `${join(venv, 'bin')}:${process.env['PATH'] ?? ''}` };
-      await run(join(venv, 'bin', 'prisma'), ['generate', '--schema', join(site, 'litellm', 'proxy', 'schema.prisma')], { cwd: tmp, env, maxBuffer: 64 << 20 });
+      await run(
+        join(venv, 'bin', 'uv'),
+        ['pip', 'install', '--quiet', '--python', join(venv, 'bin', 'python'), `prisma==${PRISMA_PY}`],
+        { maxBuffer: 64 << 20 },
+      );
+      const env = {
+        ...process.env,
+        ...prismaEnv(await engineBinaries(tmp)),
+        PATH: `${join(venv, 'bin')}:${process.env['PATH'] ?? ''}`,
+      };
+      await run(
+        join(venv, 'bin', 'prisma'),
+        ['generate', '--schema', join(site, 'litellm', 'proxy', 'schema.prisma')],
+        { cwd: tmp, env, maxBuffer: 64 << 20 },
+      );
       await writeFile(ok, `${new Date().toISOString()}\n`);
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -77,7 +95,10 @@ export async function ensureLitellmDb(version: string): Promise<{ bin: string; v
  */
 export async function applyMigrations(pg: Postgres, site: string): Promise<number> {
   const root = join(site, 'litellm_proxy_extras', 'migrations');
-  const folders = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const folders = (await readdir(root, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   const files = folders.map((f) => join(root, f, 'migration.sql')).filter((f) => existsSync(f));
   await pg.psql(files.flatMap((f) => ['-f', f]));
   return files.length;
@@ -91,7 +112,11 @@ export interface LitellmDb extends Litellm {
 }
 
 /** A real LiteLLM `version` on its own PostgreSQL, so virtual keys, budgets and spend are real. */
-export async function startLitellmDb(version: string, anthropicBase: string, extraEnv: Record<string, string> = {}): Promise<LitellmDb> {
+export async function startLitellmDb(
+  version: string,
+  anthropicBase: string,
+  extraEnv: Record<string, string> = {},
+): Promise<LitellmDb> {
   const { bin, venv, site } = await ensureLitellmDb(version);
   const postgres = await startPostgres();
   const engines = await mkdtemp(join(tmpdir(), 'prisma-engines-'));
@@ -107,13 +132,19 @@ export async function startLitellmDb(version: string, anthropicBase: string, ext
         // Its own proxy-side batch writes (spend, key usage) flush every 10 s by default; 1 s keeps budget tests short.
         PROXY_BATCH_WRITE_AT: '1',
         ...extraEnv,
-        ...(process.env['PRISMA_ENGINE_TRACE'] === undefined ? {} : { PRISMA_ENGINE_TRACE: process.env['PRISMA_ENGINE_TRACE'] }),
+        ...(process.env['PRISMA_ENGINE_TRACE'] === undefined
+          ? {}
+          : { PRISMA_ENGINE_TRACE: process.env['PRISMA_ENGINE_TRACE'] }),
       },
       // Prisma setup adds ~20–30 s to LiteLLM's start on a quiet machine.
       readyTimeoutMs: 300_000,
     });
     const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${litellm.origin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${litellm.masterKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${litellm.origin}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${litellm.masterKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`LiteLLM ${version} ${path} → ${res.status}: ${text}`);
       return JSON.parse(text) as Record<string, unknown>;
@@ -155,7 +186,12 @@ export function litellmChain(version: string, shared?: () => FakeAnthropic): Cha
     chain.fake = shared?.() ?? (await startFakeAnthropic());
     chain.litellm = await startLitellmDb(version, chain.fake.url);
     chain.key = await chain.litellm.generateKey({ key_alias: 'e2e-agent' });
-    chain.shim = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: chain.key }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+    chain.shim = await startShim({
+      upstream: chain.fake,
+      upstreamUrl: chain.litellm.anthropicUrl,
+      files: { litellm: chain.key },
+      env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
+    });
   }, 400_000);
   afterAll(async () => {
     await chain.shim?.close();

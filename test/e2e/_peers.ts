@@ -56,7 +56,10 @@ async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
  * Returns the `litellm` executable of a virtualenv with `litellm[proxy]==version`, installing it if needed.
  * `overrides` (uv `--override` lines) default to the pinned versions' own.
  */
-export async function ensureLitellm(version: string, overrides: readonly string[] = LITELLM_OVERRIDES[version] ?? []): Promise<string> {
+export async function ensureLitellm(
+  version: string,
+  overrides: readonly string[] = LITELLM_OVERRIDES[version] ?? [],
+): Promise<string> {
   const dir = join(PEERS_DIR, `litellm-${version}`);
   const bin = join(dir, 'bin', 'litellm');
   const ok = join(dir, '.installed');
@@ -69,7 +72,20 @@ export async function ensureLitellm(version: string, overrides: readonly string[
     await run(join(dir, 'bin', 'pip'), ['install', '--quiet', 'uv'], { maxBuffer: 64 << 20 });
     const overridesFile = join(dir, 'overrides.txt');
     await writeFile(overridesFile, overrides.join('\n'));
-    await run(join(dir, 'bin', 'uv'), ['pip', 'install', '--quiet', '--python', join(dir, 'bin', 'python'), '--override', overridesFile, `litellm[proxy]==${version}`], { maxBuffer: 64 << 20 });
+    await run(
+      join(dir, 'bin', 'uv'),
+      [
+        'pip',
+        'install',
+        '--quiet',
+        '--python',
+        join(dir, 'bin', 'python'),
+        '--override',
+        overridesFile,
+        `litellm[proxy]==${version}`,
+      ],
+      { maxBuffer: 64 << 20 },
+    );
     await writeFile(ok, `${new Date().toISOString()}\n`);
     return bin;
   });
@@ -87,9 +103,15 @@ export async function ensureClaudeCode(version: string): Promise<string> {
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'auth-shim-peer-claude-code', private: true }));
     // Install scripts must run: the CLI's native binary comes from an optional dependency that its
     // postinstall links into place (facts.md §2).
-    await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', `@anthropic-ai/claude-code@${version}`], { cwd: dir, maxBuffer: 64 << 20 });
-    const { stdout } = await run(bin, ['--version'], { env: { ...process.env, HOME: await mkdtemp(join(tmpdir(), 'cc-home-')) } });
-    if (!stdout.includes(version)) throw new Error(`claude --version printed ${JSON.stringify(stdout)}, expected ${version}`);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', `@anthropic-ai/claude-code@${version}`], {
+      cwd: dir,
+      maxBuffer: 64 << 20,
+    });
+    const { stdout } = await run(bin, ['--version'], {
+      env: { ...process.env, HOME: await mkdtemp(join(tmpdir(), 'cc-home-')) },
+    });
+    if (!stdout.includes(version))
+      throw new Error(`claude --version printed ${JSON.stringify(stdout)}, expected ${version}`);
     await writeFile(ok, `${new Date().toISOString()}\n`);
     return bin;
   });
@@ -119,7 +141,11 @@ export interface Litellm {
  * Anthropic base pointed at `anthropicBase` (the recording fake). `host` is loopback, or the test
  * cluster's bridge address when pods must reach it (test/cluster).
  */
-export async function startLitellm(version: string, anthropicBase: string, opts: { host?: string; bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<Litellm> {
+export async function startLitellm(
+  version: string,
+  anthropicBase: string,
+  opts: { host?: string; bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {},
+): Promise<Litellm> {
   const host = opts.host ?? '127.0.0.1';
   const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
@@ -136,7 +162,11 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
     NO_PROXY: '*',
     ...opts.env,
   };
-  const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', host, '--port', String(port), '--num_workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn(
+    bin,
+    ['--config', join(dir, 'config.yaml'), '--host', host, '--port', String(port), '--num_workers', '1'],
+    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
   const logs: string[] = [];
   child.stdout?.on('data', (c: Buffer) => logs.push(c.toString()));
   child.stderr?.on('data', (c: Buffer) => logs.push(c.toString()));
@@ -165,7 +195,8 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
   const readyMs = opts.readyTimeoutMs ?? 90_000;
   const deadline = Date.now() + readyMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`LiteLLM ${version} exited with ${child.exitCode}:\n${logs.join('').slice(-3000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`LiteLLM ${version} exited with ${child.exitCode}:\n${logs.join('').slice(-3000)}`);
     try {
       const res = await fetch(`${origin}/health/readiness`);
       if (res.ok) {
@@ -190,5 +221,8 @@ export async function startLitellm(version: string, anthropicBase: string, opts:
 
 /** Reads a file if it exists (for diagnostics in failure messages). */
 export async function tail(path: string): Promise<string> {
-  return readFile(path, 'utf8').then((t) => t.slice(-2000), () => '');
+  return readFile(path, 'utf8').then(
+    (t) => t.slice(-2000),
+    () => '',
+  );
 }

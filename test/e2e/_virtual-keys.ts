@@ -16,27 +16,51 @@ import type { Chain } from './_litellm-db.js';
  */
 export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
   const peer = (): string => `LiteLLM ${chain.litellm.version}`;
-  const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
-  const send = async (s: Shim): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> => {
-    const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body, dispatcher: s.client });
+  const body = JSON.stringify({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 8,
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  const send = async (
+    s: Shim,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> => {
+    const res = await request(`${s.proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body,
+      dispatcher: s.client,
+    });
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   };
   const withKey = async <T>(key: string, fn: (s: Shim) => Promise<T>): Promise<T> => {
-    const s = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: key }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+    const s = await startShim({
+      upstream: chain.fake,
+      upstreamUrl: chain.litellm.anthropicUrl,
+      files: { litellm: key },
+      env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
+    });
     try {
       return await fn(s);
     } finally {
       await s.close();
     }
   };
-  const expectStops = (r: { status: number; headers: Record<string, string | string[] | undefined>; text: string }, status: number, type: string, message: RegExp): void => {
+  const expectStops = (
+    r: { status: number; headers: Record<string, string | string[] | undefined>; text: string },
+    status: number,
+    type: string,
+    message: RegExp,
+  ): void => {
     expect(r.status, `${peer()}: status; body ${r.text}`).toBe(status);
-    expect(JSON.parse(r.text), `${peer()}: body`).toMatchObject({ type: 'error', error: { type, message: expect.stringMatching(message) } });
+    expect(JSON.parse(r.text), `${peer()}: body`).toMatchObject({
+      type: 'error',
+      error: { type, message: expect.stringMatching(message) },
+    });
     expect(r.headers['x-should-retry'], `${peer()}: a client must not retry this`).toBe('false');
     expect(r.text, `${peer()}: a key fragment reached the client`).not.toMatch(/sk-(?!\*\*\*)[A-Za-z0-9.]/);
   };
 
-  it('a virtual key over its budget: an Anthropic billing_error with LiteLLM\'s message, x-should-retry: false; the SDK stops at once', async () => {
+  it("a virtual key over its budget: an Anthropic billing_error with LiteLLM's message, x-should-retry: false; the SDK stops at once", async () => {
     chain.fake.respond = defaultResponder;
     const key = await chain.litellm.generateKey({ max_budget: 1e-7, key_alias: 'e2e-tiny-budget' });
     await withKey(key, async (s) => {
@@ -53,15 +77,22 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
 
       const upstreamBefore = chain.fake.requests.length;
       const client = new Anthropic({ apiKey: OAUTH, baseURL: s.proxy.url, maxRetries: 3 });
-      const err = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }).then(() => undefined, (e: unknown) => e);
+      const err = await client.messages
+        .create({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err, `${peer()}: SDK error`).toBeInstanceOf(Anthropic.APIError);
       expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(budgetStatus);
-      expect(((err as InstanceType<typeof Anthropic.APIError>).error as { error?: { type?: string } }).error?.type).toBe('billing_error');
+      expect(
+        ((err as InstanceType<typeof Anthropic.APIError>).error as { error?: { type?: string } }).error?.type,
+      ).toBe('billing_error');
       expect(chain.fake.requests.length, `${peer()}: a refused request reached Anthropic`).toBe(upstreamBefore);
     });
   });
 
-  it('an unknown virtual key and a revoked one: authentication_error with LiteLLM\'s message, x-should-retry: false, nothing upstream', async () => {
+  it("an unknown virtual key and a revoked one: authentication_error with LiteLLM's message, x-should-retry: false, nothing upstream", async () => {
     chain.fake.respond = defaultResponder;
     const before = chain.fake.requests.length;
     await withKey('sk-e2e-never-issued-0000000000', async (s) => {
@@ -79,16 +110,35 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     });
   });
 
-  it('a streamed request: LiteLLM books it at spend 0 (its upstream is not api.anthropic.com), the shim\'s log line carries its usage', async () => {
+  it("a streamed request: LiteLLM books it at spend 0 (its upstream is not api.anthropic.com), the shim's log line carries its usage", async () => {
     chain.fake.respond = defaultResponder;
     const key = await chain.litellm.generateKey({ key_alias: 'e2e-stream-spend' });
     await withKey(key, async (s) => {
       for (const stream of [false, true]) {
-        const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, stream, messages: [{ role: 'user', content: 'hi' }] }), dispatcher: s.client });
+        const res = await request(`${s.proxy.url}/v1/messages`, {
+          method: 'POST',
+          headers: { 'x-api-key': OAUTH, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+          body: JSON.stringify({
+            model: 'claude-sonnet-4-5',
+            max_tokens: 8,
+            stream,
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+          dispatcher: s.client,
+        });
         await res.body.text();
         expect(res.statusCode).toBe(200);
       }
-      const spendLogs = async (): Promise<string[]> => (await chain.litellm.postgres.psql(['-At', '-c', `SELECT l.spend || '/' || l.total_tokens FROM "LiteLLM_SpendLogs" l JOIN "LiteLLM_VerificationToken" t ON l.api_key = t.token WHERE t.key_alias = 'e2e-stream-spend' ORDER BY l."startTime"`])).split('\n').filter((x) => x !== '');
+      const spendLogs = async (): Promise<string[]> =>
+        (
+          await chain.litellm.postgres.psql([
+            '-At',
+            '-c',
+            `SELECT l.spend || '/' || l.total_tokens FROM "LiteLLM_SpendLogs" l JOIN "LiteLLM_VerificationToken" t ON l.api_key = t.token WHERE t.key_alias = 'e2e-stream-spend' ORDER BY l."startTime"`,
+          ])
+        )
+          .split('\n')
+          .filter((x) => x !== '');
       await eventually(async () => (await spendLogs()).length === 2, 60_000);
       const [plain, streamed] = await spendLogs();
       expect(plain, `${peer()}: the non-streamed request is charged`).not.toMatch(/^0\/0$/);
@@ -96,7 +146,13 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
       // (get_endpoint_type); any other ANTHROPIC_API_BASE books it at 0 (docs/PEERS.md, PR #40137).
       expect(streamed, `${peer()}: LiteLLM's book for the streamed request`).toBe('0/0');
       const lines = logLines(s).filter((l) => l['event'] === 'request');
-      expect(lines.map((l) => [l['input_tokens'], l['output_tokens']]), `${peer()}: the shim's usage per request`).toEqual([[12, 7], [12, 7]]);
+      expect(
+        lines.map((l) => [l['input_tokens'], l['output_tokens']]),
+        `${peer()}: the shim's usage per request`,
+      ).toEqual([
+        [12, 7],
+        [12, 7],
+      ]);
     });
   });
 
@@ -105,7 +161,11 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     const secretDir = await mkdtemp(join(tmpdir(), 'e2e-litellm-secret-'));
     const oldKey = await chain.litellm.generateKey({ key_alias: 'e2e-rotate-old' });
     await writeKubeletSecret(secretDir, { litellm: oldKey });
-    const s = await startShim({ upstream: chain.fake, upstreamUrl: chain.litellm.anthropicUrl, env: { AUTH_SHIM_LITELLM_KEY_FILE: `${secretDir}/litellm` } });
+    const s = await startShim({
+      upstream: chain.fake,
+      upstreamUrl: chain.litellm.anthropicUrl,
+      env: { AUTH_SHIM_LITELLM_KEY_FILE: `${secretDir}/litellm` },
+    });
     let stop = false;
     let sent = 0;
     const failures: string[] = [];

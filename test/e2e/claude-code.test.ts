@@ -25,7 +25,10 @@ afterAll(async () => {
   await fake?.close();
 });
 
-async function runClaude(baseUrl: string, env: Record<string, string>): Promise<{ code: number | null; result: string; stderr: string }> {
+async function runClaude(
+  baseUrl: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; result: string; stderr: string }> {
   const home = await mkdtemp(join(tmpdir(), 'claude-home-'));
   try {
     const child = spawn(claude, ['-p', 'Say hello', '--output-format', 'json'], {
@@ -93,13 +96,23 @@ describe(`real ${peer} through the shim`, () => {
     expect(got.length).toBeGreaterThan(0);
     for (const g of got) {
       expect(g.headers['authorization']).toEqual([`Bearer ${OAUTH}`]);
-      const betas = (g.headers['anthropic-beta'] ?? []).join(',').split(',').map((b) => b.trim());
-      expect(betas.filter((b) => b === 'oauth-2025-04-20'), `${peer}: oauth beta count`).toHaveLength(1);
+      const betas = (g.headers['anthropic-beta'] ?? [])
+        .join(',')
+        .split(',')
+        .map((b) => b.trim());
+      expect(
+        betas.filter((b) => b === 'oauth-2025-04-20'),
+        `${peer}: oauth beta count`,
+      ).toHaveLength(1);
     }
   });
 
   it('shim-only with a placeholder key: the agent never holds the token', async () => {
-    const holder = await startShim({ upstream: fake, files: { token: OAUTH }, env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/token' } });
+    const holder = await startShim({
+      upstream: fake,
+      files: { token: OAUTH },
+      env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/token' },
+    });
     try {
       const before = fake.requests.length;
       const r = await runClaude(holder.proxy.url, { ANTHROPIC_API_KEY: 'placeholder' });
@@ -133,15 +146,29 @@ describe(`real ${peer} → shim → real LiteLLM ${LITELLM_NEW} → Anthropic`, 
       expect(g.headers['x-api-key'], `LiteLLM ${LITELLM_NEW}: x-api-key`).toBeUndefined();
     }
   });
-  it('a virtual key over its budget: the CLI stops on the billing_error with LiteLLM\'s message instead of retrying', async () => {
+  it("a virtual key over its budget: the CLI stops on the billing_error with LiteLLM's message instead of retrying", async () => {
     const key = await chain.litellm.generateKey({ max_budget: 1e-7, key_alias: 'e2e-cli-budget' });
-    const s = await startShim({ upstream: fake, upstreamUrl: chain.litellm.anthropicUrl, files: { litellm: key }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' }, logLevel: 'info' });
+    const s = await startShim({
+      upstream: fake,
+      upstreamUrl: chain.litellm.anthropicUrl,
+      files: { litellm: key },
+      env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
+      logLevel: 'info',
+    });
     try {
       // Spend the budget and wait (bounded) until LiteLLM has booked it and refuses the key.
-      const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+      const body = JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       let status = 200;
       for (let i = 0; i < 60 && status === 200; i++) {
-        const r = await fetch(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body });
+        const r = await fetch(`${s.proxy.url}/v1/messages`, {
+          method: 'POST',
+          headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' },
+          body,
+        });
         await r.text();
         status = r.status;
         if (status === 200) await new Promise((res) => setTimeout(res, 500));
@@ -151,7 +178,10 @@ describe(`real ${peer} → shim → real LiteLLM ${LITELLM_NEW} → Anthropic`, 
       const r = await runClaude(s.proxy.url, { ANTHROPIC_API_KEY: OAUTH });
       expect(r.code, `${peer}: must fail; stdout ${r.result.slice(0, 500)}`).not.toBe(0);
       expect(r.result, `${peer}: shows LiteLLM's message`).toContain('Budget has been exceeded');
-      const refused = s.logs.slice(linesBefore).map((l) => JSON.parse(l) as { event?: string; status?: number }).filter((l) => l.event === 'request' && l.status === 422);
+      const refused = s.logs
+        .slice(linesBefore)
+        .map((l) => JSON.parse(l) as { event?: string; status?: number })
+        .filter((l) => l.event === 'request' && l.status === 422);
       // Without x-should-retry: false it would retry (up to 10 times by default).
       expect(refused.length, `${peer}: requests the CLI sent on a refused key`).toBe(1);
     } finally {

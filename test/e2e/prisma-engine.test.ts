@@ -13,7 +13,7 @@ import { join } from 'node:path';
  * starts the native one, against a real PostgreSQL with LiteLLM's migrated schema, and asked the
  * GraphQL prisma-client-py writes.
  */
-describe('prisma-engine (WebAssembly query engine behind the native engine\'s HTTP interface)', () => {
+describe("prisma-engine (WebAssembly query engine behind the native engine's HTTP interface)", () => {
   let pg: Postgres;
   let child: ChildProcess;
   let url: string;
@@ -27,12 +27,18 @@ describe('prisma-engine (WebAssembly query engine behind the native engine\'s HT
     dir = await mkdtemp(join(tmpdir(), 'prisma-engine-test-'));
     const { query } = await engineBinaries(dir);
     const port = await freePort();
-    child = spawn(query, ['-p', String(port), '--enable-metrics', '--enable-raw-queries'], { env: { ...process.env, PRISMA_DML_PATH: join(site, 'litellm', 'proxy', 'schema.prisma'), DATABASE_URL: pg.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(query, ['-p', String(port), '--enable-metrics', '--enable-raw-queries'], {
+      env: { ...process.env, PRISMA_DML_PATH: join(site, 'litellm', 'proxy', 'schema.prisma'), DATABASE_URL: pg.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout?.on('data', (c: Buffer) => logs.push(c.toString()));
     child.stderr?.on('data', (c: Buffer) => logs.push(c.toString()));
     url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${url}/status`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/status`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (child.exitCode !== null || i > 600) throw new Error(`engine did not start:\n${logs.join('')}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -45,14 +51,20 @@ describe('prisma-engine (WebAssembly query engine behind the native engine\'s HT
   });
 
   const gql = async (query: string, txId?: string): Promise<Record<string, unknown>> => {
-    const res = await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...(txId === undefined ? {} : { 'x-transaction-id': txId }) }, body: JSON.stringify({ query, variables: {} }) });
+    const res = await fetch(`${url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(txId === undefined ? {} : { 'x-transaction-id': txId }) },
+      body: JSON.stringify({ query, variables: {} }),
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as Record<string, unknown>;
   };
 
   it('--version names the engine build prisma-client-py pins', async () => {
     const { execFile } = await import('node:child_process');
-    const out = await new Promise<string>((r, j) => execFile(join(dir, 'query-engine'), ['--version'], (e, so) => (e ? j(e) : r(so))));
+    const out = await new Promise<string>((r, j) =>
+      execFile(join(dir, 'query-engine'), ['--version'], (e, so) => (e ? j(e) : r(so))),
+    );
     expect(out.trim()).toBe('query-engine 393aa359c9ad4a4bb28630fb5613f9c281cde053');
   });
 
@@ -86,7 +98,13 @@ describe('prisma-engine (WebAssembly query engine behind the native engine\'s HT
     expect(row).toMatchObject({ budget_id: 'b-1', max_budget: 1.5, allowed_models: ['claude-a', 'claude-b'] });
     expect(JSON.parse(row['model_max_budget'] as string)).toEqual({ claude: { budget_limit: 2 } });
     expect(row['created_at']).toMatch(/^\d{4}-\d\d-\d\dT/);
-    const { stdout } = { stdout: await pg.psql(['-At', '-c', `SELECT model_max_budget->'claude'->>'budget_limit' FROM "LiteLLM_BudgetTable" WHERE budget_id = 'b-1'`]) };
+    const { stdout } = {
+      stdout: await pg.psql([
+        '-At',
+        '-c',
+        `SELECT model_max_budget->'claude'->>'budget_limit' FROM "LiteLLM_BudgetTable" WHERE budget_id = 'b-1'`,
+      ]),
+    };
     expect(stdout.trim(), 'the Json field is stored as a document, not a string').toBe('2');
     const found = await gql(`query {
   result: findManyLiteLLM_BudgetTable
@@ -121,10 +139,16 @@ describe('prisma-engine (WebAssembly query engine behind the native engine\'s HT
   });
 
   it('an interactive transaction rolls back', async () => {
-    const start = await fetch(`${url}/transaction/start`, { method: 'POST', body: JSON.stringify({ max_wait: 2000, timeout: 5000 }) });
+    const start = await fetch(`${url}/transaction/start`, {
+      method: 'POST',
+      body: JSON.stringify({ max_wait: 2000, timeout: 5000 }),
+    });
     const { id } = (await start.json()) as { id: string };
     expect(typeof id).toBe('string');
-    await gql(`mutation { result: executeRaw ( query: "DELETE FROM \\"LiteLLM_BudgetTable\\"" parameters: "[]" ) }`, id);
+    await gql(
+      `mutation { result: executeRaw ( query: "DELETE FROM \\"LiteLLM_BudgetTable\\"" parameters: "[]" ) }`,
+      id,
+    );
     expect((await fetch(`${url}/transaction/${id}/rollback`, { method: 'POST' })).status).toBe(200);
     expect((await pg.psql(['-At', '-c', 'SELECT count(*) FROM "LiteLLM_BudgetTable"'])).trim()).toBe('1');
   });
@@ -147,7 +171,8 @@ model Budget {
 `);
 
   it('a create with an empty list, a Json field, an enum and a nested relation write', () => {
-    const { query, alias } = translateQuery(`mutation {
+    const { query, alias } = translateQuery(
+      `mutation {
   result: createOneKey
   (
     data: {
@@ -170,27 +195,59 @@ model Budget {
       id
     }
   }
-}`, models);
+}`,
+      models,
+    );
     expect(alias).toBe('result');
     expect(query).toEqual({
       modelName: 'Key',
       action: 'createOne',
       query: {
-        arguments: { data: { token: 't', models: [], metadata: { $type: 'Json', value: '{"a": 1}' }, kind: 'DEFAULT', budget: { create: { id: 'b', config: { $type: 'Json', value: '{}' } } } } },
+        arguments: {
+          data: {
+            token: 't',
+            models: [],
+            metadata: { $type: 'Json', value: '{"a": 1}' },
+            kind: 'DEFAULT',
+            budget: { create: { id: 'b', config: { $type: 'Json', value: '{}' } } },
+          },
+        },
         selection: { token: true, budget: { selection: { id: true } } },
       },
     });
   });
 
   it('OrThrow finders, aggregates and raw queries keep their names', () => {
-    expect(translateQuery('query { result: findUniqueKeyOrThrow ( where: { token: "t" } ) { token } }', models).query).toMatchObject({ modelName: 'Key', action: 'findUniqueOrThrow' });
-    expect(translateQuery('query { result: aggregateKey ( take: -1 ) { _count { _all } } }', models).query).toEqual({ modelName: 'Key', action: 'aggregate', query: { arguments: { take: -1 }, selection: { _count: { selection: { _all: true } } } } });
-    expect(translateQuery('mutation { result: queryRaw ( query: "SELECT 1" parameters: "[]" ) }', models).query).toEqual({ action: 'queryRaw', query: { arguments: { query: 'SELECT 1', parameters: '[]' }, selection: {} } });
+    expect(
+      translateQuery('query { result: findUniqueKeyOrThrow ( where: { token: "t" } ) { token } }', models).query,
+    ).toMatchObject({ modelName: 'Key', action: 'findUniqueOrThrow' });
+    expect(translateQuery('query { result: aggregateKey ( take: -1 ) { _count { _all } } }', models).query).toEqual({
+      modelName: 'Key',
+      action: 'aggregate',
+      query: { arguments: { take: -1 }, selection: { _count: { selection: { _all: true } } } },
+    });
+    expect(
+      translateQuery('mutation { result: queryRaw ( query: "SELECT 1" parameters: "[]" ) }', models).query,
+    ).toEqual({ action: 'queryRaw', query: { arguments: { query: 'SELECT 1', parameters: '[]' }, selection: {} } });
   });
 
   it('answers come back under the alias, untagged', () => {
-    expect(answer({ data: { findManyKey: [{ token: 't', created: { $type: 'DateTime', value: '2026-01-01T00:00:00.000Z' }, metadata: { $type: 'Json', value: '{}' } }] } }, 'result'))
-      .toEqual({ data: { result: [{ token: 't', created: '2026-01-01T00:00:00.000Z', metadata: '{}' }] } });
+    expect(
+      answer(
+        {
+          data: {
+            findManyKey: [
+              {
+                token: 't',
+                created: { $type: 'DateTime', value: '2026-01-01T00:00:00.000Z' },
+                metadata: { $type: 'Json', value: '{}' },
+              },
+            ],
+          },
+        },
+        'result',
+      ),
+    ).toEqual({ data: { result: [{ token: 't', created: '2026-01-01T00:00:00.000Z', metadata: '{}' }] } });
     expect(answer({ errors: [{ error: 'x' }] }, 'result')).toEqual({ errors: [{ error: 'x' }] });
   });
 });

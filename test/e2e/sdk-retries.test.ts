@@ -33,9 +33,12 @@ describe(`${pkg} retries through the shim`, () => {
 
   it('529 overloaded every time: 3 attempts upstream, and the final error says overloaded_error with status 529', async () => {
     shim = await startShim();
-    shim.fake.respond = (_req, res) => anthropicError(res, 529, 'overloaded_error', 'Overloaded', { 'retry-after': '0' });
+    shim.fake.respond = (_req, res) =>
+      anthropicError(res, 529, 'overloaded_error', 'Overloaded', { 'retry-after': '0' });
     const client = new Anthropic({ apiKey: OAUTH, baseURL: shim.proxy.url, maxRetries: 2 });
-    const err = (await client.messages.create(params).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const err = (await client.messages.create(params).catch((e: unknown) => e)) as InstanceType<
+      typeof Anthropic.APIError
+    >;
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect(err.status).toBe(529);
     expect((err.error as { error?: { type?: string } }).error?.type).toBe('overloaded_error');
@@ -67,7 +70,9 @@ describe(`${pkg} retries through the shim`, () => {
   it('an unreachable upstream (502, x-should-retry: true) is retried by the SDK', async () => {
     shim = await startShim({ upstreamUrl: 'http://127.0.0.1:9' });
     const client = new Anthropic({ apiKey: OAUTH, baseURL: shim.proxy.url, maxRetries: 2 });
-    const err = (await client.messages.create(params).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const err = (await client.messages.create(params).catch((e: unknown) => e)) as InstanceType<
+      typeof Anthropic.APIError
+    >;
     expect(err.status).toBe(502);
     expect(shim.logs.filter((l) => l.includes('"error":"upstream_unreachable"'))).toHaveLength(3);
   });

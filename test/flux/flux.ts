@@ -22,15 +22,27 @@ export interface Controller {
 }
 
 export function fluxControllers(): Controller[] {
-  return pinRows(join(HERE, 'controllers.txt'), 2).map(([module, version]) => ({ module: module as string, version: version as string, name: (module as string).slice((module as string).lastIndexOf('/') + 1) }));
+  return pinRows(join(HERE, 'controllers.txt'), 2).map(([module, version]) => ({
+    module: module as string,
+    version: version as string,
+    name: (module as string).slice((module as string).lastIndexOf('/') + 1),
+  }));
 }
 
 /** A built controller. Missing is a failure, not a skip (as the control plane's binaries). */
 export function fluxBinary(name: string): string {
   const c = fluxControllers().find((x) => x.name === name);
   if (c === undefined) throw new Error(`${name} is not in test/flux/controllers.txt`);
-  const bin = join(process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'), 'flux', 'bin', `${name}-${c.version}`);
-  if (!existsSync(bin)) throw new Error(`${name} ${c.version} is not built (${bin}): run \`bash test/flux/build.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`);
+  const bin = join(
+    process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'),
+    'flux',
+    'bin',
+    `${name}-${c.version}`,
+  );
+  if (!existsSync(bin))
+    throw new Error(
+      `${name} ${c.version} is not built (${bin}): run \`bash test/flux/build.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`,
+    );
   return bin;
 }
 
@@ -41,7 +53,12 @@ export interface RunningController {
 }
 
 /** Starts a controller against `cp` with loopback-only listeners; extra args per controller. */
-export async function startController(cp: ControlPlane, dir: string, name: string, extra: readonly string[] = []): Promise<RunningController> {
+export async function startController(
+  cp: ControlPlane,
+  dir: string,
+  name: string,
+  extra: readonly string[] = [],
+): Promise<RunningController> {
   const log = join(dir, `${name}.log`);
   const args = [
     `--metrics-addr=127.0.0.1:${await freePort()}`,
@@ -50,7 +67,11 @@ export async function startController(cp: ControlPlane, dir: string, name: strin
     ...extra,
   ];
   // RUNTIME_NAMESPACE is where a controller finds its own objects (as in its Deployment).
-  const proc = startProc(fluxBinary(name), args, log, false, { ...process.env, KUBECONFIG: cp.kubeconfig, RUNTIME_NAMESPACE: 'flux-system' });
+  const proc = startProc(fluxBinary(name), args, log, false, {
+    ...process.env,
+    KUBECONFIG: cp.kubeconfig,
+    RUNTIME_NAMESPACE: 'flux-system',
+  });
   return { name, log, proc };
 }
 
@@ -80,11 +101,19 @@ export async function startHelmRepo(dir: string): Promise<HelmRepo> {
   await mkdir(root, { recursive: true });
   const served: string[] = [];
   const server: Server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
+      /^(\.\.[/\\])+/,
+      '',
+    );
     readFile(join(root, path))
       .then((body) => {
         served.push(`${req.method ?? '?'} ${path} 200`);
-        res.writeHead(200, { 'content-type': path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip', 'content-length': body.length }).end(body);
+        res
+          .writeHead(200, {
+            'content-type': path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip',
+            'content-length': body.length,
+          })
+          .end(body);
       })
       .catch(() => {
         served.push(`${req.method ?? '?'} ${path} 404`);
@@ -95,7 +124,10 @@ export async function startHelmRepo(dir: string): Promise<HelmRepo> {
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   const url = `http://127.0.0.1:${addr.port}`;
-  for (const args of [['package', CHART_DIR, '--destination', root], ['repo', 'index', root, '--url', url]]) {
+  for (const args of [
+    ['package', CHART_DIR, '--destination', root],
+    ['repo', 'index', root, '--url', url],
+  ]) {
     const r = await helm(args);
     if (r.code !== 0) throw new Error(`helm ${args.join(' ')}: ${r.stderr}`);
   }
@@ -125,7 +157,9 @@ export async function startGitServer(dir: string, files: Record<string, string>)
   await mkdir(root, { recursive: true });
   await mkdir(work, { recursive: true });
   const git = async (cwd: string, args: readonly string[]) => {
-    const r = await run('git', ['-c', 'user.name=auth-shim-test', '-c', 'user.email=test@auth-shim.invalid', ...args], { cwd });
+    const r = await run('git', ['-c', 'user.name=auth-shim-test', '-c', 'user.email=test@auth-shim.invalid', ...args], {
+      cwd,
+    });
     if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   };
   await git(work, ['init', '-q', '-b', branch]);
@@ -188,5 +222,10 @@ export async function startGitServer(dir: string, files: Record<string, string>)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
-  return { url: `http://127.0.0.1:${addr.port}/repo.git`, branch, commit, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${addr.port}/repo.git`,
+    branch,
+    commit,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

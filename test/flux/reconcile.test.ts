@@ -4,9 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { createNamespace, DEFAULT_CONTROLLERS, freePort, REPO_ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.js';
+import {
+  createNamespace,
+  DEFAULT_CONTROLLERS,
+  freePort,
+  REPO_ROOT,
+  startControlPlane,
+  type ControlPlane,
+} from '../controlplane/cluster.js';
 import { apply, getJson, installPublishedCrds, waitFor, type Obj } from '../controlplane/kube.js';
-import { fluxControllers, logTail, startController, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from './flux.js';
+import {
+  fluxControllers,
+  logTail,
+  startController,
+  startGitServer,
+  startHelmRepo,
+  stopControllers,
+  type GitServer,
+  type HelmRepo,
+  type RunningController,
+} from './flux.js';
 
 /*
  * deploy/flux/auth-shim reconciled by the real Flux controllers (source-controller,
@@ -40,22 +57,39 @@ const controllers: Array<RunningController | undefined> = [];
 async function diagnostics(): Promise<string> {
   const flux = await cp.kubectl(['get', 'gitrepository,kustomization', '-n', FLUX_NS, '-o', 'yaml']);
   const hr = await cp.kubectl(['get', 'helmrelease,helmchart,helmrepository', '-n', NS, '-o', 'yaml']);
-  return [flux.stdout.slice(-4000), hr.stdout.slice(-6000), ...(await Promise.all(controllers.map((c) => logTail(c)))), `repository served: ${repo?.served.join(', ')}`].join('\n');
+  return [
+    flux.stdout.slice(-4000),
+    hr.stdout.slice(-6000),
+    ...(await Promise.all(controllers.map((c) => logTail(c)))),
+    `repository served: ${repo?.served.join(', ')}`,
+  ].join('\n');
 }
 
 function condition(o: Obj, type: string): { status?: string; reason?: string; message?: string } | undefined {
-  return ((o['status'] as { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } | undefined)?.conditions ?? []).find((c) => c.type === type);
+  return (
+    (
+      o['status'] as
+        | { conditions?: Array<{ type: string; status: string; reason: string; message: string }> }
+        | undefined
+    )?.conditions ?? []
+  ).find((c) => c.type === type);
 }
 
 async function readyRelease(generation: number): Promise<Obj> {
   try {
-    return await waitFor('HelmRelease auth-shim Ready', async () => {
-      // Absent until kustomize-controller has applied it.
-      const hr = await getJson(cp, ['helmrelease', 'auth-shim', '-n', NS]).catch(() => undefined);
-      if (hr === undefined) return undefined;
-      const status = hr['status'] as { observedGeneration?: number } | undefined;
-      return condition(hr, 'Ready')?.status === 'True' && (status?.observedGeneration ?? 0) >= generation ? hr : undefined;
-    }, 180_000);
+    return await waitFor(
+      'HelmRelease auth-shim Ready',
+      async () => {
+        // Absent until kustomize-controller has applied it.
+        const hr = await getJson(cp, ['helmrelease', 'auth-shim', '-n', NS]).catch(() => undefined);
+        if (hr === undefined) return undefined;
+        const status = hr['status'] as { observedGeneration?: number } | undefined;
+        return condition(hr, 'Ready')?.status === 'True' && (status?.observedGeneration ?? 0) >= generation
+          ? hr
+          : undefined;
+      },
+      180_000,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${await diagnostics()}`);
   }
@@ -67,15 +101,19 @@ beforeAll(async () => {
   await installPublishedCrds(cp);
   await createNamespace(cp, FLUX_NS);
   repo = await startHelmRepo(dir);
-  const files = Object.fromEntries(readdirSync(join(REPO_ROOT, DEPLOY_PATH)).map((f) => [`${DEPLOY_PATH}/${f}`, join(REPO_ROOT, DEPLOY_PATH, f)]));
+  const files = Object.fromEntries(
+    readdirSync(join(REPO_ROOT, DEPLOY_PATH)).map((f) => [`${DEPLOY_PATH}/${f}`, join(REPO_ROOT, DEPLOY_PATH, f)]),
+  );
   git = await startGitServer(dir, files);
   const storage = await freePort();
   await mkdir(join(dir, 'storage')); // source-controller refuses a storage path that does not exist
-  controllers.push(await startController(cp, dir, 'source-controller', [
-    `--storage-path=${join(dir, 'storage')}`,
-    `--storage-addr=127.0.0.1:${storage}`,
-    `--storage-adv-addr=127.0.0.1:${storage}`,
-  ]));
+  controllers.push(
+    await startController(cp, dir, 'source-controller', [
+      `--storage-path=${join(dir, 'storage')}`,
+      `--storage-addr=127.0.0.1:${storage}`,
+      `--storage-adv-addr=127.0.0.1:${storage}`,
+    ]),
+  );
   controllers.push(await startController(cp, dir, 'kustomize-controller'));
   controllers.push(await startController(cp, dir, 'helm-controller'));
 }, 180_000);
@@ -90,12 +128,21 @@ afterAll(async () => {
 
 describe('deploy/flux/auth-shim reconciled by Flux', () => {
   it('uses the controllers of the Flux release the CRDs come from', () => {
-    expect(fluxControllers().map((c) => `${c.name}@${c.version}`)).toEqual(['source-controller@v1.9.5', 'helm-controller@v1.6.4', 'kustomize-controller@v1.9.5']);
+    expect(fluxControllers().map((c) => `${c.name}@${c.version}`)).toEqual([
+      'source-controller@v1.9.5',
+      'helm-controller@v1.6.4',
+      'kustomize-controller@v1.9.5',
+    ]);
   });
 
   it('the Kustomization applies deploy/flux/auth-shim from Git; the HelmRelease becomes Ready with the chart from the loopback repository and its values', async () => {
     await apply(cp, [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'auth-shim-deploy', namespace: FLUX_NS }, spec: { interval: '10m', url: git.url, ref: { branch: git.branch } } },
+      {
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'GitRepository',
+        metadata: { name: 'auth-shim-deploy', namespace: FLUX_NS },
+        spec: { interval: '10m', url: git.url, ref: { branch: git.branch } },
+      },
       {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
         kind: 'Kustomization',
@@ -106,8 +153,21 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
           prune: true,
           sourceRef: { kind: 'GitRepository', name: 'auth-shim-deploy' },
           patches: [
-            { target: { kind: 'HelmRepository', name: 'auth-shim' }, patch: JSON.stringify([{ op: 'remove', path: '/spec/type' }, { op: 'replace', path: '/spec/url', value: repo.url }]) },
-            { target: { kind: 'HelmRelease', name: 'auth-shim' }, patch: JSON.stringify([{ op: 'replace', path: '/spec/test/enable', value: false }, { op: 'add', path: '/spec/install/disableWait', value: true }, { op: 'add', path: '/spec/upgrade/disableWait', value: true }]) },
+            {
+              target: { kind: 'HelmRepository', name: 'auth-shim' },
+              patch: JSON.stringify([
+                { op: 'remove', path: '/spec/type' },
+                { op: 'replace', path: '/spec/url', value: repo.url },
+              ]),
+            },
+            {
+              target: { kind: 'HelmRelease', name: 'auth-shim' },
+              patch: JSON.stringify([
+                { op: 'replace', path: '/spec/test/enable', value: false },
+                { op: 'add', path: '/spec/install/disableWait', value: true },
+                { op: 'add', path: '/spec/upgrade/disableWait', value: true },
+              ]),
+            },
           ],
         },
       },
@@ -120,8 +180,15 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
 
     // What helm-controller installed carries the HelmRelease's values.
     const deployment = await getJson(cp, ['deployment', 'auth-shim', '-n', NS]);
-    const env = (((deployment.spec?.['template'] as Obj).spec as { containers: Array<{ env: Array<{ name: string; value?: string }> }> }).containers[0]?.env ?? []);
-    expect(env.find((e) => e.name === 'AUTH_SHIM_DEFAULT_UPSTREAM_URL')?.value).toBe('http://litellm.ai.svc:4000/anthropic');
+    const env =
+      (
+        (deployment.spec?.['template'] as Obj).spec as {
+          containers: Array<{ env: Array<{ name: string; value?: string }> }>;
+        }
+      ).containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'AUTH_SHIM_DEFAULT_UPSTREAM_URL')?.value).toBe(
+      'http://litellm.ai.svc:4000/anthropic',
+    );
     expect((await cp.kubectl(['get', 'mutatingwebhookconfiguration', 'auth-shim'])).code).toBe(0);
     const kustomization = await getJson(cp, ['kustomization', 'auth-shim', '-n', FLUX_NS]);
     expect(condition(kustomization, 'Ready')).toMatchObject({ status: 'True', reason: 'ReconciliationSucceeded' });
@@ -137,12 +204,24 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
     release.setIn(['spec', 'values', 'podAnnotations'], { 'example.com/rollout': '2' });
     await git.commit({ [file]: release.toString() }, 'auth-shim: a pod annotation');
     // `flux reconcile source git auth-shim-deploy` does this: ask for a reconcile now rather than at the interval.
-    await cp.kubectlOk(['annotate', '--overwrite', 'gitrepository', 'auth-shim-deploy', '-n', FLUX_NS, `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
+    await cp.kubectlOk([
+      'annotate',
+      '--overwrite',
+      'gitrepository',
+      'auth-shim-deploy',
+      '-n',
+      FLUX_NS,
+      `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`,
+    ]);
     const hr = await readyRelease(generation);
     expect(condition(hr, 'Released')?.reason).toBe('UpgradeSucceeded');
     const history = (hr['status'] as { history?: Array<{ version: number; status: string }> }).history ?? [];
     expect(history[0]).toMatchObject({ version: 2, status: 'deployed' });
     const deployment = await getJson(cp, ['deployment', 'auth-shim', '-n', NS]);
-    expect(((deployment.spec?.['template'] as Obj).metadata as { annotations?: Record<string, string> }).annotations?.['example.com/rollout']).toBe('2');
+    expect(
+      ((deployment.spec?.['template'] as Obj).metadata as { annotations?: Record<string, string> }).annotations?.[
+        'example.com/rollout'
+      ],
+    ).toBe('2');
   }, 240_000);
 });

@@ -44,15 +44,23 @@ export async function startFakeKubeApi(namespace: string, name: string): Promise
     const base = `/api/v1/namespaces/${namespace}/secrets`;
     if (url.pathname === `${base}/${name}` && req.method === 'GET') {
       if (api.failGets !== undefined) {
-        res.writeHead(api.failGets, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: api.failGets }));
+        res
+          .writeHead(api.failGets, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', code: api.failGets }));
       } else if (secret === undefined) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
       } else {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(secret));
       }
       return;
     }
-    if (url.pathname === base && url.searchParams.get('watch') === 'true' && url.searchParams.get('fieldSelector') === `metadata.name=${name}`) {
+    if (
+      url.pathname === base &&
+      url.searchParams.get('watch') === 'true' &&
+      url.searchParams.get('fieldSelector') === `metadata.name=${name}`
+    ) {
       res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       res.flushHeaders();
       watches.add(res);
@@ -78,13 +86,18 @@ export async function startFakeKubeApi(namespace: string, name: string): Promise
     failGets: undefined,
     setSecret(data) {
       const type = data === undefined ? 'DELETED' : secret === undefined ? 'ADDED' : 'MODIFIED';
-      const obj = data === undefined ? { ...(secret ?? {}), metadata: { name, namespace, resourceVersion: String(++rv) } } : toObject(data);
+      const obj =
+        data === undefined
+          ? { ...(secret ?? {}), metadata: { name, namespace, resourceVersion: String(++rv) } }
+          : toObject(data);
       secret = data === undefined ? undefined : obj;
       api.sendEvent({ type, object: obj });
     },
     sendEvent(event) {
       const line = `${JSON.stringify(event)}\n`;
-      const version = Number((event as { object?: { metadata?: { resourceVersion?: string } } }).object?.metadata?.resourceVersion);
+      const version = Number(
+        (event as { object?: { metadata?: { resourceVersion?: string } } }).object?.metadata?.resourceVersion,
+      );
       if (Number.isFinite(version)) history.push({ rv: version, line });
       for (const w of watches) w.write(line);
     },
@@ -92,12 +105,17 @@ export async function startFakeKubeApi(namespace: string, name: string): Promise
       for (const w of watches) w.socket?.destroy();
     },
     async writeKubeconfig(path) {
-      await writeFile(path, JSON.stringify({
-        apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
-        clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }], // plain HTTP on loopback
-        users: [{ name: 'u', user: { token: 'fake-sa-token' } }],
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'u', namespace } }],
-      }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          'current-context': 'fake',
+          clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }], // plain HTTP on loopback
+          users: [{ name: 'u', user: { token: 'fake-sa-token' } }],
+          contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'u', namespace } }],
+        }),
+      );
     },
     close() {
       for (const w of watches) w.socket?.destroy();

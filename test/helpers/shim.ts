@@ -7,7 +7,7 @@ import { Agent } from 'undici';
 import { loadProxyConfig } from '../../src/config/proxy-config.js';
 import { KnownSecrets } from '../../src/credentials/known-secrets.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/app.js';
+import { startProxy, type RunningProxy } from '../../src/app/sidecar.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
 /** Realistic-looking, made-up secrets; tests grep logs, bodies and metrics for them. */
@@ -54,13 +54,23 @@ export async function startShim(opts: ShimOptions = {}): Promise<Shim> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      logs.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      logs.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
   const secrets = new KnownSecrets();
   const log = createLogger(loadProxyConfig(env).logLevel, sink, secrets.mask);
-  const proxy = await startProxy(loadProxyConfig(env), { log, secrets, registry: new Registry(), defaultMetrics: false });
+  const proxy = await startProxy(loadProxyConfig(env), {
+    log,
+    secrets,
+    registry: new Registry(),
+    defaultMetrics: false,
+  });
   const client = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
   return {
     proxy,

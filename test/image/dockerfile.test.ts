@@ -20,10 +20,14 @@ interface Instruction {
 
 async function instructions(): Promise<Instruction[]> {
   const text = (await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8')).replace(/\\\n\s*/g, ' ');
-  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
-    const [op = '', ...rest] = l.split(/\s+/);
-    return { op: op.toUpperCase(), args: rest.join(' ') };
-  });
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [op = '', ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
 }
 
 /** Instructions of the last stage (the image that ships). */
@@ -41,14 +45,35 @@ describe('Dockerfile', () => {
     expect(runtimeArg).toMatch(/^RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
     expect(stage[0]).toEqual({ op: 'FROM', args: '${RUNTIME_IMAGE}' });
     expect(stage.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
-    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['/nodejs/bin/node', '--disable-sigusr1', '--max-semi-space-size=4', '/app/dist/cli.js']);
+    expect(JSON.parse(stage.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual([
+      '/nodejs/bin/node',
+      '--disable-sigusr1',
+      '--max-semi-space-size=4',
+      '/app/dist/cli.js',
+    ]);
     expect(JSON.parse(stage.find((i) => i.op === 'CMD')?.args ?? 'null')).toEqual(['proxy']);
     // No shell in the runtime image: nothing may RUN there.
     expect(stage.filter((i) => i.op === 'RUN')).toEqual([]);
   });
 
   it('the sidecar and the chart call subcommands the entrypoint has', async () => {
-    const sidecar = sidecarContainer({ ...goldenConfig(), image: 'x', imagePullPolicy: 'IfNotPresent', upstream: 'http://x', credentialSource: 'client-first', native: true, secrets: [], port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: undefined, memoryRequest: '96Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: undefined });
+    const sidecar = sidecarContainer({
+      ...goldenConfig(),
+      image: 'x',
+      imagePullPolicy: 'IfNotPresent',
+      upstream: 'http://x',
+      credentialSource: 'client-first',
+      native: true,
+      secrets: [],
+      port: 8787,
+      adminPort: 9464,
+      cpuRequest: '10m',
+      cpuLimit: undefined,
+      memoryRequest: '96Mi',
+      memoryLimit: '256Mi',
+      logLevel: 'info',
+      serviceAccountMask: undefined,
+    });
     expect(sidecar.command).toBeUndefined(); // keeps the image ENTRYPOINT
     expect(sidecar.args).toEqual(['proxy']);
     expect(Object.keys(COMMANDS)).toEqual(expect.arrayContaining(['proxy', 'webhook', 'inject']));
@@ -68,15 +93,24 @@ describe('Dockerfile', () => {
   });
 
   it('carries the OCI labels', async () => {
-    const labels = (await runtimeStage()).filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
-    for (const key of ['title', 'description', 'version', 'revision', 'licenses', 'source']) expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    const labels = (await runtimeStage())
+      .filter((i) => i.op === 'LABEL')
+      .map((i) => i.args)
+      .join(' ');
+    for (const key of ['title', 'description', 'version', 'revision', 'licenses', 'source'])
+      expect(labels).toContain(`org.opencontainers.image.${key}=`);
   });
 
   it('.dockerignore lets in exactly what the build stages copy from the context', async () => {
-    const ignore = (await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const ignore = (await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
     const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
-    const fromContext = (await instructions()).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    const fromContext = (await instructions())
+      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     expect([...new Set(fromContext)].sort()).toEqual(allowed.sort());
   });
 });

@@ -27,10 +27,15 @@ beforeAll(async () => {
   for (const f of ['package.json', 'package-lock.json']) await cp(join(REPO_ROOT, f), join(app, f));
   await cp(join(REPO_ROOT, 'dist'), join(app, 'dist'), { recursive: true });
   // Node 24 first on PATH, so npm runs on it (engines: node >= 24) — the Dockerfile's build image.
-  const install = () => run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
-    cwd: app,
-    env: { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, npm_config_update_notifier: 'false' },
-  });
+  const install = () =>
+    run(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
+      {
+        cwd: app,
+        env: { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, npm_config_update_notifier: 'false' },
+      },
+    );
   // One retry: the registry (or a shared npm cache another process is writing) can fail once.
   let r = await install();
   if (r.code !== 0) r = await install();
@@ -77,7 +82,9 @@ function get(url: string): Promise<{ status: number; body: string }> {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString('utf8')));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -89,8 +96,12 @@ async function stop(s: Started): Promise<number | null> {
 
 describe('the image runtime tree (production dependencies + dist/)', () => {
   it('holds no devDependency, in particular not the `node` package', async () => {
-    const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([path, p]) => path !== '' && p.dev === true).map(([path]) => path);
+    const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, p]) => path !== '' && p.dev === true)
+      .map(([path]) => path);
     expect(devOnly.length).toBeGreaterThan(0);
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([]);
     expect(existsSync(join(app, 'node_modules', 'node'))).toBe(false);
@@ -98,7 +109,11 @@ describe('the image runtime tree (production dependencies + dist/)', () => {
   });
 
   it('starts `auth-shim proxy` and answers /readyz', async () => {
-    const s = start(['proxy'], { AUTH_SHIM_UPSTREAM_URL: 'http://127.0.0.1:9/anthropic', AUTH_SHIM_LISTEN: '127.0.0.1:0', AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0' });
+    const s = start(['proxy'], {
+      AUTH_SHIM_UPSTREAM_URL: 'http://127.0.0.1:9/anthropic',
+      AUTH_SHIM_LISTEN: '127.0.0.1:0',
+      AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
+    });
     const { admin } = await s.listening;
     expect((await get(`${admin}/healthz`)).status).toBe(200);
     expect((await get(`${admin}/readyz`)).status).toBe(200);
@@ -107,8 +122,12 @@ describe('the image runtime tree (production dependencies + dist/)', () => {
 
   it('starts `auth-shim proxy` in Kubernetes API mode (loads @kubernetes/client-node from the tree)', async () => {
     const s = start(['proxy'], {
-      AUTH_SHIM_UPSTREAM_URL: 'http://127.0.0.1:9/anthropic', AUTH_SHIM_LISTEN: '127.0.0.1:0', AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
-      AUTH_SHIM_SECRET: 'agents/creds', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'token', KUBECONFIG: '/nonexistent',
+      AUTH_SHIM_UPSTREAM_URL: 'http://127.0.0.1:9/anthropic',
+      AUTH_SHIM_LISTEN: '127.0.0.1:0',
+      AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
+      AUTH_SHIM_SECRET: 'agents/creds',
+      AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'token',
+      KUBECONFIG: '/nonexistent',
     });
     await s.listening;
     expect(s.output()).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
@@ -122,9 +141,12 @@ describe('the image runtime tree (production dependencies + dist/)', () => {
     await writeFile(join(tls, 'tls.crt'), bundle.cert);
     await writeFile(join(tls, 'tls.key'), bundle.key);
     const s = start(['webhook'], {
-      AUTH_SHIM_SIDECAR_IMAGE: 'ghcr.io/auth-shim/auth-shim:0.1.0', AUTH_SHIM_NAMESPACE: 'auth-shim-system',
-      AUTH_SHIM_WEBHOOK_LISTEN: '127.0.0.1:0', AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
-      AUTH_SHIM_WEBHOOK_TLS_CERT_FILE: join(tls, 'tls.crt'), AUTH_SHIM_WEBHOOK_TLS_KEY_FILE: join(tls, 'tls.key'),
+      AUTH_SHIM_SIDECAR_IMAGE: 'ghcr.io/auth-shim/auth-shim:0.1.0',
+      AUTH_SHIM_NAMESPACE: 'auth-shim-system',
+      AUTH_SHIM_WEBHOOK_LISTEN: '127.0.0.1:0',
+      AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
+      AUTH_SHIM_WEBHOOK_TLS_CERT_FILE: join(tls, 'tls.crt'),
+      AUTH_SHIM_WEBHOOK_TLS_KEY_FILE: join(tls, 'tls.key'),
     });
     const { admin } = await s.listening;
     expect((await get(`${admin}/readyz`)).status).toBe(200);
@@ -132,8 +154,16 @@ describe('the image runtime tree (production dependencies + dist/)', () => {
   });
 
   it('runs `auth-shim inject` on a manifest', async () => {
-    const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: ai\n  annotations:\n    auth-shim.io/inject: "true"\nspec:\n  containers:\n    - name: agent\n      image: agent:1\n';
-    const s = start(['inject', '-'], { AUTH_SHIM_SIDECAR_IMAGE: 'ghcr.io/auth-shim/auth-shim:0.1.0', AUTH_SHIM_DEFAULT_UPSTREAM_URL: 'http://litellm.ai.svc:4000/anthropic' }, pod);
+    const pod =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: ai\n  annotations:\n    auth-shim.io/inject: "true"\nspec:\n  containers:\n    - name: agent\n      image: agent:1\n';
+    const s = start(
+      ['inject', '-'],
+      {
+        AUTH_SHIM_SIDECAR_IMAGE: 'ghcr.io/auth-shim/auth-shim:0.1.0',
+        AUTH_SHIM_DEFAULT_UPSTREAM_URL: 'http://litellm.ai.svc:4000/anthropic',
+      },
+      pod,
+    );
     s.listening.catch(() => undefined);
     const code = await new Promise<number | null>((resolve) => s.child.once('exit', resolve));
     expect(code, s.output()).toBe(0);

@@ -47,7 +47,8 @@ export function unknownFields(value: unknown, type: string, at = ''): string[] {
       continue;
     }
     const arr = /^Array<(.+)>$/.exec(t);
-    if (arr !== null && Array.isArray(v)) v.forEach((item, i) => out.push(...unknownFields(item, arr[1] as string, `${at}/${k}/${i}`)));
+    if (arr !== null && Array.isArray(v))
+      v.forEach((item, i) => out.push(...unknownFields(item, arr[1] as string, `${at}/${k}/${i}`)));
     else out.push(...unknownFields(v, t, `${at}/${k}`));
   }
   return out;
@@ -58,7 +59,6 @@ export function validatePod(pod: unknown): void {
   new Pod(pod as ConstructorParameters<typeof Pod>[0]).validate();
   expect(unknownFields(pod, 'V1Pod')).toEqual([]);
 }
-
 
 export const SERVICE_NAME = 'auth-shim-webhook.auth-shim-system.svc';
 
@@ -80,27 +80,38 @@ export interface HttpsReply {
 }
 
 /** A real HTTPS client that trusts only `ca` and sends the Service's name as SNI, like the API server. */
-export function httpsCall(url: string, opts: { ca: string; method?: string; path: string; body?: string | Buffer; headers?: Record<string, string> }): Promise<HttpsReply> {
+export function httpsCall(
+  url: string,
+  opts: { ca: string; method?: string; path: string; body?: string | Buffer; headers?: Record<string, string> },
+): Promise<HttpsReply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: u.hostname,
-      port: u.port,
-      method: opts.method ?? 'POST',
-      path: opts.path,
-      ca: opts.ca,
-      servername: SERVICE_NAME,
-      agent: false,
-      headers: { 'content-type': 'application/json', ...opts.headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const socket = res.socket as TLSSocket;
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), peerCertificate: socket.getPeerCertificate?.().fingerprint256 ?? '' });
-      });
-      res.on('error', reject);
-    });
+    const req = httpsRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: opts.method ?? 'POST',
+        path: opts.path,
+        ca: opts.ca,
+        servername: SERVICE_NAME,
+        agent: false,
+        headers: { 'content-type': 'application/json', ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const socket = res.socket as TLSSocket;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            peerCertificate: socket.getPeerCertificate?.().fingerprint256 ?? '',
+          });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -111,7 +122,9 @@ export function quietLogger() {
 }
 
 /** A real webhook over TLS on 127.0.0.1:0 with a fresh CA, its certificate in a kubelet-style directory. */
-export async function startTlsWebhook(injector: InjectorConfig): Promise<{ server: RunningWebhook; ca: string; close(): Promise<void> }> {
+export async function startTlsWebhook(
+  injector: InjectorConfig,
+): Promise<{ server: RunningWebhook; ca: string; close(): Promise<void> }> {
   const bundle = await makeBundle();
   const dir = await mkdtemp(join(tmpdir(), 'auth-shim-webhook-'));
   await writeKubeletSecret(dir, { 'tls.crt': bundle.cert, 'tls.key': bundle.key });

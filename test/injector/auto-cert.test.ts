@@ -4,7 +4,12 @@ import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { afterEach, describe, expect, it } from 'vitest';
-import { autoCertSource, ensureCaBundle, ensureCertificate, type AutoCertOptions } from '../../src/injector/auto-cert.js';
+import {
+  autoCertSource,
+  ensureCaBundle,
+  ensureCertificate,
+  type AutoCertOptions,
+} from '../../src/injector/auto-cert.js';
 import { generateCa, issueServingCert, serviceDnsNames } from '../../src/injector/certs.js';
 import { startWebhook } from '../../src/injector/webhook-server.js';
 import { goldenConfig, httpsCall, quietLogger } from './_helpers.js';
@@ -22,8 +27,20 @@ class FakeApi {
     kind: 'MutatingWebhookConfiguration',
     metadata: { name: 'auth-shim', resourceVersion: '1' },
     webhooks: [
-      { name: 'namespace.auth-shim.io', clientConfig: { service: { name: 'auth-shim-webhook', namespace: 'auth-shim-system', path: '/mutate/namespace-enabled' } }, sideEffects: 'None', admissionReviewVersions: ['v1'] },
-      { name: 'object.auth-shim.io', clientConfig: { service: { name: 'auth-shim-webhook', namespace: 'auth-shim-system', path: '/mutate' } }, sideEffects: 'None', admissionReviewVersions: ['v1'] },
+      {
+        name: 'namespace.auth-shim.io',
+        clientConfig: {
+          service: { name: 'auth-shim-webhook', namespace: 'auth-shim-system', path: '/mutate/namespace-enabled' },
+        },
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+      },
+      {
+        name: 'object.auth-shim.io',
+        clientConfig: { service: { name: 'auth-shim-webhook', namespace: 'auth-shim-system', path: '/mutate' } },
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+      },
     ],
   };
   /** Holds GETs of an absent Secret until this many arrived: replicas that all saw "absent". */
@@ -36,7 +53,13 @@ class FakeApi {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        {
+          name: 'fake',
+          server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
       users: [{ name: 'sa', token: 'test-token' }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'sa' }],
       currentContext: 'fake',
@@ -53,7 +76,8 @@ class FakeApi {
     const send = (code: number, obj: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(obj));
     };
-    const status = (code: number, reason: string): void => send(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: reason });
+    const status = (code: number, reason: string): void =>
+      send(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: reason });
     if (req.headers.authorization !== 'Bearer test-token') return status(401, 'Unauthorized');
 
     let m = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(path);
@@ -79,7 +103,8 @@ class FakeApi {
       }
       if (req.method === 'PUT') {
         if (existing === undefined) return status(404, 'NotFound');
-        if ((existing['metadata'] as { resourceVersion: string }).resourceVersion !== body.metadata.resourceVersion) return status(409, 'Conflict');
+        if ((existing['metadata'] as { resourceVersion: string }).resourceVersion !== body.metadata.resourceVersion)
+          return status(409, 'Conflict');
         const stored = { ...body, metadata: { ...body.metadata, resourceVersion: String(++this.#rv) } };
         this.secrets.set(key, stored);
         return send(200, stored);
@@ -91,7 +116,9 @@ class FakeApi {
       if (req.method === 'PATCH') {
         if (req.headers['content-type'] !== 'application/json-patch+json') return status(415, 'UnsupportedMediaType');
         try {
-          const next = jsonpatch.applyPatch(structuredClone(this.mwc), body, true, false).newDocument as { metadata: { resourceVersion: string } };
+          const next = jsonpatch.applyPatch(structuredClone(this.mwc), body, true, false).newDocument as {
+            metadata: { resourceVersion: string };
+          };
           next.metadata.resourceVersion = String(++this.#rv);
           this.mwc = next;
           return send(200, next);
@@ -120,7 +147,15 @@ async function setup(): Promise<{ api: FakeApi; opts: AutoCertOptions }> {
   const kubeConfig = await api.start();
   return {
     api,
-    opts: { namespace: 'auth-shim-system', secretName: 'auth-shim-webhook-tls', webhookConfiguration: 'auth-shim', service: 'auth-shim-webhook', checkIntervalMs: 60_000, log: quietLogger(), kubeConfig },
+    opts: {
+      namespace: 'auth-shim-system',
+      secretName: 'auth-shim-webhook-tls',
+      webhookConfiguration: 'auth-shim',
+      service: 'auth-shim-webhook',
+      checkIntervalMs: 60_000,
+      log: quietLogger(),
+      kubeConfig,
+    },
   };
 }
 
@@ -141,8 +176,14 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
       defaultMetrics: false,
     });
     try {
-      expect(api.calls.slice(0, 2)).toEqual(['GET /api/v1/namespaces/auth-shim-system/secrets/auth-shim-webhook-tls', 'POST /api/v1/namespaces/auth-shim-system/secrets']);
-      const secret = api.secrets.get('auth-shim-system/auth-shim-webhook-tls') as { type: string; data: Record<string, string> };
+      expect(api.calls.slice(0, 2)).toEqual([
+        'GET /api/v1/namespaces/auth-shim-system/secrets/auth-shim-webhook-tls',
+        'POST /api/v1/namespaces/auth-shim-system/secrets',
+      ]);
+      const secret = api.secrets.get('auth-shim-system/auth-shim-webhook-tls') as {
+        type: string;
+        data: Record<string, string>;
+      };
       expect(secret.type).toBe('kubernetes.io/tls');
       expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
       const bundles = api.caBundles();
@@ -179,7 +220,10 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     const again = await ensureCertificate(opts);
     await ensureCaBundle(opts, again.caCert);
     expect(again.cert).toBe(first.cert);
-    expect(api.calls).toEqual(['GET /api/v1/namespaces/auth-shim-system/secrets/auth-shim-webhook-tls', 'GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/auth-shim']);
+    expect(api.calls).toEqual([
+      'GET /api/v1/namespaces/auth-shim-system/secrets/auth-shim-webhook-tls',
+      'GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/auth-shim',
+    ]);
   });
 
   it('renews a certificate close to expiry with the same CA, so caBundle stays valid', async () => {
@@ -189,7 +233,9 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     const old = await issueServingCert(ca, serviceDnsNames('auth-shim-webhook', 'auth-shim-system'), past);
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     api.secrets.set('auth-shim-system/auth-shim-webhook-tls', {
-      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
       metadata: { name: 'auth-shim-webhook-tls', namespace: 'auth-shim-system', resourceVersion: '5' },
       data: { 'tls.crt': b64(old.cert), 'tls.key': b64(old.key), 'ca.crt': b64(ca.caCert), 'ca.key': b64(ca.caKey) },
     });
@@ -221,7 +267,19 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     // …but not ready until the caBundle is written once: the API server cannot call a webhook it
     // cannot verify, and `helm install --wait` trusts readiness (issue 14).
     expect(source.problem()).toMatch(/MutatingWebhookConfiguration/);
-    const broken = autoCertSource({ ...opts, kubeConfig: (() => { const kc = new KubeConfig(); kc.loadFromOptions({ clusters: [{ name: 'x', server: 'http://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'x', user: 'u' }], currentContext: 'x' }); return kc; })() });
+    const broken = autoCertSource({
+      ...opts,
+      kubeConfig: (() => {
+        const kc = new KubeConfig();
+        kc.loadFromOptions({
+          clusters: [{ name: 'x', server: 'http://127.0.0.1:1' }],
+          users: [{ name: 'u' }],
+          contexts: [{ name: 'x', cluster: 'x', user: 'u' }],
+          currentContext: 'x',
+        });
+        return kc;
+      })(),
+    });
     await broken.start({ onCert: () => undefined, onReload: () => undefined });
     broken.stop();
     expect(broken.problem()).toMatch(/reading Secret auth-shim-system\/auth-shim-webhook-tls/);

@@ -11,7 +11,12 @@ const doc = await readFile(join(import.meta.dirname, '..', '..', 'docs', 'INJECT
 function tableAfter(marker: string): string {
   const start = doc.indexOf('\n', doc.indexOf(marker)) + 1;
   const lines = doc.slice(start).split('\n');
-  return lines.slice(0, lines.findIndex((l) => !l.startsWith('|'))).join('\n');
+  return lines
+    .slice(
+      0,
+      lines.findIndex((l) => !l.startsWith('|')),
+    )
+    .join('\n');
 }
 
 describe('docs/INJECTION.md', () => {

@@ -34,7 +34,10 @@ afterAll(async () => {
   await webhook?.close();
 });
 
-const cases = (await readdir(DIR)).filter((f) => f.endsWith('.in.json')).map((f) => f.replace(/\.in\.json$/, '')).sort();
+const cases = (await readdir(DIR))
+  .filter((f) => f.endsWith('.in.json'))
+  .map((f) => f.replace(/\.in\.json$/, ''))
+  .sort();
 
 describe('golden AdmissionReviews', () => {
   it('has a case for every edge case of the issue', () => {
@@ -44,12 +47,24 @@ describe('golden AdmissionReviews', () => {
   it.each(cases)('%s', async (name) => {
     const input = await readFile(join(DIR, `${name}.in.json`), 'utf8');
     const optedIn = name.startsWith('ns-enabled-');
-    const reply = await httpsCall(server.url, { ca, path: optedIn ? '/mutate/namespace-enabled' : '/mutate', body: input });
+    const reply = await httpsCall(server.url, {
+      ca,
+      path: optedIn ? '/mutate/namespace-enabled' : '/mutate',
+      body: input,
+    });
     expect(reply.status).toBe(200);
-    const out = JSON.parse(reply.body) as { response: { uid: string; allowed: boolean; patch?: string; patchType?: string } };
+    const out = JSON.parse(reply.body) as {
+      response: { uid: string; allowed: boolean; patch?: string; patchType?: string };
+    };
     const { patch: encoded, ...response } = out.response;
-    const patch = encoded === undefined ? undefined : (JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as jsonpatch.Operation[]);
-    await expectGolden(join(DIR, `${name}.out.json`), `${JSON.stringify({ response, patch: patch ?? null }, null, 2)}\n`);
+    const patch =
+      encoded === undefined
+        ? undefined
+        : (JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as jsonpatch.Operation[]);
+    await expectGolden(
+      join(DIR, `${name}.out.json`),
+      `${JSON.stringify({ response, patch: patch ?? null }, null, 2)}\n`,
+    );
 
     // The HTTP path and the pure decision agree.
     const parsed = parseAdmissionReview(JSON.parse(input));
@@ -58,18 +73,31 @@ describe('golden AdmissionReviews', () => {
     expect(response.uid).toBe(parsed.request.uid);
     if (patch === undefined) return;
 
-    const pod = jsonpatch.applyPatch(structuredClone(parsed.request.object), patch, true, false).newDocument as Record<string, unknown>;
+    const pod = jsonpatch.applyPatch(structuredClone(parsed.request.object), patch, true, false).newDocument as Record<
+      string,
+      unknown
+    >;
     validatePod(pod);
 
     // The sidecar's environment is accepted by the real proxy configuration loader.
-    const spec = (pod as unknown as { spec: { initContainers?: { name: string; env: { name: string; value: string }[] }[]; containers: { name: string; env: { name: string; value: string }[] }[] } }).spec;
+    const spec = (
+      pod as unknown as {
+        spec: {
+          initContainers?: { name: string; env: { name: string; value: string }[] }[];
+          containers: { name: string; env: { name: string; value: string }[] }[];
+        };
+      }
+    ).spec;
     const sidecar = [...(spec.initContainers ?? []), ...spec.containers].find((c) => c.name === SIDECAR_NAME);
     if (sidecar === undefined) throw new Error('no sidecar');
     const proxy = loadProxyConfig(Object.fromEntries(sidecar.env.map((e) => [e.name, e.value])));
     expect(proxy.listen.host).toBe('127.0.0.1');
 
     // Idempotent: the injected pod is never injected twice.
-    expect(mutate({ pod, namespace: parsed.request.namespace, namespaceOptedIn: optedIn, config })).toMatchObject({ outcome: 'skipped', warn: false });
+    expect(mutate({ pod, namespace: parsed.request.namespace, namespaceOptedIn: optedIn, config })).toMatchObject({
+      outcome: 'skipped',
+      warn: false,
+    });
 
     // `auth-shim inject` makes the same pod from the same input.
     const manifest = structuredClone(parsed.request.object) as { metadata: Record<string, unknown> };

@@ -127,7 +127,9 @@ describe('injectManifests', () => {
     for (const doc of out.slice(1, -1)) {
       const [site] = podSites(doc);
       if (site === undefined) throw new Error('no pod');
-      expect((site.pod as { metadata: { annotations: Record<string, string> } }).metadata.annotations['auth-shim.io/status']).toBe('injected');
+      expect(
+        (site.pod as { metadata: { annotations: Record<string, string> } }).metadata.annotations['auth-shim.io/status'],
+      ).toBe('injected');
       validatePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, ...(site.pod as object) });
     }
     expect(r.notes.filter((n) => n.endsWith('injected'))).toHaveLength(7);
@@ -146,7 +148,9 @@ describe('injectManifests', () => {
 
   it('injects the items of a List', () => {
     const list = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, annotations: {auth-shim.io/inject: "true"}}\n  spec: {containers: [{name: a, image: a}]}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n`;
-    const out = docs(injectManifests(list, 'list', config, { all: false }).output)[0] as { items: [{ spec: { initContainers: { name: string }[] } }, unknown] };
+    const out = docs(injectManifests(list, 'list', config, { all: false }).output)[0] as {
+      items: [{ spec: { initContainers: { name: string }[] } }, unknown];
+    };
     expect(out.items[0].spec.initContainers[0]?.name).toBe('auth-shim');
     expect(out.items[1]).toEqual({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } });
   });
@@ -196,7 +200,9 @@ describe('auth-shim inject', () => {
   });
 
   it('writes nothing and exits 1 when a pod cannot be injected', async () => {
-    const t = io('apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "maybe"}}\nspec: {containers: [{name: p}]}\n');
+    const t = io(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "maybe"}}\nspec: {containers: [{name: p}]}\n',
+    );
     expect(await runInject([], t.io)).toBe(1);
     expect(t.result().stdout).toBe('');
     expect(t.result().stderr).toContain('auth-shim.io/inject must be "true" or "false", got "maybe"');
@@ -221,7 +227,20 @@ describe('auth-shim inject', () => {
 
   it('works as a Helm post-renderer: the built CLI, stdin to stdout, flags instead of env', async () => {
     const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
-    const child = spawn(process.execPath, [cli, 'inject', '--sidecar-image', 'registry.example/auth-shim:1', '--default-upstream-url', 'http://litellm:4000/anthropic', '--oauth-token-secret', 'claude'], { env: { PATH: process.env['PATH'] ?? '' } });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'inject',
+        '--sidecar-image',
+        'registry.example/auth-shim:1',
+        '--default-upstream-url',
+        'http://litellm:4000/anthropic',
+        '--oauth-token-secret',
+        'claude',
+      ],
+      { env: { PATH: process.env['PATH'] ?? '' } },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -239,7 +258,9 @@ describe('lazy loading', () => {
   it('`auth-shim inject` never loads @kubernetes/client-node', async () => {
     const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
     const trace = join(import.meta.dirname, '..', 'helpers', 'trace-imports.mjs');
-    const child = spawn(process.execPath, ['--import', trace, cli, 'inject'], { env: { PATH: process.env['PATH'] ?? '', ...GOLDEN_ENV } });
+    const child = spawn(process.execPath, ['--import', trace, cli, 'inject'], {
+      env: { PATH: process.env['PATH'] ?? '', ...GOLDEN_ENV },
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdout.resume();

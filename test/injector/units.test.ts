@@ -14,21 +14,43 @@ describe('JSON Patch helpers', () => {
     expect(pointer('metadata', 'annotations', 'x/y', 0)).toBe('/metadata/annotations/x~1y/0');
   });
   it('creates an absent array instead of appending to it', () => {
-    expect(appendAll('/spec/volumes', undefined, [1, 2])).toEqual([{ op: 'add', path: '/spec/volumes', value: [1, 2] }]);
+    expect(appendAll('/spec/volumes', undefined, [1, 2])).toEqual([
+      { op: 'add', path: '/spec/volumes', value: [1, 2] },
+    ]);
     expect(appendAll('/spec/volumes', [], [1])).toEqual([{ op: 'add', path: '/spec/volumes/-', value: 1 }]);
-    expect(prependAll('/spec/initContainers', [0], [1, 2]).map((o) => o.path)).toEqual(['/spec/initContainers/0', '/spec/initContainers/1']);
-    expect(setKeys('/metadata/annotations', undefined, { 'a/b': 'c' })).toEqual([{ op: 'add', path: '/metadata/annotations', value: { 'a/b': 'c' } }]);
+    expect(prependAll('/spec/initContainers', [0], [1, 2]).map((o) => o.path)).toEqual([
+      '/spec/initContainers/0',
+      '/spec/initContainers/1',
+    ]);
+    expect(setKeys('/metadata/annotations', undefined, { 'a/b': 'c' })).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { 'a/b': 'c' } },
+    ]);
   });
 });
 
 const settings: SidecarSettings = {
-  image: 'i', imagePullPolicy: 'IfNotPresent', upstream: 'http://litellm:4000/anthropic', credentialSource: 'shim-only', native: true,
-  secrets: [{ slot: 'oauth', secretName: 's', key: 'k', volumeName: 'v' }, { slot: 'apiKey', secretName: 'a', key: 'key', volumeName: 'w' }, { slot: 'litellmKey', secretName: 'l', key: 'lk', volumeName: 'x' }],
-  port: 8787, adminPort: 9464, cpuRequest: '10m', cpuLimit: '1', memoryRequest: '64Mi', memoryLimit: '256Mi', logLevel: 'info', serviceAccountMask: 'auth-shim-no-api-token',
+  image: 'i',
+  imagePullPolicy: 'IfNotPresent',
+  upstream: 'http://litellm:4000/anthropic',
+  credentialSource: 'shim-only',
+  native: true,
+  secrets: [
+    { slot: 'oauth', secretName: 's', key: 'k', volumeName: 'v' },
+    { slot: 'apiKey', secretName: 'a', key: 'key', volumeName: 'w' },
+    { slot: 'litellmKey', secretName: 'l', key: 'lk', volumeName: 'x' },
+  ],
+  port: 8787,
+  adminPort: 9464,
+  cpuRequest: '10m',
+  cpuLimit: '1',
+  memoryRequest: '64Mi',
+  memoryLimit: '256Mi',
+  logLevel: 'info',
+  serviceAccountMask: 'auth-shim-no-api-token',
 };
 
 describe('the sidecar definition', () => {
-  it('is configured in the proxy\'s own variables, accepted by the real proxy loader', () => {
+  it("is configured in the proxy's own variables, accepted by the real proxy loader", () => {
     const env = Object.fromEntries(sidecarEnv(settings).map((e) => [e.name, e.value]));
     const c = loadProxyConfig(env);
     expect(c.oauthTokenFile).toBe('/var/run/secrets/auth-shim/oauth-token/k');
@@ -44,7 +66,14 @@ describe('the sidecar definition', () => {
       expect(m.subPath).toBeUndefined();
       expect(m.readOnly).toBe(true);
     }
-    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(c.startupProbe?.httpGet).toMatchObject({ path: '/readyz', port: 9464 });
     expect(c.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 9464 });
     expect(c.restartPolicy).toBe('Always');
@@ -60,28 +89,76 @@ describe('the sidecar definition', () => {
 describe('mutate', () => {
   const config = goldenConfig();
   const pod = (annotations: Record<string, string>, spec: Record<string, unknown> = {}) => ({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'a', image: 'a' }], ...spec },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', annotations },
+    spec: { containers: [{ name: 'a', image: 'a' }], ...spec },
   });
   it('names a third colliding volume -3 and keeps the pod valid', () => {
-    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }, { volumes: [{ name: 'auth-shim-litellm-key', emptyDir: {} }, { name: 'auth-shim-no-api-token', emptyDir: {} }] }), namespace: 'ai', namespaceOptedIn: false, config });
+    const m = mutate({
+      pod: pod(
+        { 'auth-shim.io/inject': 'true' },
+        {
+          volumes: [
+            { name: 'auth-shim-litellm-key', emptyDir: {} },
+            { name: 'auth-shim-no-api-token', emptyDir: {} },
+          ],
+        },
+      ),
+      namespace: 'ai',
+      namespaceOptedIn: false,
+      config,
+    });
     if (m.outcome !== 'injected') throw new Error(m.outcome);
     validatePod(m.pod);
-    expect((m.pod['spec'] as { volumes: { name: string }[] }).volumes.map((v) => v.name)).toEqual(['auth-shim-litellm-key', 'auth-shim-no-api-token', 'auth-shim-oauth-token', 'auth-shim-litellm-key-2', 'auth-shim-no-api-token-2']);
+    expect((m.pod['spec'] as { volumes: { name: string }[] }).volumes.map((v) => v.name)).toEqual([
+      'auth-shim-litellm-key',
+      'auth-shim-no-api-token',
+      'auth-shim-oauth-token',
+      'auth-shim-litellm-key-2',
+      'auth-shim-no-api-token-2',
+    ]);
   });
   it('refuses shim-only without an Anthropic credential Secret', () => {
-    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true', 'auth-shim.io/credential-source': 'shim-only', 'auth-shim.io/oauth-token-secret': '' }), namespace: 'ai', namespaceOptedIn: false, config });
-    expect(m).toMatchObject({ outcome: 'invalid', problems: [expect.stringContaining('shim-only needs an OAuth token or API key Secret')] });
+    const m = mutate({
+      pod: pod({
+        'auth-shim.io/inject': 'true',
+        'auth-shim.io/credential-source': 'shim-only',
+        'auth-shim.io/oauth-token-secret': '',
+      }),
+      namespace: 'ai',
+      namespaceOptedIn: false,
+      config,
+    });
+    expect(m).toMatchObject({
+      outcome: 'invalid',
+      problems: [expect.stringContaining('shim-only needs an OAuth token or API key Secret')],
+    });
   });
   it('a token pasted where a Secret name belongs is refused without being echoed (the denial reaches kubectl and events)', () => {
     const token = `sk-ant-oat01-${'Q'.repeat(90)}`;
-    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true', 'auth-shim.io/oauth-token-secret': token, 'auth-shim.io/native-sidecar': token }), namespace: 'ai', namespaceOptedIn: false, config });
+    const m = mutate({
+      pod: pod({
+        'auth-shim.io/inject': 'true',
+        'auth-shim.io/oauth-token-secret': token,
+        'auth-shim.io/native-sidecar': token,
+      }),
+      namespace: 'ai',
+      namespaceOptedIn: false,
+      config,
+    });
     expect(m.outcome).toBe('invalid');
     const text = JSON.stringify(m);
     expect(text).toContain('must be a Secret name or name/key');
     expect(text).not.toContain('QQQQQQQQ');
   });
   it('skips with a warning when no upstream is configured anywhere', () => {
-    const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }), namespace: 'ai', namespaceOptedIn: false, config: { ...config, defaultUpstreamUrl: undefined } });
+    const m = mutate({
+      pod: pod({ 'auth-shim.io/inject': 'true' }),
+      namespace: 'ai',
+      namespaceOptedIn: false,
+      config: { ...config, defaultUpstreamUrl: undefined },
+    });
     expect(m).toMatchObject({ outcome: 'skipped', warn: true, reason: expect.stringContaining('no upstream') });
   });
   it('does not modify its input', () => {
@@ -96,7 +173,14 @@ describe('injector configuration', () => {
   it('collects every problem before anything listens', () => {
     let err: unknown;
     try {
-      loadWebhookConfig({ AUTH_SHIM_WEBHOOK_TLS_MODE: 'auto', AUTH_SHIM_SIDECAR_CPU_REQUEST: '-1', AUTH_SHIM_WEBHOOK_LISTEN: '0.0.0.0:9464' }, []);
+      loadWebhookConfig(
+        {
+          AUTH_SHIM_WEBHOOK_TLS_MODE: 'auto',
+          AUTH_SHIM_SIDECAR_CPU_REQUEST: '-1',
+          AUTH_SHIM_WEBHOOK_LISTEN: '0.0.0.0:9464',
+        },
+        [],
+      );
     } catch (e) {
       err = e;
     }
@@ -104,13 +188,19 @@ describe('injector configuration', () => {
     expect((err as ConfigError).problems).toEqual([
       'AUTH_SHIM_SIDECAR_IMAGE is required (Image of the injected sidecar (this image, run as `auth-shim proxy`), e.g. `ghcr.io/org/auth-shim:0.1.0`.)',
       'AUTH_SHIM_SIDECAR_CPU_REQUEST must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got "-1"',
-      'AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate\'s DNS names live there)',
+      "AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate's DNS names live there)",
       'AUTH_SHIM_WEBHOOK_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are 9464',
     ]);
   });
   it('needs both certificate files in files mode', () => {
-    expect(() => loadWebhookConfig({ AUTH_SHIM_SIDECAR_IMAGE: 'i' }, [])).toThrow(/AUTH_SHIM_WEBHOOK_TLS_CERT_FILE is required[\s\S]*AUTH_SHIM_WEBHOOK_TLS_KEY_FILE is required/);
-    const { webhook } = loadWebhookConfig({ AUTH_SHIM_SIDECAR_IMAGE: 'i' }, ['--webhook-tls-cert-file', '/c', '--webhook-tls-key-file=/k']);
+    expect(() => loadWebhookConfig({ AUTH_SHIM_SIDECAR_IMAGE: 'i' }, [])).toThrow(
+      /AUTH_SHIM_WEBHOOK_TLS_CERT_FILE is required[\s\S]*AUTH_SHIM_WEBHOOK_TLS_KEY_FILE is required/,
+    );
+    const { webhook } = loadWebhookConfig({ AUTH_SHIM_SIDECAR_IMAGE: 'i' }, [
+      '--webhook-tls-cert-file',
+      '/c',
+      '--webhook-tls-key-file=/k',
+    ]);
     expect(webhook.listen).toEqual({ host: '0.0.0.0', port: 8443 });
   });
   it('accepts Kubernetes quantities only', () => {

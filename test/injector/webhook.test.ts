@@ -12,8 +12,13 @@ function get(url: string, path: string): Promise<{ status: number; body: string 
   return new Promise((resolve, reject) => {
     httpRequest(new URL(path, url), { agent: false }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -35,7 +40,12 @@ beforeAll(async () => {
     maxBodyBytes: MAX,
     requestTimeoutMs: 2000,
     drainTimeoutMs: 1000,
-    certs: fileCertSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), intervalMs: 60_000, debounceMs: 20 }),
+    certs: fileCertSource({
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+      intervalMs: 60_000,
+      debounceMs: 20,
+    }),
     log: quietLogger(),
     defaultMetrics: false,
   });
@@ -56,15 +66,25 @@ describe('auth-shim webhook over real TLS', () => {
 
   it('is refused by a client that does not trust the certificate', async () => {
     const other = await makeBundle();
-    await expect(httpsCall(server.url, { ca: other.caCert, path: '/mutate', body: review })).rejects.toThrow(/self-signed|unable to verify|certificate/i);
+    await expect(httpsCall(server.url, { ca: other.caCert, path: '/mutate', body: review })).rejects.toThrow(
+      /self-signed|unable to verify|certificate/i,
+    );
   });
 
   it.each([
     ['not JSON', '{"apiVersion":', /body is not JSON/],
     ['not a review', '{"apiVersion":"v1","kind":"Pod"}', /expected apiVersion admission.k8s.io\/v1/],
-    ['v1beta1', '{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}', /admissionReviewVersions/],
+    [
+      'v1beta1',
+      '{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}',
+      /admissionReviewVersions/,
+    ],
     ['no request', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}', /has no request/],
-    ['no uid', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}', /uid/],
+    [
+      'no uid',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}',
+      /uid/,
+    ],
     ['array', '[]', /JSON object/],
   ])('answers a malformed review (%s) with 400 and the reason', async (_name, body, reason) => {
     const r = await httpsCall(server.url, { ca, path: '/mutate', body });
@@ -74,7 +94,12 @@ describe('auth-shim webhook over real TLS', () => {
 
   it('answers a review whose object is garbage with allowed and a warning, never a crash', async () => {
     const parsed = JSON.parse(review);
-    for (const object of [null, 'pod', { spec: { containers: 'x' } }, { metadata: { annotations: { 'auth-shim.io/inject': 'true' } }, spec: { containers: [{ name: 1 }] } }]) {
+    for (const object of [
+      null,
+      'pod',
+      { spec: { containers: 'x' } },
+      { metadata: { annotations: { 'auth-shim.io/inject': 'true' } }, spec: { containers: [{ name: 1 }] } },
+    ]) {
       parsed.request.object = object;
       const r = await httpsCall(server.url, { ca, path: '/mutate', body: JSON.stringify(parsed) });
       expect(r.status).toBe(200);
@@ -99,7 +124,9 @@ describe('auth-shim webhook over real TLS', () => {
 
   it('answers within a few milliseconds, 50 reviews at once', async () => {
     const started = performance.now();
-    const replies = await Promise.all(Array.from({ length: 50 }, () => httpsCall(server.url, { ca, path: '/mutate', body: review })));
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, () => httpsCall(server.url, { ca, path: '/mutate', body: review })),
+    );
     const ms = performance.now() - started;
     expect(replies.every((r) => r.status === 200)).toBe(true);
     // Full TLS handshake per request on a 2-core machine; the webhook's own timeout is seconds.
@@ -120,7 +147,9 @@ describe('auth-shim webhook over real TLS', () => {
     parsed.request.dryRun = true;
     const r = await httpsCall(server.url, { ca, path: '/mutate', body: JSON.stringify(parsed) });
     expect(JSON.parse(r.body).response.patchType).toBe('JSONPatch');
-    expect((await get(server.adminUrl, '/metrics')).body).toMatch(/auth_shim_webhook_reviews_total\{decision="injected",dry_run="true"\} 1/);
+    expect((await get(server.adminUrl, '/metrics')).body).toMatch(
+      /auth_shim_webhook_reviews_total\{decision="injected",dry_run="true"\} 1/,
+    );
   });
 
   it('reloads a rotated certificate (kubelet ..data swap) without a restart', async () => {
@@ -144,7 +173,9 @@ describe('auth-shim webhook over real TLS', () => {
     await new Promise((r) => setTimeout(r, 200));
     const r = await httpsCall(server.url, { ca, path: '/mutate', body: review });
     expect(r.status).toBe(200);
-    expect((await get(server.adminUrl, '/metrics')).body).toMatch(/auth_shim_webhook_tls_reloads_total\{result="error"\} [1-9]/);
+    expect((await get(server.adminUrl, '/metrics')).body).toMatch(
+      /auth_shim_webhook_tls_reloads_total\{result="error"\} [1-9]/,
+    );
   });
 });
 
@@ -167,10 +198,12 @@ describe('auth-shim webhook without a certificate yet', () => {
       expect(ready.status).toBe(503);
       expect(ready.body).toMatch(/no serving certificate: .*tls\.crt does not exist; .*tls\.key does not exist/);
       const port = Number(new URL(s.url).port);
-      await expect(new Promise((resolve, reject) => {
-        const sock = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve('connected'));
-        sock.on('error', reject);
-      })).rejects.toThrow();
+      await expect(
+        new Promise((resolve, reject) => {
+          const sock = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve('connected'));
+          sock.on('error', reject);
+        }),
+      ).rejects.toThrow();
     } finally {
       await s.shutdown();
       await removeDir(empty);

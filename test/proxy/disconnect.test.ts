@@ -21,13 +21,21 @@ describe('client disconnects abort the upstream at once (an abandoned generation
       res.write(sseEvents('m', ['a'])[0]); // then keeps the stream open forever
     };
     const ac = new AbortController();
-    const res = await request(`${shim.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{"stream":true}', signal: ac.signal, dispatcher: shim.client });
+    const res = await request(`${shim.proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH },
+      body: '{"stream":true}',
+      signal: ac.signal,
+      dispatcher: shim.client,
+    });
     for await (const _chunk of res.body) {
       ac.abort();
       break;
     }
     await eventually(() => upstreamClosed);
-    await eventually(() => shim?.proxy.metrics.inflight !== undefined && logLines(shim).some((l) => l['event'] === 'request'));
+    await eventually(
+      () => shim?.proxy.metrics.inflight !== undefined && logLines(shim).some((l) => l['event'] === 'request'),
+    );
   });
 
   it('while waiting for response headers', async () => {
@@ -39,7 +47,13 @@ describe('client disconnects abort the upstream at once (an abandoned generation
       res.on('close', () => (upstreamClosed = true));
     };
     const ac = new AbortController();
-    const pending = request(`${shim.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{}', signal: ac.signal, dispatcher: shim.client });
+    const pending = request(`${shim.proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH },
+      body: '{}',
+      signal: ac.signal,
+      dispatcher: shim.client,
+    });
     await eventually(() => arrived);
     ac.abort();
     await expect(pending).rejects.toThrow();
@@ -54,7 +68,9 @@ describe('client disconnects abort the upstream at once (an abandoned generation
     });
     const sock = connect(Number(new URL(shim.proxy.url).port), '127.0.0.1');
     await once(sock, 'connect');
-    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 100000\r\n\r\n${'a'.repeat(5000)}`);
+    sock.write(
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 100000\r\n\r\n${'a'.repeat(5000)}`,
+    );
     await eventually(() => upstreamSaw === 5000);
     sock.destroy();
     await eventually(() => logLines(shim as Shim).some((l) => l['event'] === 'request'));
@@ -80,7 +96,13 @@ describe('backpressure', () => {
       }
       res.end();
     };
-    const res = await request(`${shim.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{}', dispatcher: shim.client, highWaterMark: 16 * 1024 });
+    const res = await request(`${shim.proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH },
+      body: '{}',
+      dispatcher: shim.client,
+      highWaterMark: 16 * 1024,
+    });
     // Read nothing: the upstream must be stopped by full socket buffers along the way.
     await eventually(() => blocked);
     await new Promise((r) => setTimeout(r, 200));
@@ -90,7 +112,7 @@ describe('backpressure', () => {
     expect(received).toBe(total * chunk.length);
   });
 
-  it('an upstream that stops reading the request body stalls the client\'s upload instead of the shim buffering it', async () => {
+  it("an upstream that stops reading the request body stalls the client's upload instead of the shim buffering it", async () => {
     shim = await startShim({ env: { AUTH_SHIM_MAX_BODY_BYTES: String(256 * 1024 * 1024) } });
     let upstreamRead = 0;
     let resumeUpstream: () => void = () => undefined;
@@ -136,4 +158,3 @@ describe('backpressure', () => {
     expect(upstreamRead).toBe(total);
   });
 });
-

@@ -13,11 +13,24 @@ afterEach(async () => {
   shim = undefined;
 });
 
-async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Readable } = {}) {
+async function call(
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Readable } = {},
+) {
   const s = shim as Shim;
-  const res = await request(`${s.proxy.url}${path}`, { method: (init.method ?? 'POST') as 'POST', headers: init.headers ?? { 'x-api-key': OAUTH }, body: init.body ?? (init.method === 'GET' ? null : '{}'), dispatcher: s.client });
+  const res = await request(`${s.proxy.url}${path}`, {
+    method: (init.method ?? 'POST') as 'POST',
+    headers: init.headers ?? { 'x-api-key': OAUTH },
+    body: init.body ?? (init.method === 'GET' ? null : '{}'),
+    dispatcher: s.client,
+  });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as { type: string; error: { type: string; message: string } } };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    json: () => JSON.parse(text) as { type: string; error: { type: string; message: string } },
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -28,7 +41,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function expectAnthropicError(r: Awaited<ReturnType<typeof call>>, status: number, type: string, retry: boolean, says: string) {
+function expectAnthropicError(
+  r: Awaited<ReturnType<typeof call>>,
+  status: number,
+  type: string,
+  retry: boolean,
+  says: string,
+) {
   expect(r.status).toBe(status);
   expect(r.headers['content-type']).toBe('application/json');
   expect(r.headers['x-should-retry']).toBe(String(retry));
@@ -41,19 +60,36 @@ function expectAnthropicError(r: Awaited<ReturnType<typeof call>>, status: numbe
 describe('errors the shim makes itself (nothing forwarded)', () => {
   it('401 authentication_error + x-should-retry: false when no credential is available', async () => {
     shim = await startShim();
-    expectAnthropicError(await call('/v1/messages', { headers: {} }), 401, 'authentication_error', false, 'no x-api-key or authorization header');
+    expectAnthropicError(
+      await call('/v1/messages', { headers: {} }),
+      401,
+      'authentication_error',
+      false,
+      'no x-api-key or authorization header',
+    );
     expect(shim.fake.requests).toHaveLength(0);
   });
 
   it('403 permission_error + x-should-retry: false for a credential kind that is not allowed', async () => {
     shim = await startShim({ env: { AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth' } });
-    expectAnthropicError(await call('/v1/messages', { headers: { 'x-api-key': API_KEY } }), 403, 'permission_error', false, 'not allowed');
+    expectAnthropicError(
+      await call('/v1/messages', { headers: { 'x-api-key': API_KEY } }),
+      403,
+      'permission_error',
+      false,
+      'not allowed',
+    );
     expect(shim.fake.requests).toHaveLength(0);
   });
 
   it('404 not_found_error + x-should-retry: false for paths outside the allowlist, LiteLLM key never sent', async () => {
     shim = await startShim({ files: { k: LITELLM_KEY }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/k' } });
-    for (const p of ['/key/generate', '/v1/messages/%2e%2e/%2e%2e/key/info', '/health', '/v1/messages/../../user/new']) {
+    for (const p of [
+      '/key/generate',
+      '/v1/messages/%2e%2e/%2e%2e/key/info',
+      '/health',
+      '/v1/messages/../../user/new',
+    ]) {
       expectAnthropicError(await call(p), 404, 'not_found_error', false, 'auth-shim');
     }
     expect(shim.fake.requests).toHaveLength(0);
@@ -68,7 +104,13 @@ describe('errors the shim makes itself (nothing forwarded)', () => {
 
   it('413 request_too_large for a declared body over AUTH_SHIM_MAX_BODY_BYTES', async () => {
     shim = await startShim({ env: { AUTH_SHIM_MAX_BODY_BYTES: '1000' } });
-    expectAnthropicError(await call('/v1/messages', { body: 'x'.repeat(1001) }), 413, 'request_too_large', false, 'AUTH_SHIM_MAX_BODY_BYTES');
+    expectAnthropicError(
+      await call('/v1/messages', { body: 'x'.repeat(1001) }),
+      413,
+      'request_too_large',
+      false,
+      'AUTH_SHIM_MAX_BODY_BYTES',
+    );
     expect(shim.fake.requests).toHaveLength(0);
   });
 
@@ -80,13 +122,20 @@ describe('errors the shim makes itself (nothing forwarded)', () => {
 
   it('400 for two x-api-key headers', async () => {
     shim = await startShim();
-    const r = await request(`${shim.proxy.url}/v1/messages`, { method: 'POST', headers: ['x-api-key', OAUTH, 'x-api-key', API_KEY], body: '{}', dispatcher: shim.client });
+    const r = await request(`${shim.proxy.url}/v1/messages`, {
+      method: 'POST',
+      headers: ['x-api-key', OAUTH, 'x-api-key', API_KEY],
+      body: '{}',
+      dispatcher: shim.client,
+    });
     expect(r.statusCode).toBe(400);
     expect(await r.body.text()).toContain('more than one x-api-key');
   });
 
   it('503 not_ready (retryable) while a configured credential file is missing', async () => {
-    shim = await startShim({ env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/missing-token', AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' } });
+    shim = await startShim({
+      env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/missing-token', AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' },
+    });
     expectAnthropicError(await call('/v1/messages', { headers: {} }), 503, 'api_error', true, 'does not exist');
     const ready = await request(`${shim.proxy.adminUrl}/readyz`);
     expect(ready.statusCode).toBe(503);
@@ -110,9 +159,9 @@ describe('upstream failures', () => {
     const late = await startFakeAnthropic();
     await late.close();
     const channel = 'undici:client:connectError';
-    let listening: Promise<void> | undefined;
+    let _listening: Promise<void> | undefined;
     const onError = () => {
-      listening ??= new Promise((r) => late.server.listen({ host: '127.0.0.1', port }, () => r()));
+      _listening ??= new Promise((r) => late.server.listen({ host: '127.0.0.1', port }, () => r()));
     };
     subscribe(channel, onError);
     onTestFinished(async () => {
@@ -144,7 +193,9 @@ describe('upstream failures', () => {
     expect(r.status).toBe(200);
     expect(r.text.startsWith((events[0] as string) + events[1])).toBe(true);
     const tail = r.text.slice(((events[0] as string) + events[1]).length);
-    expect(tail).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"auth-shim: .*stopped sending.*"\}\}\n\n$/);
+    expect(tail).toMatch(
+      /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"auth-shim: .*stopped sending.*"\}\}\n\n$/,
+    );
   });
 
   it('a stream reset by the upstream at an event boundary ends with event: error', async () => {
@@ -163,7 +214,9 @@ describe('upstream failures', () => {
     shim = await startShim();
     shim.fake.respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: content_block_delta\ndata: {"type":"content_blo', () => setTimeout(() => res.socket?.destroy(), 20));
+      res.write('event: content_block_delta\ndata: {"type":"content_blo', () =>
+        setTimeout(() => res.socket?.destroy(), 20),
+      );
     };
     await expect(call('/v1/messages')).rejects.toThrow();
   });
@@ -181,21 +234,34 @@ describe('upstream failures', () => {
 describe('upstream errors pass through; old LiteLLM envelopes are un-wrapped', () => {
   it('an Anthropic error passes byte for byte with its headers', async () => {
     shim = await startShim();
-    const body = '{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_1"}';
+    const body =
+      '{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_1"}';
     shim.fake.respond = (_req, res) => {
-      res.writeHead(429, { 'content-type': 'application/json', 'request-id': 'req_1', 'retry-after': '30', 'x-should-retry': 'true', 'anthropic-ratelimit-unified-status': 'rejected' });
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'request-id': 'req_1',
+        'retry-after': '30',
+        'x-should-retry': 'true',
+        'anthropic-ratelimit-unified-status': 'rejected',
+      });
       res.end(body);
     };
     const r = await call('/v1/messages');
     expect(r.status).toBe(429);
     expect(r.text).toBe(body);
-    expect(r.headers).toMatchObject({ 'request-id': 'req_1', 'retry-after': '30', 'x-should-retry': 'true', 'anthropic-ratelimit-unified-status': 'rejected' });
+    expect(r.headers).toMatchObject({
+      'request-id': 'req_1',
+      'retry-after': '30',
+      'x-should-retry': 'true',
+      'anthropic-ratelimit-unified-status': 'rejected',
+    });
     expect(r.headers['x-auth-shim-unwrapped']).toBeUndefined();
   });
 
   it('the JSON-string envelope → the inner error with the same status, request-id restored', async () => {
     shim = await startShim();
-    const inner = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011Inner"}';
+    const inner =
+      '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011Inner"}';
     shim.fake.respond = (_req, res) => {
       res.writeHead(529, { 'content-type': 'application/json', 'x-litellm-call-id': 'abc' });
       res.end(JSON.stringify({ error: { message: inner, type: 'None', param: 'None', code: '529' } }));
@@ -209,7 +275,7 @@ describe('upstream errors pass through; old LiteLLM envelopes are un-wrapped', (
     expect(r.headers['x-auth-shim-unwrapped']).toBe('litellm-error-envelope');
   });
 
-  it("the bytes-repr envelope (stream requests) → the inner error", async () => {
+  it('the bytes-repr envelope (stream requests) → the inner error', async () => {
     shim = await startShim();
     const inner = '{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"},"request_id":"req_2"}';
     shim.fake.respond = (_req, res) => {
@@ -223,10 +289,23 @@ describe('upstream errors pass through; old LiteLLM envelopes are un-wrapped', (
 
   it("LiteLLM's own errors (bad key) become Anthropic-shaped, not retried, no key fragment", async () => {
     shim = await startShim();
-    const own = JSON.stringify({ error: { message: 'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...ey', type: 'auth_error', param: 'None', code: '401' } });
+    const own = JSON.stringify({
+      error: {
+        message: 'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...ey',
+        type: 'auth_error',
+        param: 'None',
+        code: '401',
+      },
+    });
     shim.fake.respond = (_req, res) => void res.writeHead(401, { 'content-type': 'application/json' }).end(own);
     const r = await call('/v1/messages');
-    expectAnthropicError(r, 401, 'authentication_error', false, 'LiteLLM: Authentication Error, Invalid proxy server token passed.');
+    expectAnthropicError(
+      r,
+      401,
+      'authentication_error',
+      false,
+      'LiteLLM: Authentication Error, Invalid proxy server token passed.',
+    );
     expect(r.text).not.toContain('sk-...ey');
     expect(r.headers['x-auth-shim-unwrapped']).toBe('litellm-error');
   });

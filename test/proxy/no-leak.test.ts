@@ -16,17 +16,36 @@ describe('no secret in logs, error bodies or metrics', () => {
     const shim = await startShim({
       logLevel: 'trace',
       files: { oauth: `${OAUTH}\n`, litellm: LITELLM_KEY },
-      env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm', AUTH_SHIM_MAX_BODY_BYTES: '100', AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS: '100', AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth' },
+      env: {
+        AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth',
+        AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm',
+        AUTH_SHIM_MAX_BODY_BYTES: '100',
+        AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS: '100',
+        AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth',
+      },
     });
     const seen: string[] = [];
     const send = async (path: string, headers: string[], body: string | null = '{}', method = 'POST') => {
-      const res = await request(`${shim.proxy.url}${path}`, { method: method as 'POST', headers, body, dispatcher: shim.client });
+      const res = await request(`${shim.proxy.url}${path}`, {
+        method: method as 'POST',
+        headers,
+        body,
+        dispatcher: shim.client,
+      });
       seen.push(JSON.stringify(res.headers), await res.body.text().catch((e: unknown) => String(e)));
       return res.statusCode;
     };
     // The upstream's own words are passed on as they are; here it says nothing about the request.
-    shim.fake.respond = (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    const creds = [['x-api-key', OAUTH], ['authorization', `Bearer ${OAUTH}`], ['x-api-key', API_KEY], ['authorization', `Bearer ${API_KEY}`], ['x-litellm-api-key', LITELLM_KEY], ['x-pass-authorization', `Bearer ${OAUTH}`]];
+    shim.fake.respond = (_req, res) =>
+      void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    const creds = [
+      ['x-api-key', OAUTH],
+      ['authorization', `Bearer ${OAUTH}`],
+      ['x-api-key', API_KEY],
+      ['authorization', `Bearer ${API_KEY}`],
+      ['x-litellm-api-key', LITELLM_KEY],
+      ['x-pass-authorization', `Bearer ${OAUTH}`],
+    ];
     const statuses = new Set<number>();
     for (const c of creds) {
       statuses.add(await send('/v1/messages', c)); // 200 or 403 (api keys not allowed)
@@ -77,7 +96,9 @@ describe('no secret in logs, error bodies or metrics', () => {
       expect(err).toBeInstanceOf(ConfigError);
       message = (err as Error).message;
     }
-    expect(message).toContain('AUTH_SHIM_OAUTH_TOKEN_FILE must be the path of a file holding the secret, not the secret itself');
+    expect(message).toContain(
+      'AUTH_SHIM_OAUTH_TOKEN_FILE must be the path of a file holding the secret, not the secret itself',
+    );
     expect(message).toContain('AUTH_SHIM_LISTEN must be host:port');
     for (const s of SECRETS) expect(message).not.toContain(s);
   });

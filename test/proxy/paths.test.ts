@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allowedPathProblems, createPathPolicy, DEFAULT_ALLOWED_PATHS } from '../../src/proxy/paths.js';
+import { createPathPolicy } from '../../src/proxy/paths.js';
+import { allowedPathProblems, DEFAULT_ALLOWED_PATHS } from '../../src/vocabulary/path-patterns.js';
 
 const policy = createPathPolicy(DEFAULT_ALLOWED_PATHS);
 
@@ -17,7 +18,12 @@ describe('path allowlist', () => {
   });
 
   it('names the matched route, not the concrete path (logs carry the route)', () => {
-    expect(policy.check('/v1/models/claude-x?y=1')).toEqual({ ok: true, path: '/v1/models/claude-x', query: '?y=1', route: '/v1/models/{id}' });
+    expect(policy.check('/v1/models/claude-x?y=1')).toEqual({
+      ok: true,
+      path: '/v1/models/claude-x',
+      query: '?y=1',
+      route: '/v1/models/{id}',
+    });
     expect(policy.check('/v1/messages?beta=true')).toMatchObject({ route: '/v1/messages' });
   });
 

@@ -43,15 +43,20 @@ describe('the real Anthropic TypeScript SDK (1.x) through the shim', () => {
 
   it('a shim error reaches the SDK as the right error class with its message', async () => {
     shim = await startShim({ env: { AUTH_SHIM_ALLOWED_CREDENTIALS: 'oauth' } });
-    const err = await sdk(shim, API_KEY).messages.create(params).catch((e: unknown) => e);
+    const err = await sdk(shim, API_KEY)
+      .messages.create(params)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((err as Error).message).toContain('AUTH_SHIM_ALLOWED_CREDENTIALS');
   });
 
   it('an upstream rate-limit error keeps its type and request id for the SDK', async () => {
     shim = await startShim();
-    shim.fake.respond = (_req, res) => anthropicError(res, 429, 'rate_limit_error', 'slow down', { 'retry-after': '1' });
-    const err = await sdk(shim, OAUTH).messages.create(params).catch((e: unknown) => e);
+    shim.fake.respond = (_req, res) =>
+      anthropicError(res, 429, 'rate_limit_error', 'slow down', { 'retry-after': '1' });
+    const err = await sdk(shim, OAUTH)
+      .messages.create(params)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
     expect((err as InstanceType<typeof Anthropic.RateLimitError>).requestID).toMatch(/^req_/);
   });
@@ -60,7 +65,9 @@ describe('the real Anthropic TypeScript SDK (1.x) through the shim', () => {
     shim = await startShim({ env: { AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS: '200' } });
     shim.fake.respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n');
+      res.write(
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
+      );
     };
     const stream = sdk(shim, OAUTH).messages.stream(params);
     const err = await stream.finalMessage().catch((e: unknown) => e);

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/proxy/errors.js';
-import { createTranslator, type CredentialSource, type ShimCredentials } from '../../src/proxy/translate.js';
-import type { CredentialKind } from '../../src/credentials/token.js';
+import { createTranslator } from '../../src/proxy/translate.js';
+import type { CredentialKind, CredentialSourcePolicy, ShimCredentials } from '../../src/vocabulary/credentials.js';
 import { API_KEY, LITELLM_KEY, OAUTH } from '../helpers/shim.js';
 
-function translator(source: CredentialSource = 'client-first', allowed: CredentialKind[] = ['oauth', 'api-key'], litellmKeyHeader = 'x-litellm-api-key') {
+function translator(
+  source: CredentialSourcePolicy = 'client-first',
+  allowed: CredentialKind[] = ['oauth', 'api-key'],
+  litellmKeyHeader = 'x-litellm-api-key',
+) {
   return createTranslator({ source, allowed, litellmKeyHeader });
 }
 
@@ -97,7 +101,12 @@ describe('credential translation — the README table, row by row', () => {
   });
 
   it('a non-Anthropic value (placeholder, LiteLLM key, Basic auth) is never forwarded; the shim credential is used', () => {
-    for (const raw of [['x-api-key', 'placeholder'], ['x-api-key', LITELLM_KEY], ['authorization', 'Basic dXNlcjpwYXNz'], ['authorization', `Bearer ${LITELLM_KEY}`]]) {
+    for (const raw of [
+      ['x-api-key', 'placeholder'],
+      ['x-api-key', LITELLM_KEY],
+      ['authorization', 'Basic dXNlcjpwYXNz'],
+      ['authorization', `Bearer ${LITELLM_KEY}`],
+    ]) {
       const r = ok(raw, { oauth: OAUTH });
       expect(r).toMatchObject({ credential: 'oauth', origin: 'shim' });
       expect(r.map['authorization']).toEqual([`Bearer ${OAUTH}`]);
@@ -108,11 +117,17 @@ describe('credential translation — the README table, row by row', () => {
 
   it('shim credential preference: oauth before api-key, unless oauth is not allowed', () => {
     expect(ok([], { oauth: OAUTH, apiKey: API_KEY }).credential).toBe('oauth');
-    expect(ok([], { oauth: OAUTH, apiKey: API_KEY }, translator('client-first', ['api-key'])).credential).toBe('api-key');
+    expect(ok([], { oauth: OAUTH, apiKey: API_KEY }, translator('client-first', ['api-key'])).credential).toBe(
+      'api-key',
+    );
   });
 
   it('shim-only: client credentials are always stripped, the shim credential used', () => {
-    const r = ok(['x-api-key', API_KEY, 'authorization', `Bearer ${OAUTH}`], { apiKey: `${API_KEY}-SHIM` }, translator('shim-only'));
+    const r = ok(
+      ['x-api-key', API_KEY, 'authorization', `Bearer ${OAUTH}`],
+      { apiKey: `${API_KEY}-SHIM` },
+      translator('shim-only'),
+    );
     expect(r).toMatchObject({ credential: 'api-key', origin: 'shim' });
     expect(r.map['x-api-key']).toEqual([`${API_KEY}-SHIM`]);
     expect(r.map['authorization']).toBeUndefined();
@@ -151,18 +166,36 @@ describe('credential translation — the README table, row by row', () => {
     const r = translator()(['x-api-key', OAUTH, 'X-Api-Key', API_KEY], {});
     expect(r.ok || r.error).toBe(ERRORS.ambiguousCredential);
     // shim-only never reads them, so duplicates there are just stripped
-    expect(ok(['x-api-key', 'a', 'x-api-key', 'b'], { oauth: OAUTH }, translator('shim-only')).credential).toBe('oauth');
+    expect(ok(['x-api-key', 'a', 'x-api-key', 'b'], { oauth: OAUTH }, translator('shim-only')).credential).toBe(
+      'oauth',
+    );
   });
 
   it('the LiteLLM key from its file goes in the LiteLLM header; client copies are dropped', () => {
-    const r = ok(['x-litellm-api-key', 'client-supplied', 'X-LiteLLM-API-Key', 'another', 'api-key', 'azure-style', 'x-api-key', OAUTH], { litellmKey: LITELLM_KEY });
+    const r = ok(
+      [
+        'x-litellm-api-key',
+        'client-supplied',
+        'X-LiteLLM-API-Key',
+        'another',
+        'api-key',
+        'azure-style',
+        'x-api-key',
+        OAUTH,
+      ],
+      { litellmKey: LITELLM_KEY },
+    );
     expect(r.map['x-litellm-api-key']).toEqual([LITELLM_KEY]);
     expect(r.map['api-key']).toBeUndefined();
   });
 
   it('a custom LiteLLM key header: the key goes there and client copies of both names are dropped', () => {
     const t = translator('client-first', ['oauth', 'api-key'], 'x-gateway-key');
-    const r = ok(['x-gateway-key', 'forged', 'x-litellm-api-key', 'forged', 'x-api-key', OAUTH], { litellmKey: LITELLM_KEY }, t);
+    const r = ok(
+      ['x-gateway-key', 'forged', 'x-litellm-api-key', 'forged', 'x-api-key', OAUTH],
+      { litellmKey: LITELLM_KEY },
+      t,
+    );
     expect(r.map['x-gateway-key']).toEqual([LITELLM_KEY]);
     expect(r.map['x-litellm-api-key']).toBeUndefined();
   });
@@ -173,18 +206,58 @@ describe('credential translation — the README table, row by row', () => {
 
   it('strips hop-by-hop, proxy-*, x-pass-*, host, and headers named in Connection', () => {
     const r = ok([
-      'Host', 'evil.example', 'Connection', 'keep-alive, X-Custom-Hop', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked',
-      'TE', 'trailers', 'Trailer', 'x-foo', 'Upgrade', 'h2c', 'Expect', '100-continue', 'Proxy-Authorization', 'Basic abc',
-      'Proxy-Connection', 'keep-alive', 'X-Custom-Hop', 'gone', 'x-pass-authorization', `Bearer ${OAUTH}`, 'X-Pass-Anthropic-Beta', 'x',
-      'x-api-key', OAUTH,
+      'Host',
+      'evil.example',
+      'Connection',
+      'keep-alive, X-Custom-Hop',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'TE',
+      'trailers',
+      'Trailer',
+      'x-foo',
+      'Upgrade',
+      'h2c',
+      'Expect',
+      '100-continue',
+      'Proxy-Authorization',
+      'Basic abc',
+      'Proxy-Connection',
+      'keep-alive',
+      'X-Custom-Hop',
+      'gone',
+      'x-pass-authorization',
+      `Bearer ${OAUTH}`,
+      'X-Pass-Anthropic-Beta',
+      'x',
+      'x-api-key',
+      OAUTH,
     ]);
-    for (const h of ['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authorization', 'proxy-connection', 'x-custom-hop', 'x-pass-authorization', 'x-pass-anthropic-beta']) {
+    for (const h of [
+      'host',
+      'connection',
+      'keep-alive',
+      'transfer-encoding',
+      'te',
+      'trailer',
+      'upgrade',
+      'expect',
+      'proxy-authorization',
+      'proxy-connection',
+      'x-custom-hop',
+      'x-pass-authorization',
+      'x-pass-anthropic-beta',
+    ]) {
       expect(r.map[h], h).toBeUndefined();
     }
   });
 
   it('Connection cannot remove what the shim injects (strip, then inject)', () => {
-    const r = ok(['Connection', 'x-litellm-api-key, authorization, anthropic-beta', 'x-api-key', OAUTH], { litellmKey: LITELLM_KEY });
+    const r = ok(['Connection', 'x-litellm-api-key, authorization, anthropic-beta', 'x-api-key', OAUTH], {
+      litellmKey: LITELLM_KEY,
+    });
     expect(r.map['x-litellm-api-key']).toEqual([LITELLM_KEY]);
     expect(r.map['authorization']).toEqual([`Bearer ${OAUTH}`]);
     expect(r.map['anthropic-beta']).toEqual(['oauth-2025-04-20']);
@@ -192,10 +265,28 @@ describe('credential translation — the README table, row by row', () => {
 
   it('every other header passes unchanged, in order, with its case', () => {
     const passthrough = [
-      'User-Agent', 'claude-cli/2.1.330 (external, cli)', 'anthropic-version', '2023-06-01', 'X-Stainless-Lang', 'js',
-      'X-Claude-Code-Session-Id', 'abc', 'anthropic-dangerous-direct-browser-access', 'true', 'x-app', 'cli',
-      'Content-Type', 'application/json', 'Content-Length', '123', 'Accept-Encoding', 'gzip, br', 'X-Unknown', 'kept',
-      'anthropic-ratelimit-whatever', 'kept',
+      'User-Agent',
+      'claude-cli/2.1.330 (external, cli)',
+      'anthropic-version',
+      '2023-06-01',
+      'X-Stainless-Lang',
+      'js',
+      'X-Claude-Code-Session-Id',
+      'abc',
+      'anthropic-dangerous-direct-browser-access',
+      'true',
+      'x-app',
+      'cli',
+      'Content-Type',
+      'application/json',
+      'Content-Length',
+      '123',
+      'Accept-Encoding',
+      'gzip, br',
+      'X-Unknown',
+      'kept',
+      'anthropic-ratelimit-whatever',
+      'kept',
     ];
     const r = ok([...passthrough, 'x-api-key', API_KEY]);
     expect(r.headers.slice(0, passthrough.length)).toEqual(passthrough);

@@ -15,7 +15,12 @@ dns.lookup = function lookup(hostname, options, callback) {
   const cb = typeof options === 'function' ? options : callback;
   const all = typeof options === 'object' && options !== null && options.all === true;
   if (failFile === undefined || existsSync(failFile)) {
-    const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
+    const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+      code: 'ENOTFOUND',
+      errno: -3008,
+      syscall: 'getaddrinfo',
+      hostname,
+    });
     process.nextTick(cb, err);
   } else if (all) {
     process.nextTick(cb, null, [{ address: '127.0.0.1', family: 4 }]);

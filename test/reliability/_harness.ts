@@ -151,7 +151,8 @@ export async function startChild(opts: ChildOptions): Promise<ChildProxy> {
 /** Counts secrets from the test set found in any of the texts. */
 export function secretLeaks(texts: readonly string[], extra: readonly string[] = []): string[] {
   const found: string[] = [];
-  for (const t of texts) for (const s of [...SECRETS, ...extra]) if (t.includes(s)) found.push(`${s.slice(0, 16)}… in ${t.slice(0, 80)}`);
+  for (const t of texts)
+    for (const s of [...SECRETS, ...extra]) if (t.includes(s)) found.push(`${s.slice(0, 16)}… in ${t.slice(0, 80)}`);
   return found;
 }
 
@@ -174,7 +175,11 @@ export async function openSocket(port: number): Promise<Socket> {
  * Writes raw bytes, then collects everything the server sends until it closes the connection,
  * `done(text)` says enough, or `idleMs` pass without data. Latin-1 keeps bytes one-to-one.
  */
-export async function rawExchange(port: number, bytes: string | Buffer, opts: { idleMs?: number; done?: (text: string) => boolean } = {}): Promise<{ text: string; closed: boolean }> {
+export async function rawExchange(
+  port: number,
+  bytes: string | Buffer,
+  opts: { idleMs?: number; done?: (text: string) => boolean } = {},
+): Promise<{ text: string; closed: boolean }> {
   const sock = await openSocket(port);
   return new Promise((resolve) => {
     let text = '';

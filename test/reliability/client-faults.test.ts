@@ -4,8 +4,19 @@ import { request } from 'undici';
 import { defaultResponder, sseEvents, startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { OAUTH } from '../helpers/shim.js';
 import {
-  isAnthropicError, MiB, newClient, openSocket, parseResponses, postBytes, procStats, rawExchange, recordFigures,
-  secretLeaks, startChild, until, type ChildProxy,
+  isAnthropicError,
+  MiB,
+  newClient,
+  openSocket,
+  parseResponses,
+  postBytes,
+  procStats,
+  rawExchange,
+  recordFigures,
+  secretLeaks,
+  startChild,
+  until,
+  type ChildProxy,
 } from './_harness.js';
 
 /**
@@ -103,14 +114,23 @@ afterAll(async () => {
 async function normalRequest(): Promise<number> {
   figures.requests++;
   const client = newClient();
-  const res = await request(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{"model":"m"}', dispatcher: client });
+  const res = await request(`${proxy.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': OAUTH },
+    body: '{"model":"m"}',
+    dispatcher: client,
+  });
   await res.body.text();
   await client.close();
   return res.statusCode;
 }
 
 async function idle(): Promise<void> {
-  await until(async () => (await proxy.metrics()).get('auth_shim_inflight_requests') === 0 && upstreamOpen === 0, 15_000, 'no request in flight and no upstream response open');
+  await until(
+    async () => (await proxy.metrics()).get('auth_shim_inflight_requests') === 0 && upstreamOpen === 0,
+    15_000,
+    'no request in flight and no upstream response open',
+  );
 }
 
 /** One stream opened and abandoned as soon as its first event arrives. */
@@ -133,12 +153,14 @@ async function abortedStream(reset: boolean): Promise<void> {
 
 async function abortMany(n: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) {
-      const i = next++;
-      await abortedStream(i % 10 !== 0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) {
+        const i = next++;
+        await abortedStream(i % 10 !== 0);
+      }
+    }),
+  );
 }
 
 describe('item 2: client faults (real process)', () => {
@@ -146,13 +168,21 @@ describe('item 2: client faults (real process)', () => {
     const before = upstreamAborted;
     // 1. Before the body ends: declared 3000 bytes, 1000 sent, gone.
     const sock = await openSocket(proxy.port);
-    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 3000\r\n\r\n${'a'.repeat(1000)}`);
+    sock.write(
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 3000\r\n\r\n${'a'.repeat(1000)}`,
+    );
     await new Promise((r) => setTimeout(r, 100));
     sock.destroy();
     // 2. During the upstream wait.
     const client = newClient();
     const ac = new AbortController();
-    const waiting = request(`${proxy.url}/v1/messages?wait`, { method: 'POST', headers: { 'x-api-key': OAUTH }, body: '{}', dispatcher: client, signal: ac.signal });
+    const waiting = request(`${proxy.url}/v1/messages?wait`, {
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH },
+      body: '{}',
+      dispatcher: client,
+      signal: ac.signal,
+    });
     await until(() => upstreamOpen === 1, 5_000, 'request waiting at the upstream');
     ac.abort();
     await expect(waiting).rejects.toThrow();
@@ -181,7 +211,11 @@ describe('item 2: client faults (real process)', () => {
     await idle();
     const peakDuring = procStats(proxy.pid).peakRssBytes;
     // Sockets in the shim close as their events are processed; give them a moment to settle.
-    await until(() => procStats(proxy.pid).fds <= p0.fds + HANDLE_SLACK, 10_000, 'descriptors back to the baseline').catch(() => undefined);
+    await until(
+      () => procStats(proxy.pid).fds <= p0.fds + HANDLE_SLACK,
+      10_000,
+      'descriptors back to the baseline',
+    ).catch(() => undefined);
     const m1 = await proxy.metrics();
     const p1 = procStats(proxy.pid);
     figures.requests += WARMUP + ABORTED_STREAMS;
@@ -191,14 +225,16 @@ describe('item 2: client faults (real process)', () => {
     const resources = (m: Map<string, number>) => m.get('auth_shim_nodejs_active_resources_total') ?? Number.NaN;
     figures.notes.push(
       `aborted streams: ${ABORTED_STREAMS} in ${seconds.toFixed(1)} s; fds ${p0.fds}→${p1.fds} (sockets ${p0.sockets}→${p1.sockets}); ` +
-      `handles ${handles(m0)}→${handles(m1)}; resources ${resources(m0)}→${resources(m1)}; heap used ${((m0.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)}→${((m1.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)} MiB; RSS ${(p0.rssBytes / MiB).toFixed(1)}→${(half.rssBytes / MiB).toFixed(1)}→${(p1.rssBytes / MiB).toFixed(1)} MiB, peak ${(peakDuring / MiB).toFixed(1)} MiB`,
+        `handles ${handles(m0)}→${handles(m1)}; resources ${resources(m0)}→${resources(m1)}; heap used ${((m0.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)}→${((m1.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)} MiB; RSS ${(p0.rssBytes / MiB).toFixed(1)}→${(half.rssBytes / MiB).toFixed(1)}→${(p1.rssBytes / MiB).toFixed(1)} MiB, peak ${(peakDuring / MiB).toFixed(1)} MiB`,
     );
     const problems: string[] = [];
-    if (upstreamAborted - abortedBefore !== ABORTED_STREAMS) problems.push(`upstream aborted ${upstreamAborted - abortedBefore} of ${ABORTED_STREAMS}`);
+    if (upstreamAborted - abortedBefore !== ABORTED_STREAMS)
+      problems.push(`upstream aborted ${upstreamAborted - abortedBefore} of ${ABORTED_STREAMS}`);
     if (p1.fds > p0.fds + HANDLE_SLACK) problems.push(`fds ${p0.fds} → ${p1.fds}`);
     if (p1.sockets > p0.sockets + HANDLE_SLACK) problems.push(`sockets ${p0.sockets} → ${p1.sockets}`);
     if (!(handles(m1) <= handles(m0) + HANDLE_SLACK)) problems.push(`active handles ${handles(m0)} → ${handles(m1)}`);
-    if (!(resources(m1) <= resources(m0) + HANDLE_SLACK)) problems.push(`active resources (timers included) ${resources(m0)} → ${resources(m1)}`);
+    if (!(resources(m1) <= resources(m0) + HANDLE_SLACK))
+      problems.push(`active resources (timers included) ${resources(m0)} → ${resources(m1)}`);
     if (p1.rssBytes > p0.rssBytes + RSS_GROWTH_BOUND) problems.push(`RSS grew ${p0.rssBytes} → ${p1.rssBytes}`);
     if (peakDuring >= SIDECAR_MEMORY_LIMIT) problems.push(`peak RSS ${peakDuring} reached the sidecar limit`);
     const requestLines = proxy.shim.stdout.filter((l) => l.includes('"event":"request"')).length;
@@ -224,18 +260,23 @@ describe('item 2: client faults (real process)', () => {
     };
     const results = await Promise.all([
       ...Array.from({ length: SLOWLORIS }, () => slow('POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ', 'a')),
-      ...Array.from({ length: SLOWLORIS }, () => slow(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 3000\r\n\r\n`, 'a')),
+      ...Array.from({ length: SLOWLORIS }, () =>
+        slow(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 3000\r\n\r\n`, 'a'),
+      ),
     ]);
     figures.requests += results.length;
     figures.faults += results.length;
     const problems: string[] = [];
     for (const [i, r] of results.entries()) {
-      if (!r.text.startsWith('HTTP/1.1 408')) problems.push(`${i < SLOWLORIS ? 'headers' : 'body'}: ${JSON.stringify(r.text.slice(0, 60))}`);
+      if (!r.text.startsWith('HTTP/1.1 408'))
+        problems.push(`${i < SLOWLORIS ? 'headers' : 'body'}: ${JSON.stringify(r.text.slice(0, 60))}`);
     }
     await idle();
     // The slow bodies reached the upstream as requests that never completed.
     expect(fake.requests.length).toBe(requestsBefore);
-    await until(() => procStats(proxy.pid).fds <= p0.fds + HANDLE_SLACK, 5_000, 'descriptors back').catch((e: Error) => problems.push(e.message));
+    await until(() => procStats(proxy.pid).fds <= p0.fds + HANDLE_SLACK, 5_000, 'descriptors back').catch((e: Error) =>
+      problems.push(e.message),
+    );
     figures.failures.push(...problems);
     expect(problems).toEqual([]);
     expect(await normalRequest()).toBe(200);
@@ -243,11 +284,23 @@ describe('item 2: client faults (real process)', () => {
 
   it('oversized headers → 431; body over AUTH_SHIM_MAX_BODY_BYTES (declared or chunked) → Anthropic-shaped 413; nothing forwarded', async () => {
     const before = fake.requests.length;
-    const big = await rawExchange(proxy.port, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\nx-big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    const big = await rawExchange(
+      proxy.port,
+      `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\nx-big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+    );
     expect(big.text).toMatch(/^HTTP\/1\.1 431 /);
-    const declared = parseResponses((await rawExchange(proxy.port, postBytes('/v1/messages', 'x'.repeat(MAX_BODY + 1), OAUTH))).text);
+    const declared = parseResponses(
+      (await rawExchange(proxy.port, postBytes('/v1/messages', 'x'.repeat(MAX_BODY + 1), OAUTH))).text,
+    );
     const chunkedBody = Array.from({ length: 4 }, () => `600\r\n${'y'.repeat(0x600)}\r\n`).join('');
-    const chunked = parseResponses((await rawExchange(proxy.port, `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ntransfer-encoding: chunked\r\n\r\n${chunkedBody}0\r\n\r\n`)).text);
+    const chunked = parseResponses(
+      (
+        await rawExchange(
+          proxy.port,
+          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ntransfer-encoding: chunked\r\n\r\n${chunkedBody}0\r\n\r\n`,
+        )
+      ).text,
+    );
     for (const r of [declared[0], chunked[0]]) {
       expect(r?.status).toBe(413);
       expect(r?.headers['x-should-retry']).toBe('false');
@@ -268,14 +321,24 @@ describe('item 2: client faults (real process)', () => {
       postBytes('/v1/messages/count_tokens', '{}', OAUTH),
       `GET /v1/models/two HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n\r\n`,
     ];
-    const p = parseResponses((await rawExchange(proxy.port, pipelined.join(''), { done: (t) => t.includes('"two"') })).text);
+    const p = parseResponses(
+      (await rawExchange(proxy.port, pipelined.join(''), { done: (t) => t.includes('"two"') })).text,
+    );
     expect(p.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(p[0]?.body).toContain('"one"');
     expect(p[1]?.body).toContain('input_tokens');
     expect(p[2]?.body).toContain('"two"');
 
     for (const m of ['DELETE', 'PUT', 'PATCH', 'OPTIONS', 'TRACE']) {
-      const [r] = parseResponses((await rawExchange(proxy.port, `${m} /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 0\r\n\r\n`, { done: (t) => t.includes('}') })).text);
+      const [r] = parseResponses(
+        (
+          await rawExchange(
+            proxy.port,
+            `${m} /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 0\r\n\r\n`,
+            { done: (t) => t.includes('}') },
+          )
+        ).text,
+      );
       expect(r?.status, m).toBe(405);
       expect(r?.headers['allow']).toBe('GET, HEAD, POST');
       expect(isAnthropicError(r?.body ?? '')).toBe(true);
@@ -288,7 +351,9 @@ describe('item 2: client faults (real process)', () => {
     expect(fake.requests.length).toBe(before + 3);
 
     const sock = await openSocket(proxy.port);
-    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-type: application/json\r\ncontent-length: 13\r\nexpect: 100-continue\r\n\r\n`);
+    sock.write(
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-type: application/json\r\ncontent-length: 13\r\nexpect: 100-continue\r\n\r\n`,
+    );
     const [cont] = (await once(sock, 'data')) as [Buffer];
     expect(cont.toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
     sock.write('{"model":"m"}');
@@ -306,4 +371,3 @@ describe('item 2: client faults (real process)', () => {
     figures.peakRss = Math.max(figures.peakRss, procStats(proxy.pid).peakRssBytes);
   });
 });
-

@@ -12,10 +12,24 @@ describe('AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS / AUTH_SHIM_CLIENT_REQUEST_TIMEOUT
   });
 
   it('a headers timeout longer than the request timeout is a configuration error (node:http would throw)', () => {
-    expect(() => loadProxyConfig({ ...base, AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS: '5000', AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '1000' })).toThrow(ConfigError);
-    expect(() => loadProxyConfig({ ...base, AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS: '5000', AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '1000' })).toThrow(
+    expect(() =>
+      loadProxyConfig({
+        ...base,
+        AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS: '5000',
+        AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '1000',
+      }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      loadProxyConfig({
+        ...base,
+        AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS: '5000',
+        AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '1000',
+      }),
+    ).toThrow(
       'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (5000 ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (1000 ms)',
     );
-    expect(() => loadProxyConfig({ ...base, AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '0' })).toThrow('AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS must be a whole number of milliseconds');
+    expect(() => loadProxyConfig({ ...base, AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS: '0' })).toThrow(
+      'AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS must be a whole number of milliseconds',
+    );
   });
 });

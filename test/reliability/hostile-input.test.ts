@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type Responder } from '../../src/demo/fake-anthropic.js';
 import { API_KEY, LITELLM_KEY, OAUTH, OAUTH_2, SECRETS, startShim, type Shim } from '../helpers/shim.js';
-import { parseResponses, procStats, rawExchange, recordFigures, secretLeaks, startChild, type ChildProxy } from './_harness.js';
+import {
+  parseResponses,
+  procStats,
+  rawExchange,
+  recordFigures,
+  secretLeaks,
+  startChild,
+  type ChildProxy,
+} from './_harness.js';
 import { rawRequest, requestArb, responseComplete, upstreamViolations, type FuzzRequest } from './_invariants.js';
 
 /**
@@ -34,7 +42,11 @@ const responses: string[] = [];
 beforeAll(async () => {
   fake = await startFakeAnthropic();
   fake.respond = constant;
-  proxy = await startChild({ upstream: fake.url, files: { oauth: OAUTH_2 }, env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_LOG_LEVEL: 'debug' } });
+  proxy = await startChild({
+    upstream: fake.url,
+    files: { oauth: OAUTH_2 },
+    env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_LOG_LEVEL: 'debug' },
+  });
 });
 
 afterAll(async () => {
@@ -95,31 +107,69 @@ describe('item 3: hostile input (real process)', () => {
     ['bare LF in a value', `content-length: 2\r\nx-foo: a\nx-pass-authorization: Bearer ${OAUTH}\r\n\r\n{}`],
     ['NUL in a value', `content-length: 2\r\nx-foo: a\x00b\r\n\r\n{}`],
     ['header name with space', `content-length: 2\r\nx-api-key : ${API_KEY}\r\n\r\n{}`],
-  ])('smuggling / injection: %s — refused or forwarded as one clean request, never a second one', async (_name, rest) => {
-    const r = await attack(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n${rest}`);
-    expect(r.violations).toEqual([]);
-    // Never a second request from the same bytes, and never the smuggled one.
-    expect(r.forwarded.length).toBeLessThanOrEqual(1);
-    expect(r.forwarded.every((f) => f.url === '/v1/messages')).toBe(true);
-    // Whatever the parser did, the connection either refused (400) or answered the one request.
-    expect(r.statuses.every((s) => s === 400 || s === 200 || s === 404), r.text.slice(0, 200)).toBe(true);
-    expect(r.text).not.toContain('evil');
-  });
+  ])(
+    'smuggling / injection: %s — refused or forwarded as one clean request, never a second one',
+    async (_name, rest) => {
+      const r = await attack(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n${rest}`);
+      expect(r.violations).toEqual([]);
+      // Never a second request from the same bytes, and never the smuggled one.
+      expect(r.forwarded.length).toBeLessThanOrEqual(1);
+      expect(r.forwarded.every((f) => f.url === '/v1/messages')).toBe(true);
+      // Whatever the parser did, the connection either refused (400) or answered the one request.
+      expect(
+        r.statuses.every((s) => s === 400 || s === 200 || s === 404),
+        r.text.slice(0, 200),
+      ).toBe(true);
+      expect(r.text).not.toContain('evil');
+    },
+  );
 
   const traversal = [
-    '/v1/messages/../../key/generate', '/v1/models/..', '/v1/models/.', '/v1/models/%2e%2e', '/v1/models/%2E%2E', '/v1/models/.%2e',
-    '/v1/models/%2e.', '/v1/models/%252e%252e', '/v1/models/..%2fkey', '/v1/models/..%2Fkey%2Fgenerate', '/v1/models/%2f..',
-    '/v1/models/..%5ckey', '/v1/models/..\\key', '/v1/models/%c0%ae%c0%ae', '/v1/models/%e0%80%ae%e0%80%ae', '/v1/models/%u002e%u002e',
-    '/v1/models/%ef%bc%8e%ef%bc%8e', '/v1/messages;/../key/generate', '/v1/messages/.;/key', '//v1/messages', '/v1//messages',
-    '/./v1/messages', '/v1/./messages', '/v1/messages/', '/V1/MESSAGES', '/v1/messages%00', '/v1/models/%00', '/v1/models/a%0d%0ab',
-    '/v1/messages#/../../key/generate', '/%2e%2e/key/generate', '/v1/models/..%252f..%252fkey', `/v1/models/${'%2e'.repeat(300)}`,
-    '/v1/models/\xef\xbc\x8e\xef\xbc\x8e', '/v1/models/\xc0\xae\xc0\xae', '/v1/mod\xe9ls', `/v1/models/${'a'.repeat(20 * 1024)}`,
+    '/v1/messages/../../key/generate',
+    '/v1/models/..',
+    '/v1/models/.',
+    '/v1/models/%2e%2e',
+    '/v1/models/%2E%2E',
+    '/v1/models/.%2e',
+    '/v1/models/%2e.',
+    '/v1/models/%252e%252e',
+    '/v1/models/..%2fkey',
+    '/v1/models/..%2Fkey%2Fgenerate',
+    '/v1/models/%2f..',
+    '/v1/models/..%5ckey',
+    '/v1/models/..\\key',
+    '/v1/models/%c0%ae%c0%ae',
+    '/v1/models/%e0%80%ae%e0%80%ae',
+    '/v1/models/%u002e%u002e',
+    '/v1/models/%ef%bc%8e%ef%bc%8e',
+    '/v1/messages;/../key/generate',
+    '/v1/messages/.;/key',
+    '//v1/messages',
+    '/v1//messages',
+    '/./v1/messages',
+    '/v1/./messages',
+    '/v1/messages/',
+    '/V1/MESSAGES',
+    '/v1/messages%00',
+    '/v1/models/%00',
+    '/v1/models/a%0d%0ab',
+    '/v1/messages#/../../key/generate',
+    '/%2e%2e/key/generate',
+    '/v1/models/..%252f..%252fkey',
+    `/v1/models/${'%2e'.repeat(300)}`,
+    '/v1/models/\xef\xbc\x8e\xef\xbc\x8e',
+    '/v1/models/\xc0\xae\xc0\xae',
+    '/v1/mod\xe9ls',
+    `/v1/models/${'a'.repeat(20 * 1024)}`,
   ];
   it(`path traversal in ${traversal.length} encodings, non-ASCII and overlong targets: 400/404/431, nothing forwarded`, async () => {
     for (const p of traversal) {
       const r = await attack(`GET ${p} HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n\r\n`);
       expect(r.forwarded, p).toEqual([]);
-      expect(r.statuses.length === 0 || [400, 404, 431].includes(r.statuses[0] as number), `${p}: ${r.text.slice(0, 80)}`).toBe(true);
+      expect(
+        r.statuses.length === 0 || [400, 404, 431].includes(r.statuses[0] as number),
+        `${p}: ${r.text.slice(0, 80)}`,
+      ).toBe(true);
     }
     // A query cannot escape the path: forwarded to the allowlisted route with the query as it is.
     const q = await attack(`GET /v1/models?x=/../../key/generate HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n\r\n`);
@@ -137,18 +187,36 @@ describe('item 3: hostile input (real process)', () => {
     ]) {
       const r = await attack(`${line}\r\nhost: evil.example\r\nx-api-key: ${OAUTH}\r\ncontent-length: 0\r\n\r\n`);
       expect(r.forwarded, line).toEqual([]);
-      expect(r.statuses.length === 0 || [400, 404, 405].includes(r.statuses[0] as number), `${line}: ${r.text.slice(0, 80)}`).toBe(true);
+      expect(
+        r.statuses.length === 0 || [400, 404, 405].includes(r.statuses[0] as number),
+        `${line}: ${r.text.slice(0, 80)}`,
+      ).toBe(true);
     }
   });
 
-  it('Connection-listed names cannot strip the shim\'s headers; x-pass-*, proxy-* and LiteLLM key copies never pass', async () => {
-    const r = await attack([
-      'POST /v1/messages HTTP/1.1', 'host: x', `x-api-key: ${OAUTH}`, 'anthropic-beta: tools-2024-04-04',
-      'Connection: keep-alive, x-litellm-api-key, X-LiteLLM-API-Key, authorization, anthropic-beta, host, content-length, api-key',
-      `x-pass-authorization: Bearer ${API_KEY}`, `X-Pass-X-Litellm-Api-Key: ${LITELLM_KEY}`, 'x-pass-host: evil.example',
-      `x-litellm-api-key: ${LITELLM_KEY}-client`, `api-key: ${LITELLM_KEY}`, `proxy-authorization: Bearer ${OAUTH}`, 'proxy-connection: keep-alive',
-      'upgrade: websocket', 'te: trailers', 'keep-alive: timeout=5', 'content-length: 2', '', '{}',
-    ].join('\r\n'));
+  it("Connection-listed names cannot strip the shim's headers; x-pass-*, proxy-* and LiteLLM key copies never pass", async () => {
+    const r = await attack(
+      [
+        'POST /v1/messages HTTP/1.1',
+        'host: x',
+        `x-api-key: ${OAUTH}`,
+        'anthropic-beta: tools-2024-04-04',
+        'Connection: keep-alive, x-litellm-api-key, X-LiteLLM-API-Key, authorization, anthropic-beta, host, content-length, api-key',
+        `x-pass-authorization: Bearer ${API_KEY}`,
+        `X-Pass-X-Litellm-Api-Key: ${LITELLM_KEY}`,
+        'x-pass-host: evil.example',
+        `x-litellm-api-key: ${LITELLM_KEY}-client`,
+        `api-key: ${LITELLM_KEY}`,
+        `proxy-authorization: Bearer ${OAUTH}`,
+        'proxy-connection: keep-alive',
+        'upgrade: websocket',
+        'te: trailers',
+        'keep-alive: timeout=5',
+        'content-length: 2',
+        '',
+        '{}',
+      ].join('\r\n'),
+    );
     expect(r.violations).toEqual([]);
     expect(r.forwarded).toHaveLength(1);
     const f = r.forwarded[0];
@@ -181,7 +249,11 @@ describe('item 3: hostile input (real process)', () => {
 describe('item 3: property-based fuzz in-process (fast-check)', () => {
   let shim: Shim;
   beforeAll(async () => {
-    shim = await startShim({ logLevel: 'trace', files: { oauth: OAUTH_2, litellm: LITELLM_KEY }, env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+    shim = await startShim({
+      logLevel: 'trace',
+      files: { oauth: OAUTH_2, litellm: LITELLM_KEY },
+      env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
+    });
     shim.fake.respond = constant;
   });
   afterAll(async () => {

@@ -21,7 +21,10 @@ const LOOPS = 4; // concurrent request loops during the rotations
 
 const token = (k: number) => `${OAUTH}-gen${k}`;
 const key = (k: number) => `${LITELLM_KEY}-gen${k}`;
-const events = sseEvents('claude-sonnet-4-5', Array.from({ length: 10 }, (_, i) => `word${i} `));
+const events = sseEvents(
+  'claude-sonnet-4-5',
+  Array.from({ length: 10 }, (_, i) => `word${i} `),
+);
 
 const figures = { requests: 0, faults: 0, failures: [] as string[], leaks: 0, peakRss: 0 };
 const started = Date.now();
@@ -50,13 +53,21 @@ function refused(port: number): Promise<boolean> {
 }
 
 /** Opens a stream and reads it to the end: the full text, or the error that cut it. */
-function openStream(client: Agent, url: string): { firstByte: Promise<void>; done: Promise<{ text: string; error?: string }> } {
+function openStream(
+  client: Agent,
+  url: string,
+): { firstByte: Promise<void>; done: Promise<{ text: string; error?: string }> } {
   let onFirst: () => void = () => undefined;
   const firstByte = new Promise<void>((r) => (onFirst = r));
   const done = (async () => {
     let text = '';
     try {
-      const res = await request(`${url}/v1/messages?beta=true`, { method: 'POST', headers: { 'x-api-key': 'placeholder' }, body: '{"stream":true}', dispatcher: client });
+      const res = await request(`${url}/v1/messages?beta=true`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'placeholder' },
+        body: '{"stream":true}',
+        dispatcher: client,
+      });
       for await (const c of res.body) {
         text += (c as Buffer).toString('utf8');
         onFirst();
@@ -119,7 +130,12 @@ describe('item 4: lifecycle (real process)', () => {
       while (true) {
         const p = phase;
         try {
-          const res = await request(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'placeholder' }, body: '{}', dispatcher: loopClient });
+          const res = await request(`${proxy.url}/v1/messages`, {
+            method: 'POST',
+            headers: { 'x-api-key': 'placeholder' },
+            body: '{}',
+            dispatcher: loopClient,
+          });
           await res.body.text();
           figures.requests++;
           if (res.statusCode !== 200) failures.push(`status ${res.statusCode} during ${p}`);
@@ -139,7 +155,11 @@ describe('item 4: lifecycle (real process)', () => {
     for (let k = 1; k <= ROTATIONS; k++) {
       await writeKubeletSecret(secretDir, { token: `${token(k)}\n`, litellm: key(k) });
       const before = fake.requests.length;
-      await until(() => fake.requests.slice(before).some((r) => r.headers['authorization']?.[0] === `Bearer ${token(k)}`), 5_000, `rotation ${k} in use`);
+      await until(
+        () => fake.requests.slice(before).some((r) => r.headers['authorization']?.[0] === `Bearer ${token(k)}`),
+        5_000,
+        `rotation ${k} in use`,
+      );
     }
     figures.faults += ROTATIONS;
 
@@ -159,10 +179,12 @@ describe('item 4: lifecycle (real process)', () => {
 
     const problems = [...failures];
     for (const [i, r] of results.entries()) {
-      if (r.error !== undefined || r.text !== events.join('')) problems.push(`stream ${i}: ${r.error ?? 'bytes differ'}`);
+      if (r.error !== undefined || r.text !== events.join(''))
+        problems.push(`stream ${i}: ${r.error ?? 'bytes differ'}`);
     }
     if (exit.code !== 0) problems.push(`exit ${exit.code}`);
-    if (!proxy.shim.stdout.some((l) => l.includes('"event":"stopped"') && l.includes('"abandoned":0'))) problems.push('not drained');
+    if (!proxy.shim.stdout.some((l) => l.includes('"event":"stopped"') && l.includes('"abandoned":0')))
+      problems.push('not drained');
     if (drainedAfterMs > DRAIN_BUDGET_MS + 2_000) problems.push(`exit after ${drainedAfterMs} ms`);
     // One snapshot per request: never a token of one generation with a key of another.
     for (const r of fake.requests) {
@@ -174,7 +196,9 @@ describe('item 4: lifecycle (real process)', () => {
     const leaks = secretLeaks([proxy.output()], secrets);
     figures.leaks += leaks.length;
     figures.failures.push(...problems);
-    console.log(`lifecycle: ${fake.requests.length} upstream requests, ${ROTATIONS} rotations, drained in ${drainedAfterMs} ms; after SIGTERM ${afterSigterm.served} served on open connections, ${afterSigterm.refused} loops refused`);
+    console.log(
+      `lifecycle: ${fake.requests.length} upstream requests, ${ROTATIONS} rotations, drained in ${drainedAfterMs} ms; after SIGTERM ${afterSigterm.served} served on open connections, ${afterSigterm.refused} loops refused`,
+    );
     afterSigterm = { served: 0, refused: 0 };
     await client.close();
     await proxy.stop();
@@ -186,7 +210,15 @@ describe('item 4: lifecycle (real process)', () => {
 
   it(`a second SIGTERM forces the exit (code 1) with ${STREAMS} streams still open`, async () => {
     const { fake } = await gatedUpstream(); // never released: the streams stay open
-    const proxy = await startChild({ upstream: fake.url, env: { AUTH_SHIM_DRAIN_TIMEOUT_MS: '60000', AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' }, files: { oauth: OAUTH } });
+    const proxy = await startChild({
+      upstream: fake.url,
+      env: {
+        AUTH_SHIM_DRAIN_TIMEOUT_MS: '60000',
+        AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth',
+        AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+      },
+      files: { oauth: OAUTH },
+    });
     const client = newClient();
     const streams = Array.from({ length: STREAMS }, () => openStream(client, proxy.url));
     await Promise.all(streams.map((s) => s.firstByte));
@@ -201,7 +233,8 @@ describe('item 4: lifecycle (real process)', () => {
     const problems: string[] = [];
     if (exit.code !== 1) problems.push(`exit ${exit.code}`);
     // Cut streams fail visibly on the client; none looks complete.
-    for (const r of results) if (r.error === undefined || r.text.includes('message_stop')) problems.push('a cut stream looked complete');
+    for (const r of results)
+      if (r.error === undefined || r.text.includes('message_stop')) problems.push('a cut stream looked complete');
     figures.failures.push(...problems);
     await client.close();
     await proxy.stop();

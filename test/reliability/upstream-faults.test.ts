@@ -9,8 +9,17 @@ import { request, type Agent } from 'undici';
 import { sseEvents, startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { OAUTH } from '../helpers/shim.js';
 import {
-  isAnthropicError, MiB, newClient, procStats, recordFigures, secretLeaks, startChild, startRawUpstream, until,
-  type ChildProxy, type RawUpstream,
+  isAnthropicError,
+  MiB,
+  newClient,
+  procStats,
+  recordFigures,
+  secretLeaks,
+  startChild,
+  startRawUpstream,
+  until,
+  type ChildProxy,
+  type RawUpstream,
 } from './_harness.js';
 
 /**
@@ -37,7 +46,10 @@ const JSON_BODY = '{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}';
 async function call(client: Agent, url: string, query: string, body = STREAM): Promise<Outcome> {
   try {
     const res = await request(`${url}/v1/messages?beta=true${query}`, {
-      method: 'POST', headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' }, body, dispatcher: client,
+      method: 'POST',
+      headers: { 'x-api-key': OAUTH, 'content-type': 'application/json' },
+      body,
+      dispatcher: client,
     });
     const text = await res.body.text();
     const code = res.headers['x-auth-shim-error'];
@@ -65,14 +77,20 @@ function expectError(o: Outcome, status: number, code: string): string[] {
 function expectEventError(o: Outcome, prefix: string): string[] {
   if (o.kind !== 'event-error') return [`expected event: error, got ${o.kind}`];
   if (!o.text.startsWith(prefix)) return ['the bytes before the error event were changed'];
-  if (!/\n\nevent: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"auth-shim: [^"]*"\}\}\n\n$/.test(o.text)) {
+  if (
+    !/\n\nevent: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"auth-shim: [^"]*"\}\}\n\n$/.test(
+      o.text,
+    )
+  ) {
     return [`the stream does not end with one clean error event: ${JSON.stringify(o.text.slice(-200))}`];
   }
   return [];
 }
 
 function expectOk(o: Outcome): string[] {
-  return o.kind === 'ok' && o.status === 200 ? [] : [`the next request after a fault was not served normally: ${JSON.stringify(o).slice(0, 200)}`];
+  return o.kind === 'ok' && o.status === 200
+    ? []
+    : [`the next request after a fault was not served normally: ${JSON.stringify(o).slice(0, 200)}`];
 }
 
 /** After a fault: REPEAT ordinary requests, each of which must succeed; returns the problems. */
@@ -91,7 +109,8 @@ const events = sseEvents('claude-sonnet-4-5', ['Hello', ' world']);
  * chunking) cannot be told from a complete one when the connection ends (RFC 9112 §6.3 rule 8;
  * undici treats even a reset as the end there) — see docs/RELIABILITY.md, known limits.
  */
-const sseHead = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_fault\r\ntransfer-encoding: chunked\r\nconnection: close\r\n';
+const sseHead =
+  'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_fault\r\ntransfer-encoding: chunked\r\nconnection: close\r\n';
 const chunk = (s: string): string => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
 
 /** Each scripted fault: what the raw upstream does, and what the client must see. */
@@ -111,7 +130,8 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
   },
   'slow body (JSON, Content-Length)': {
     body: JSON_BODY,
-    act: (sock) => void sock.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":"msg_'),
+    act: (sock) =>
+      void sock.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":"msg_'),
     // A framed body cannot carry an error event: the client must see a failed response.
     check: (o) => (o.kind === 'cut' ? [] : [`expected a failed connection, got ${o.kind}`]),
   },
@@ -120,7 +140,10 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
     check: (o) => expectError(o, 502, 'upstream_reset'),
   },
   'reset mid-stream': {
-    act: (sock) => void sock.write(`${sseHead}\r\n${chunk(events[0] as string)}${chunk(events[1] as string)}`, () => setTimeout(() => sock.resetAndDestroy(), 20)),
+    act: (sock) =>
+      void sock.write(`${sseHead}\r\n${chunk(events[0] as string)}${chunk(events[1] as string)}`, () =>
+        setTimeout(() => sock.resetAndDestroy(), 20),
+      ),
     check: (o) => expectEventError(o, `${events[0]}${events[1]}`),
   },
   'truncated chunked body (stream)': {
@@ -132,7 +155,11 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
   },
   'truncated chunked body (JSON)': {
     body: JSON_BODY,
-    act: (sock) => void sock.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nb\r\n{"id":"msg_\r\n', () => setTimeout(() => sock.end(), 20)),
+    act: (sock) =>
+      void sock.write(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nb\r\n{"id":"msg_\r\n',
+        () => setTimeout(() => sock.end(), 20),
+      ),
     // Not SSE, so no event can be appended; the client must not see a complete-looking body.
     check: (o) => (o.kind === 'cut' ? [] : [`expected a failed connection, got ${o.kind}`]),
   },
@@ -152,7 +179,9 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
 
 function normal(sock: Socket): void {
   const body = JSON.stringify({ id: 'msg_ok', type: 'message', role: 'assistant', content: [] });
-  sock.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  sock.end(
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 const figures = { requests: 0, faults: 0, failures: [] as string[], leaks: 0, peakRss: 0 };
@@ -193,10 +222,15 @@ describe('item 1: upstream faults (real process)', () => {
       else script(sock);
     });
     servers.push(upstream);
-    const proxy = track(await startChild({
-      upstream: upstream.url,
-      env: { AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS), AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS: String(TIMEOUT_MS) },
-    }));
+    const proxy = track(
+      await startChild({
+        upstream: upstream.url,
+        env: {
+          AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS),
+          AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS: String(TIMEOUT_MS),
+        },
+      }),
+    );
     const client = newClient();
     const seen: string[] = [];
     // Warm up, then the descriptor baseline.
@@ -208,7 +242,9 @@ describe('item 1: upstream faults (real process)', () => {
     for (const [name, fault] of Object.entries(FAULTS)) {
       script = fault.act;
       // The same fault concurrently and in sequence.
-      const outcomes = await Promise.all(Array.from({ length: REPEAT }, () => call(client, proxy.url, '&fault=x', fault.body ?? STREAM)));
+      const outcomes = await Promise.all(
+        Array.from({ length: REPEAT }, () => call(client, proxy.url, '&fault=x', fault.body ?? STREAM)),
+      );
       for (const o of outcomes) {
         figures.requests++;
         figures.faults++;
@@ -219,8 +255,16 @@ describe('item 1: upstream faults (real process)', () => {
     }
     await client.close();
     for (const s of upstream.accepted) s.destroy();
-    await until(async () => (await proxy.metrics()).get('auth_shim_inflight_requests') === 0, 5_000, 'no request left in flight');
-    await until(() => procStats(proxy.pid).fds <= baseline.fds + FD_SLACK, 5_000, `descriptors back to ${baseline.fds} + ${FD_SLACK}`).catch((e: Error) => problems.push(e.message));
+    await until(
+      async () => (await proxy.metrics()).get('auth_shim_inflight_requests') === 0,
+      5_000,
+      'no request left in flight',
+    );
+    await until(
+      () => procStats(proxy.pid).fds <= baseline.fds + FD_SLACK,
+      5_000,
+      `descriptors back to ${baseline.fds} + ${FD_SLACK}`,
+    ).catch((e: Error) => problems.push(e.message));
     peak(proxy);
     const leaks = secretLeaks([...seen, proxy.output()]);
     figures.leaks += leaks.length;
@@ -262,12 +306,14 @@ describe('item 1: upstream faults (real process)', () => {
     servers.push(fake);
     const port = new URL(fake.url).port;
     const preload = fileURLToPath(new URL('./_dns-preload.mjs', import.meta.url));
-    const proxy = track(await startChild({
-      upstream: `http://litellm.reliability.invalid:${port}/`,
-      nodeArgs: ['--import', preload],
-      env: { RELIABILITY_DNS_FAIL_FILE: '{dir}/dns-down' },
-      files: { 'dns-down': '' },
-    }));
+    const proxy = track(
+      await startChild({
+        upstream: `http://litellm.reliability.invalid:${port}/`,
+        nodeArgs: ['--import', preload],
+        env: { RELIABILITY_DNS_FAIL_FILE: '{dir}/dns-down' },
+        files: { 'dns-down': '' },
+      }),
+    );
     const client = newClient();
     const problems: string[] = [];
     for (let i = 0; i < REPEAT; i++) {
@@ -275,7 +321,8 @@ describe('item 1: upstream faults (real process)', () => {
       figures.faults++;
       const o = await call(client, proxy.url, '');
       problems.push(...expectError(o, 502, 'upstream_unreachable'));
-      if (o.kind === 'error' && !o.text.includes('ENOTFOUND')) problems.push(`the error does not say ENOTFOUND: ${o.text}`);
+      if (o.kind === 'error' && !o.text.includes('ENOTFOUND'))
+        problems.push(`the error does not say ENOTFOUND: ${o.text}`);
     }
     await unlink(join(proxy.dir, 'dns-down'));
     problems.push(...(await serveNormally(client, proxy.url)));

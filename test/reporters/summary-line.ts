@@ -18,7 +18,10 @@ export default class SummaryLine implements Reporter {
         else skipped++;
       }
     }
-    const errors = unhandledErrors.length === 0 ? '' : `, ${unhandledErrors.length} unhandled error${unhandledErrors.length === 1 ? '' : 's'} (the run fails)`;
+    const errors =
+      unhandledErrors.length === 0
+        ? ''
+        : `, ${unhandledErrors.length} unhandled error${unhandledErrors.length === 1 ? '' : 's'} (the run fails)`;
     process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped${errors}\n`);
   }
 }

@@ -28,7 +28,9 @@ describe('PrometheusRule (charts/auth-shim/files/prometheus-rules.yaml)', () => 
     const { doc } = await load();
     const broken = structuredClone(doc) as { spec: { groups: Array<{ rules: unknown[] }> } };
     (broken.spec.groups[0] as { rules: unknown[] }).rules.push({ alert: 'X', expr: 'up', for: 'ten minutes' });
-    expect((await manifestProblems(broken)).join('\n')).toMatch(/\/spec\/groups\/0\/rules\/\d+\/for must match pattern/);
+    expect((await manifestProblems(broken)).join('\n')).toMatch(
+      /\/spec\/groups\/0\/rules\/\d+\/for must match pattern/,
+    );
   });
 
   it('covers the alerts the issue asks for', async () => {

@@ -53,7 +53,8 @@ function withoutVariableDefinitions(d: Dashboard): { dashboard: Dashboard; probl
   for (const v of dashboard.templating.list) {
     if (!('definition' in v)) continue;
     if (v.type !== 'query') problems.push(`variable ${v.name}: definition on a ${String(v.type)} variable`);
-    else if (v.definition !== v.query) problems.push(`variable ${v.name}: definition ${JSON.stringify(v.definition)} differs from query`);
+    else if (v.definition !== v.query)
+      problems.push(`variable ${v.name}: definition ${JSON.stringify(v.definition)} differs from query`);
     delete v.definition;
   }
   return { dashboard, problems };
@@ -77,16 +78,20 @@ function panelErrors(d: Dashboard): string[] {
     const custom = p.fieldConfig?.defaults.custom;
     if (p.type === 'timeseries') {
       for (const e of schemaErrors('TimeSeriesOptions', p.options)) problems.push(`${at} options: ${e}`);
-      if (custom !== undefined) for (const e of schemaErrors('TimeSeriesFieldConfig', custom)) problems.push(`${at} fieldConfig.defaults.custom: ${e}`);
+      if (custom !== undefined)
+        for (const e of schemaErrors('TimeSeriesFieldConfig', custom))
+          problems.push(`${at} fieldConfig.defaults.custom: ${e}`);
     } else if (p.type === 'stat') {
       for (const e of schemaErrors('StatOptions', p.options)) problems.push(`${at} options: ${e}`);
       // The stat panel declares no custom field config.
-      if (custom !== undefined && JSON.stringify(custom) !== '{}') problems.push(`${at}: stat panels have no fieldConfig.defaults.custom`);
+      if (custom !== undefined && JSON.stringify(custom) !== '{}')
+        problems.push(`${at}: stat panels have no fieldConfig.defaults.custom`);
     } else {
       problems.push(`${at}: no schema for panel type ${p.type}`);
       continue;
     }
-    for (const t of p.targets ?? []) for (const e of schemaErrors('PrometheusTarget', t)) problems.push(`${at} target ${t.refId}: ${e}`);
+    for (const t of p.targets ?? [])
+      for (const e of schemaErrors('PrometheusTarget', t)) problems.push(`${at} target ${t.refId}: ${e}`);
   }
   return problems;
 }
@@ -104,7 +109,13 @@ describe('Grafana dashboard (charts/auth-shim/files/grafana-dashboard.json)', ()
     const broken = structuredClone(await load()) as unknown as {
       schemaVersion?: unknown;
       refresh: unknown;
-      panels: Array<Record<string, unknown> & { options: Record<string, unknown>; fieldConfig: { defaults: { custom: Record<string, unknown> } }; targets: Array<Record<string, unknown>> }>;
+      panels: Array<
+        Record<string, unknown> & {
+          options: Record<string, unknown>;
+          fieldConfig: { defaults: { custom: Record<string, unknown> } };
+          targets: Array<Record<string, unknown>>;
+        }
+      >;
       templating: { list: Array<Record<string, unknown>> };
     };
     delete broken.schemaVersion;
@@ -124,21 +135,29 @@ describe('Grafana dashboard (charts/auth-shim/files/grafana-dashboard.json)', ()
 
     const d = broken as unknown as Dashboard;
     const dashboard = dashboardErrors(d);
-    expect(dashboard).toEqual(expect.arrayContaining([
-      "/ must have required property 'schemaVersion' {\"missingProperty\":\"schemaVersion\"}",
-      '/refresh must be string {"type":"string"}',
-      expect.stringMatching(/^\/panels\/1\/gridPos must have required property 'x'/),
-      'variable namespace: definition "label_values(up, namespace)" differs from query',
-    ]));
+    expect(dashboard).toEqual(
+      expect.arrayContaining([
+        '/ must have required property \'schemaVersion\' {"missingProperty":"schemaVersion"}',
+        '/refresh must be string {"type":"string"}',
+        expect.stringMatching(/^\/panels\/1\/gridPos must have required property 'x'/),
+        'variable namespace: definition "label_values(up, namespace)" differs from query',
+      ]),
+    );
     const panels = panelErrors(d);
-    expect(panels).toEqual(expect.arrayContaining([
-      `panel ${String(row.id)} (row): / must have required property 'collapsed' {"missingProperty":"collapsed"}`,
-      expect.stringMatching(new RegExp(`^panel ${String(graph.id)} options: /legend/displayMode must be equal to one of the allowed values`)),
-      `panel ${String(graph.id)} fieldConfig.defaults.custom: /fillOpacity must be number {"type":"number"}`,
-      `panel ${String(graph.id)} target A: / must have required property 'expr' {"missingProperty":"expr"}`,
-      `panel ${String(graph.id)} target A: / must NOT have additional properties {"additionalProperty":"exp"}`,
-      `panel ${String(stat.id)} options: / must NOT have additional properties {"additionalProperty":"colourMode"}`,
-    ]));
+    expect(panels).toEqual(
+      expect.arrayContaining([
+        `panel ${String(row.id)} (row): / must have required property 'collapsed' {"missingProperty":"collapsed"}`,
+        expect.stringMatching(
+          new RegExp(
+            `^panel ${String(graph.id)} options: /legend/displayMode must be equal to one of the allowed values`,
+          ),
+        ),
+        `panel ${String(graph.id)} fieldConfig.defaults.custom: /fillOpacity must be number {"type":"number"}`,
+        `panel ${String(graph.id)} target A: / must have required property 'expr' {"missingProperty":"expr"}`,
+        `panel ${String(graph.id)} target A: / must NOT have additional properties {"additionalProperty":"exp"}`,
+        `panel ${String(stat.id)} options: / must NOT have additional properties {"additionalProperty":"colourMode"}`,
+      ]),
+    );
     // Nothing the test did not break is reported.
     const touched = new Set([row.id, graph.id, stat.id].map((id) => `panel ${String(id)} `));
     expect(panels.filter((e) => ![...touched].some((t) => e.startsWith(t)))).toEqual([]);
@@ -163,11 +182,18 @@ describe('Grafana dashboard (charts/auth-shim/files/grafana-dashboard.json)', ()
     expect(problems).toEqual([]);
     // The panels the issue asks for are there: requests, errors, latency, tokens, subscription, credentials.
     for (const m of [
-      'auth_shim_requests_total', 'auth_shim_rejected_requests_total', 'auth_shim_upstream_errors_total',
-      'auth_shim_request_duration_seconds_bucket', 'auth_shim_upstream_first_byte_seconds_bucket', 'auth_shim_tokens_total',
-      'auth_shim_ratelimit_unified_utilization_ratio', 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds',
-      'auth_shim_oauth_token_expiry_timestamp_seconds', 'auth_shim_credential_last_load_timestamp_seconds',
-    ]) expect(used.has(m), m).toBe(true);
+      'auth_shim_requests_total',
+      'auth_shim_rejected_requests_total',
+      'auth_shim_upstream_errors_total',
+      'auth_shim_request_duration_seconds_bucket',
+      'auth_shim_upstream_first_byte_seconds_bucket',
+      'auth_shim_tokens_total',
+      'auth_shim_ratelimit_unified_utilization_ratio',
+      'auth_shim_ratelimit_unified_window_reset_timestamp_seconds',
+      'auth_shim_oauth_token_expiry_timestamp_seconds',
+      'auth_shim_credential_last_load_timestamp_seconds',
+    ])
+      expect(used.has(m), m).toBe(true);
   });
 
   it('variable queries reference exported metrics', async () => {

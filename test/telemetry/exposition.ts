@@ -3,7 +3,8 @@ import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 /** Histograms of durations: bucket counts and sums depend on the machine, `_count` does not. */
 const TIMING = /^(auth_shim_request_duration_seconds|auth_shim_upstream_first_byte_seconds)_(bucket|sum)[{ ]/;
 /** Gauges holding "now" when something happened. */
-const CLOCK = /^(auth_shim_credential_last_load_timestamp_seconds|auth_shim_ratelimit_last_seen_timestamp_seconds|auth_shim_oauth_token_expires_in_seconds)[{ ]/;
+const CLOCK =
+  /^(auth_shim_credential_last_load_timestamp_seconds|auth_shim_ratelimit_last_seen_timestamp_seconds|auth_shim_oauth_token_expires_in_seconds)[{ ]/;
 /**
  * Credential re-reads other than `loaded`: the file watcher may look again any number of times
  * (each sees `unchanged` or the same `invalid`); the script forces each result at least once.
@@ -16,7 +17,7 @@ const EXTRA_READS = /^auth_shim_credential_reloads_total\{(?![^}]*result="loaded
  * touched, and credential files are read concurrently). Histogram buckets keep their `le` order.
  */
 export function normaliseExposition(text: string): string {
-  return text
+  return `${text
     .split('\n\n')
     .map((block) => {
       const lines = block.split('\n').map(normaliseLine);
@@ -26,7 +27,7 @@ export function normaliseExposition(text: string): string {
       return [...comments, ...samples].join('\n');
     })
     .join('\n\n')
-    .trimEnd() + '\n';
+    .trimEnd()}\n`;
 }
 
 function normaliseLine(line: string): string {

@@ -4,7 +4,12 @@ import { ProxyMetrics } from '../../src/telemetry/metrics.js';
 import { Registry } from 'prom-client';
 import { logLines, SECRETS, type Shim } from '../helpers/shim.js';
 import { expectGolden, normaliseExposition } from './exposition.js';
-import { CLIENT_ONLY_STATUSES, runClientOnlyScript, runShimCredentialScript, SHIM_SCRIPT_STATUSES } from './scripted-traffic.js';
+import {
+  CLIENT_ONLY_STATUSES,
+  runClientOnlyScript,
+  runShimCredentialScript,
+  SHIM_SCRIPT_STATUSES,
+} from './scripted-traffic.js';
 
 const ROTATED_LITELLM = 'sk-litellm-rotated-TESTKEY-fedcba9876543210';
 const ALL_SECRETS = [...SECRETS, ROTATED_LITELLM];
@@ -31,8 +36,18 @@ function secretFragments(secret: string): string[] {
 }
 
 describe.each([
-  { name: 'shim credentials (client-first)', golden: 'shim-credentials.prom', run: runShimCredentialScript, statuses: SHIM_SCRIPT_STATUSES },
-  { name: 'client credentials (client-only)', golden: 'client-only.prom', run: runClientOnlyScript, statuses: CLIENT_ONLY_STATUSES },
+  {
+    name: 'shim credentials (client-first)',
+    golden: 'shim-credentials.prom',
+    run: runShimCredentialScript,
+    statuses: SHIM_SCRIPT_STATUSES,
+  },
+  {
+    name: 'client credentials (client-only)',
+    golden: 'client-only.prom',
+    run: runClientOnlyScript,
+    statuses: CLIENT_ONLY_STATUSES,
+  },
 ])('scripted traffic, $name', ({ golden, run, statuses }) => {
   let shim: Shim;
   let text: string;

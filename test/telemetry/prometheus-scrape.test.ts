@@ -38,7 +38,8 @@ let api: string;
 async function getJson<T>(path: string): Promise<T> {
   const res = await request(`${api}${path}`);
   const body = (await res.body.json()) as { status: string; data: T };
-  if (res.statusCode !== 200 || body.status !== 'success') throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(body)}`);
+  if (res.statusCode !== 200 || body.status !== 'success')
+    throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(body)}`);
   return body.data;
 }
 
@@ -46,7 +47,9 @@ const port = (url: string): string => new URL(url).port;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'auth-shim-prometheus-'));
-  ({ shim: scripted } = await runShimCredentialScript({ AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date((NOW_S + 3 * 86_400) * 1000).toISOString() }));
+  ({ shim: scripted } = await runShimCredentialScript({
+    AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date((NOW_S + 3 * 86_400) * 1000).toISOString(),
+  }));
 
   upstream = await startFakeAnthropic();
   await writeFile(join(dir, 'oauth'), `${OAUTH}\n`);
@@ -59,36 +62,56 @@ beforeAll(async () => {
     AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'litellm'),
     AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT: new Date((NOW_S - 3600) * 1000).toISOString(),
   });
-  const cli = await Promise.race([cliShim.listening, cliShim.exited.then((e) => Promise.reject(new Error(`shim exited ${String(e.code)}: ${cliShim.stderr.join('')}`)))]);
+  const cli = await Promise.race([
+    cliShim.listening,
+    cliShim.exited.then((e) => Promise.reject(new Error(`shim exited ${String(e.code)}: ${cliShim.stderr.join('')}`))),
+  ]);
 
   await writeFile(join(dir, 'rules.yaml'), ruleFile(await shippedRuleGroups()));
-  await writeFile(join(dir, 'prometheus.yml'), stringify({
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    rule_files: ['rules.yaml'],
-    scrape_configs: [{
-      job_name: 'auth-shim',
-      static_configs: [
-        { targets: [`127.0.0.1:${port(scripted.proxy.adminUrl)}`], labels: NEAR },
-        { targets: [`127.0.0.1:${port(cli.admin)}`], labels: EXPIRED },
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: ['rules.yaml'],
+      scrape_configs: [
+        {
+          job_name: 'auth-shim',
+          static_configs: [
+            { targets: [`127.0.0.1:${port(scripted.proxy.adminUrl)}`], labels: NEAR },
+            { targets: [`127.0.0.1:${port(cli.admin)}`], labels: EXPIRED },
+          ],
+        },
       ],
-    }],
-  }));
+    }),
+  );
   const webPort = await freePort();
   api = `http://127.0.0.1:${webPort}`;
   const log = openSync(join(dir, 'prometheus.log'), 'a');
-  prometheus = spawn(prometheusBinary('prometheus'), [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${webPort}`,
-  ], { stdio: ['ignore', log, log] });
+  prometheus = spawn(
+    prometheusBinary('prometheus'),
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${webPort}`,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
   closeSync(log);
   const child = prometheus;
   prometheusExited = new Promise((r) => child.on('exit', () => r()));
   try {
-    await eventually(async () => (await request(`${api}/-/ready`).then(async (r) => (await r.body.text(), r.statusCode)).catch(() => 0)) === 200 || child.exitCode !== null, 60_000);
+    await eventually(
+      async () =>
+        (await request(`${api}/-/ready`)
+          .then(async (r) => (await r.body.text(), r.statusCode))
+          .catch(() => 0)) === 200 || child.exitCode !== null,
+      60_000,
+    );
     if (child.exitCode !== null) throw new Error('exited');
   } catch (err) {
-    throw new Error(`prometheus did not become ready (${(err as Error).message}):\n${(await readFile(join(dir, 'prometheus.log'), 'utf8')).slice(-3000)}`);
+    throw new Error(
+      `prometheus did not become ready (${(err as Error).message}):\n${(await readFile(join(dir, 'prometheus.log'), 'utf8')).slice(-3000)}`,
+    );
   }
 }, 120_000);
 
@@ -123,22 +146,37 @@ describe('a real Prometheus scraping real shims', () => {
 
   it('the expired token fires AuthShimOAuthTokenExpired for that pod only; the near one is AuthShimOAuthTokenExpiringSoon (pending its `for: 1h`)', async () => {
     let alerts: Alert[] = [];
-    const active = (name: string, pod: string) => alerts.find((a) => a.labels['alertname'] === name && a.labels['pod'] === pod);
+    const active = (name: string, pod: string) =>
+      alerts.find((a) => a.labels['alertname'] === name && a.labels['pod'] === pod);
     await eventually(async () => {
       ({ alerts } = await getJson<{ alerts: Alert[] }>('/api/v1/alerts'));
-      return active('AuthShimOAuthTokenExpired', EXPIRED.pod)?.state === 'firing' && active('AuthShimOAuthTokenExpiringSoon', NEAR.pod) !== undefined;
+      return (
+        active('AuthShimOAuthTokenExpired', EXPIRED.pod)?.state === 'firing' &&
+        active('AuthShimOAuthTokenExpiringSoon', NEAR.pod) !== undefined
+      );
     }, 30_000);
-    expect(active('AuthShimOAuthTokenExpired', EXPIRED.pod)).toMatchObject({ state: 'firing', labels: { ...EXPIRED, severity: 'critical' } });
-    expect(active('AuthShimOAuthTokenExpiringSoon', NEAR.pod)).toMatchObject({ state: 'pending', labels: { ...NEAR, severity: 'warning' } });
+    expect(active('AuthShimOAuthTokenExpired', EXPIRED.pod)).toMatchObject({
+      state: 'firing',
+      labels: { ...EXPIRED, severity: 'critical' },
+    });
+    expect(active('AuthShimOAuthTokenExpiringSoon', NEAR.pod)).toMatchObject({
+      state: 'pending',
+      labels: { ...NEAR, severity: 'warning' },
+    });
     expect(active('AuthShimOAuthTokenExpired', NEAR.pod)).toBeUndefined();
     // The 429 of the scripted traffic left the subscription rejected with its reset in 2026: stale, so quiet.
     expect(active('AuthShimSubscriptionRejected', NEAR.pod)).toBeUndefined();
   });
 
   it('every selector of every dashboard query matches series in the real scrape, and every `by` label is on them', async () => {
-    const dashboard = JSON.parse(await readFile(new URL('../../charts/auth-shim/files/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: Panel[] };
+    const dashboard = JSON.parse(
+      await readFile(new URL('../../charts/auth-shim/files/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as { panels: Panel[] };
     const exprs = dashboard.panels.flatMap(function targets(p: Panel): string[] {
-      return [...(p.targets ?? []).map((t) => t.expr).filter((e): e is string => e !== undefined), ...(p.panels ?? []).flatMap(targets)];
+      return [
+        ...(p.targets ?? []).map((t) => t.expr).filter((e): e is string => e !== undefined),
+        ...(p.panels ?? []).flatMap(targets),
+      ];
     });
     expect(exprs.length).toBeGreaterThan(0);
     const problems: string[] = [];
@@ -154,13 +192,20 @@ describe('a real Prometheus scraping real shims', () => {
         if (series.length === 0) problems.push(`${s}: no series (in ${raw})`);
         for (const x of series) for (const k of Object.keys(x)) labels.add(k);
       }
-      for (const g of grouping) if (!labels.has(g)) problems.push(`by (${g}): no such label on ${selectors.join(', ')}`);
+      for (const g of grouping)
+        if (!labels.has(g)) problems.push(`by (${g}): no such label on ${selectors.join(', ')}`);
     }
     expect(problems).toEqual([]);
     // The checks are real: the grouping labels were found, and a misspelt name or label value matches nothing.
     expect([...allGrouping].sort()).toEqual(expect.arrayContaining(['code', 'le', 'pod', 'slot', 'window']));
-    expect(await getJson<unknown[]>(`/api/v1/series?match[]=${encodeURIComponent('auth_shim_request_total')}`)).toEqual([]);
-    expect(await getJson<unknown[]>(`/api/v1/series?match[]=${encodeURIComponent('auth_shim_tokens_total{type="cache_reads"}')}`)).toEqual([]);
+    expect(await getJson<unknown[]>(`/api/v1/series?match[]=${encodeURIComponent('auth_shim_request_total')}`)).toEqual(
+      [],
+    );
+    expect(
+      await getJson<unknown[]>(
+        `/api/v1/series?match[]=${encodeURIComponent('auth_shim_tokens_total{type="cache_reads"}')}`,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -176,7 +221,8 @@ function selectorsAndGrouping(expr: string): { selectors: string[]; grouping: st
   parser.parse(expr).iterate({
     enter(node) {
       if (node.name === 'VectorSelector') selectors.push(expr.slice(node.from, node.to));
-      if (node.name === 'LabelName' && node.node.parent?.name === 'GroupingLabels') grouping.push(expr.slice(node.from, node.to));
+      if (node.name === 'LabelName' && node.node.parent?.name === 'GroupingLabels')
+        grouping.push(expr.slice(node.from, node.to));
     },
   });
   return { selectors, grouping };

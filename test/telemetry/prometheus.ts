@@ -22,7 +22,13 @@ export async function promtool(args: readonly string[], cwd?: string): Promise<{
 
 export interface RuleGroup {
   name: string;
-  rules: Array<{ alert: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }>;
+  rules: Array<{
+    alert: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }>;
 }
 
 /** The rule groups of the PrometheusRule the chart ships (rendered with the monitoring values). */
@@ -52,7 +58,9 @@ export function exposedSeries(text: string): Map<string, number> {
 
 /** `series` with extra labels, as a scrape's target labels (namespace, pod, job…) add them. */
 export function withLabels(series: string, labels: Record<string, string>): string {
-  const extra = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
+  const extra = Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
   const open = series.indexOf('{');
   return open === -1 ? `${series}{${extra}}` : `${series.slice(0, -1)},${extra}}`;
 }

@@ -11,7 +11,9 @@ export interface ParsedPromql {
 
 /** Grafana's built-in interval variables are not PromQL; they become a plain duration first. */
 export function substituteGrafanaVariables(expr: string): string {
-  return expr.replace(/\$__(rate_interval|interval|range)\b/g, '5m').replace(/\$\{__(rate_interval|interval|range)\}/g, '5m');
+  return expr
+    .replace(/\$__(rate_interval|interval|range)\b/g, '5m')
+    .replace(/\$\{__(rate_interval|interval|range)\}/g, '5m');
 }
 
 /** Parses with Prometheus' own PromQL grammar (@prometheus-io/lezer-promql). */
@@ -21,8 +23,10 @@ export function parsePromql(expr: string): ParsedPromql {
   const metrics: string[] = [];
   tree.iterate({
     enter(node) {
-      if (node.type.isError) errors.push(`at ${node.from}: …${expr.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
-      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') metrics.push(expr.slice(node.from, node.to));
+      if (node.type.isError)
+        errors.push(`at ${node.from}: …${expr.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector')
+        metrics.push(expr.slice(node.from, node.to));
     },
   });
   return { errors, metrics };

@@ -15,7 +15,13 @@ import { runShimCredentialScript } from './scripted-traffic.js';
  * — plus the target labels a PodMonitor scrape adds.
  */
 
-const TARGET = { job: 'auth-shim', instance: '10.244.0.7:9464', namespace: 'agents', pod: 'claude-agent-0', container: 'auth-shim' };
+const TARGET = {
+  job: 'auth-shim',
+  instance: '10.244.0.7:9464',
+  namespace: 'agents',
+  pod: 'claude-agent-0',
+  container: 'auth-shim',
+};
 const OTHER_POD = { ...TARGET, instance: '10.244.0.8:9464', pod: 'claude-agent-1' };
 const WHO = { namespace: TARGET.namespace, pod: TARGET.pod };
 
@@ -38,88 +44,231 @@ interface Case {
 const DAY = 86_400;
 const CASES: Case[] = [
   {
-    alert: 'AuthShimCredentialReloadFailing', name: 'a refused Secret keeps being re-read for 10 minutes', at: '25m',
-    input: [{ series: 'auth_shim_credential_reloads_total{slot="oauth",result="invalid"}', values: '0+2x40' }, { series: 'auth_shim_credential_reloads_total{slot="litellm-key",result="unchanged"}', values: '0+2x40' }],
-    fires: [{ labels: { ...WHO, slot: 'oauth', severity: 'warning' }, summary: 'auth-shim in agents/claude-agent-0 cannot load its oauth credential', description: 'The mounted Secret for oauth is missing, unreadable or holds the wrong kind of credential; the sidecar keeps the last good value (if any). Check the Secret and the auth-shim logs (event credential_rejected).' }],
+    alert: 'AuthShimCredentialReloadFailing',
+    name: 'a refused Secret keeps being re-read for 10 minutes',
+    at: '25m',
+    input: [
+      { series: 'auth_shim_credential_reloads_total{slot="oauth",result="invalid"}', values: '0+2x40' },
+      { series: 'auth_shim_credential_reloads_total{slot="litellm-key",result="unchanged"}', values: '0+2x40' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, slot: 'oauth', severity: 'warning' },
+        summary: 'auth-shim in agents/claude-agent-0 cannot load its oauth credential',
+        description:
+          'The mounted Secret for oauth is missing, unreadable or holds the wrong kind of credential; the sidecar keeps the last good value (if any). Check the Secret and the auth-shim logs (event credential_rejected).',
+      },
+    ],
   },
   {
-    alert: 'AuthShimCredentialReloadFailing', name: 'an old failure, fixed since: only loaded/unchanged reads for the last 10 minutes', at: '25m',
-    input: [{ series: 'auth_shim_credential_reloads_total{slot="oauth",result="invalid"}', values: '0 1 2 3 3x40' }, { series: 'auth_shim_credential_reloads_total{slot="oauth",result="loaded"}', values: '1 1 1 1 2x40' }, { series: 'auth_shim_credential_reloads_total{slot="oauth",result="unchanged"}', values: '0+2x40' }],
+    alert: 'AuthShimCredentialReloadFailing',
+    name: 'an old failure, fixed since: only loaded/unchanged reads for the last 10 minutes',
+    at: '25m',
+    input: [
+      { series: 'auth_shim_credential_reloads_total{slot="oauth",result="invalid"}', values: '0 1 2 3 3x40' },
+      { series: 'auth_shim_credential_reloads_total{slot="oauth",result="loaded"}', values: '1 1 1 1 2x40' },
+      { series: 'auth_shim_credential_reloads_total{slot="oauth",result="unchanged"}', values: '0+2x40' },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimOAuthTokenExpiringSoon', name: 'a token 7 days from expiry, for over an hour', at: '2h',
+    alert: 'AuthShimOAuthTokenExpiringSoon',
+    name: 'a token 7 days from expiry, for over an hour',
+    at: '2h',
     input: [{ series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: `${7 * DAY}x180` }],
-    fires: [{ labels: { ...WHO, severity: 'warning' }, summary: 'The subscription OAuth token of agents/claude-agent-0 expires in 6d 22h 0m 0s' }],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: 'The subscription OAuth token of agents/claude-agent-0 expires in 6d 22h 0m 0s',
+      },
+    ],
   },
   {
-    alert: 'AuthShimOAuthTokenExpiringSoon', name: 'an unknown expiry (0) and a token 30 days from expiry', at: '2h',
-    input: [{ series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '0x180' }, { series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: `${30 * DAY}x180`, target: OTHER_POD }],
+    alert: 'AuthShimOAuthTokenExpiringSoon',
+    name: 'an unknown expiry (0) and a token 30 days from expiry',
+    at: '2h',
+    input: [
+      { series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '0x180' },
+      {
+        series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}',
+        values: `${30 * DAY}x180`,
+        target: OTHER_POD,
+      },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimOAuthTokenExpired', name: 'a token past its expiry', at: '2h',
+    alert: 'AuthShimOAuthTokenExpired',
+    name: 'a token past its expiry',
+    at: '2h',
     input: [{ series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '3600x180' }],
-    fires: [{ labels: { ...WHO, severity: 'critical' }, summary: 'The subscription OAuth token of agents/claude-agent-0 has expired' }],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'critical' },
+        summary: 'The subscription OAuth token of agents/claude-agent-0 has expired',
+      },
+    ],
   },
   {
-    alert: 'AuthShimOAuthTokenExpired', name: 'an unknown expiry (0) and a token expiring later', at: '2h',
-    input: [{ series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '0x180' }, { series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '7300x180', target: OTHER_POD }],
+    alert: 'AuthShimOAuthTokenExpired',
+    name: 'an unknown expiry (0) and a token expiring later',
+    at: '2h',
+    input: [
+      { series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '0x180' },
+      { series: 'auth_shim_oauth_token_expiry_timestamp_seconds{slot="oauth"}', values: '7300x180', target: OTHER_POD },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimSubscriptionRejected', name: 'rejected, reset still ahead', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_status{status="allowed"}', values: '0x20' }, { series: 'auth_shim_ratelimit_unified_reset_timestamp_seconds', values: '100000x20' }],
-    fires: [{ labels: { ...WHO, severity: 'warning' }, summary: 'The Claude subscription used by agents/claude-agent-0 is rate-limited' }],
+    alert: 'AuthShimSubscriptionRejected',
+    name: 'rejected, reset still ahead',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_status{status="allowed"}', values: '0x20' },
+      { series: 'auth_shim_ratelimit_unified_reset_timestamp_seconds', values: '100000x20' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: 'The Claude subscription used by agents/claude-agent-0 is rate-limited',
+      },
+    ],
   },
   {
-    alert: 'AuthShimSubscriptionRejected', name: 'rejected long ago: the reset has passed (gauges keep their last value)', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_reset_timestamp_seconds', values: '300x20' }],
+    alert: 'AuthShimSubscriptionRejected',
+    name: 'rejected long ago: the reset has passed (gauges keep their last value)',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_reset_timestamp_seconds', values: '300x20' },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimSubscriptionOverage', name: 'the binding claim is overage', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_representative_claim{claim="overage"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '0x20' }],
-    fires: [{ labels: { ...WHO, severity: 'warning' }, summary: 'The Claude subscription used by agents/claude-agent-0 is running on extra usage (overage)' }],
+    alert: 'AuthShimSubscriptionOverage',
+    name: 'the binding claim is overage',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_representative_claim{claim="overage"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '0x20' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: 'The Claude subscription used by agents/claude-agent-0 is running on extra usage (overage)',
+      },
+    ],
   },
   {
-    alert: 'AuthShimSubscriptionOverage', name: 'rejected while the overage window allows (another claim binds)', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="allowed"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '1x20' }],
-    fires: [{ labels: { ...WHO, severity: 'warning' }, summary: 'The Claude subscription used by agents/claude-agent-0 is running on extra usage (overage)' }],
+    alert: 'AuthShimSubscriptionOverage',
+    name: 'rejected while the overage window allows (another claim binds)',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="allowed"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '1x20' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: 'The Claude subscription used by agents/claude-agent-0 is running on extra usage (overage)',
+      },
+    ],
   },
   {
-    alert: 'AuthShimSubscriptionOverage', name: 'rejected with overage rejected too; claim five_hour', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="rejected"}', values: '1x20' }, { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="allowed"}', values: '0x20' }, { series: 'auth_shim_ratelimit_unified_representative_claim{claim="overage"}', values: '0x20' }, { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '1x20' }],
+    alert: 'AuthShimSubscriptionOverage',
+    name: 'rejected with overage rejected too; claim five_hour',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_status{status="rejected"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="rejected"}', values: '1x20' },
+      { series: 'auth_shim_ratelimit_unified_window_status{window="overage",status="allowed"}', values: '0x20' },
+      { series: 'auth_shim_ratelimit_unified_representative_claim{claim="overage"}', values: '0x20' },
+      { series: 'auth_shim_ratelimit_unified_representative_claim{claim="five_hour"}', values: '1x20' },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimSubscriptionNearLimit', name: '95 % of the 5-hour window, reset ahead', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_utilization_ratio{window="5h"}', values: '0.95x20' }, { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="5h"}', values: '100000x20' }, { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="7d"}', values: '0.3x20' }, { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="7d"}', values: '600000x20' }],
-    fires: [{ labels: { ...WHO, window: '5h', severity: 'info' }, summary: 'agents/claude-agent-0 has used 95% of its 5h subscription window' }],
+    alert: 'AuthShimSubscriptionNearLimit',
+    name: '95 % of the 5-hour window, reset ahead',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="5h"}', values: '0.95x20' },
+      { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="5h"}', values: '100000x20' },
+      { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="7d"}', values: '0.3x20' },
+      { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="7d"}', values: '600000x20' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, window: '5h', severity: 'info' },
+        summary: 'agents/claude-agent-0 has used 95% of its 5h subscription window',
+      },
+    ],
   },
   {
-    alert: 'AuthShimSubscriptionNearLimit', name: 'overage at 95 % (not a plan window), 5h at 95 % but already reset', at: '10m',
-    input: [{ series: 'auth_shim_ratelimit_unified_utilization_ratio{window="overage"}', values: '0.95x20' }, { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="overage"}', values: '100000x20' }, { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="5h"}', values: '0.95x20' }, { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="5h"}', values: '60x20' }],
+    alert: 'AuthShimSubscriptionNearLimit',
+    name: 'overage at 95 % (not a plan window), 5h at 95 % but already reset',
+    at: '10m',
+    input: [
+      { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="overage"}', values: '0.95x20' },
+      { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="overage"}', values: '100000x20' },
+      { series: 'auth_shim_ratelimit_unified_utilization_ratio{window="5h"}', values: '0.95x20' },
+      { series: 'auth_shim_ratelimit_unified_window_reset_timestamp_seconds{window="5h"}', values: '60x20' },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimUpstreamErrorRatioHigh', name: '1 in 10 requests fails upstream for 20 minutes', at: '20m',
-    input: [{ series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+9x30' }, { series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x30' }, { series: 'auth_shim_upstream_errors_total{reason="upstream_reset"}', values: '0+1x30' }],
-    fires: [{ labels: { ...WHO, severity: 'warning' }, summary: '10% of requests from agents/claude-agent-0 fail on the way to the upstream' }],
+    alert: 'AuthShimUpstreamErrorRatioHigh',
+    name: '1 in 10 requests fails upstream for 20 minutes',
+    at: '20m',
+    input: [
+      { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+9x30' },
+      { series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x30' },
+      { series: 'auth_shim_upstream_errors_total{reason="upstream_reset"}', values: '0+1x30' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: '10% of requests from agents/claude-agent-0 fail on the way to the upstream',
+      },
+    ],
   },
   {
-    alert: 'AuthShimUpstreamErrorRatioHigh', name: '1 in 50 fails (below 5 %); earlier errors no longer counted', at: '20m',
-    input: [{ series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+49x30' }, { series: 'auth_shim_upstream_errors_total{reason="upstream_reset"}', values: '0+1x30' }, { series: 'auth_shim_upstream_errors_total{reason="upstream_unreachable"}', values: '7x30' }],
+    alert: 'AuthShimUpstreamErrorRatioHigh',
+    name: '1 in 50 fails (below 5 %); earlier errors no longer counted',
+    at: '20m',
+    input: [
+      { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+49x30' },
+      { series: 'auth_shim_upstream_errors_total{reason="upstream_reset"}', values: '0+1x30' },
+      { series: 'auth_shim_upstream_errors_total{reason="upstream_unreachable"}', values: '7x30' },
+    ],
     fires: [],
   },
   {
-    alert: 'AuthShimNoSuccessfulRequests', name: 'requests keep arriving, none succeeds', at: '25m',
-    input: [{ series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x40' }, { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '5x40' }],
-    fires: [{ labels: { ...WHO, severity: 'critical' }, summary: 'No request from agents/claude-agent-0 has succeeded for 15 minutes' }],
+    alert: 'AuthShimNoSuccessfulRequests',
+    name: 'requests keep arriving, none succeeds',
+    at: '25m',
+    input: [
+      { series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x40' },
+      { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '5x40' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'critical' },
+        summary: 'No request from agents/claude-agent-0 has succeeded for 15 minutes',
+      },
+    ],
   },
   {
-    alert: 'AuthShimNoSuccessfulRequests', name: 'errors, but some requests succeed; an idle pod', at: '25m',
-    input: [{ series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x40' }, { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+1x40' }, { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '3x40', target: OTHER_POD }],
+    alert: 'AuthShimNoSuccessfulRequests',
+    name: 'errors, but some requests succeed; an idle pod',
+    at: '25m',
+    input: [
+      { series: 'auth_shim_requests_total{code="502",credential="oauth"}', values: '0+1x40' },
+      { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '0+1x40' },
+      { series: 'auth_shim_requests_total{code="200",credential="oauth"}', values: '3x40', target: OTHER_POD },
+    ],
     fires: [],
   },
 ];
@@ -153,11 +302,19 @@ function testFile(rules: string, cases: readonly Case[]): string {
       name: `${c.alert}: ${c.name}`,
       interval: '1m',
       input_series: c.input.map((i) => ({ series: withLabels(i.series, i.target ?? TARGET), values: i.values })),
-      alert_rule_test: [{
-        eval_time: c.at,
-        alertname: c.alert,
-        exp_alerts: c.fires.map((f) => ({ exp_labels: f.labels, exp_annotations: { summary: f.summary, description: f.description ?? byRule.get(c.alert)?.annotations?.['description'] } })),
-      }],
+      alert_rule_test: [
+        {
+          eval_time: c.at,
+          alertname: c.alert,
+          exp_alerts: c.fires.map((f) => ({
+            exp_labels: f.labels,
+            exp_annotations: {
+              summary: f.summary,
+              description: f.description ?? byRule.get(c.alert)?.annotations?.['description'],
+            },
+          })),
+        },
+      ],
     })),
   });
 }
@@ -200,10 +357,19 @@ describe('the shipped alerts under promtool (Prometheus rule engine)', () => {
       return copy;
     };
     const expiry = CASES.filter((c) => c.alert === 'AuthShimOAuthTokenExpiringSoon');
-    const narrower = await runTests(mutate('AuthShimOAuthTokenExpiringSoon', (r) => (r.expr = r.expr.replace('14 * 86400', '1 * 86400'))), expiry);
+    const narrower = await runTests(
+      mutate('AuthShimOAuthTokenExpiringSoon', (r) => (r.expr = r.expr.replace('14 * 86400', '1 * 86400'))),
+      expiry,
+    );
     expect(narrower.code).not.toBe(0);
     const reload = CASES.filter((c) => c.alert === 'AuthShimCredentialReloadFailing');
-    const wider = await runTests(mutate('AuthShimCredentialReloadFailing', (r) => (r.expr = r.expr.replace('invalid|missing|error', 'invalid|missing|error|unchanged'))), reload);
+    const wider = await runTests(
+      mutate(
+        'AuthShimCredentialReloadFailing',
+        (r) => (r.expr = r.expr.replace('invalid|missing|error', 'invalid|missing|error|unchanged')),
+      ),
+      reload,
+    );
     expect(wider.code).not.toBe(0);
   });
 });

@@ -9,17 +9,28 @@ describe('parseRateLimitHeaders', () => {
 
   it('reads the unified subscription family (captured header shapes)', () => {
     const r = parseRateLimitHeaders([
-      'anthropic-ratelimit-unified-status', 'allowed_warning',
-      'anthropic-ratelimit-unified-reset', '1785736800',
-      'anthropic-ratelimit-unified-representative-claim', 'seven_day_overage_included',
-      'anthropic-ratelimit-unified-5h-utilization', '0.0',
-      'anthropic-ratelimit-unified-7d-utilization', '0.94',
-      'anthropic-ratelimit-unified-7d-status', 'allowed_warning',
-      'Anthropic-Ratelimit-Unified-7d-Reset', '1785736800',
-      'anthropic-ratelimit-unified-7d_oi-utilization', '1.0',
-      'anthropic-ratelimit-unified-overage-status', 'rejected',
-      'anthropic-ratelimit-unified-overage-disabled-reason', 'org_level_disabled',
-      'anthropic-ratelimit-unified-fallback-percentage', '0.5',
+      'anthropic-ratelimit-unified-status',
+      'allowed_warning',
+      'anthropic-ratelimit-unified-reset',
+      '1785736800',
+      'anthropic-ratelimit-unified-representative-claim',
+      'seven_day_overage_included',
+      'anthropic-ratelimit-unified-5h-utilization',
+      '0.0',
+      'anthropic-ratelimit-unified-7d-utilization',
+      '0.94',
+      'anthropic-ratelimit-unified-7d-status',
+      'allowed_warning',
+      'Anthropic-Ratelimit-Unified-7d-Reset',
+      '1785736800',
+      'anthropic-ratelimit-unified-7d_oi-utilization',
+      '1.0',
+      'anthropic-ratelimit-unified-overage-status',
+      'rejected',
+      'anthropic-ratelimit-unified-overage-disabled-reason',
+      'org_level_disabled',
+      'anthropic-ratelimit-unified-fallback-percentage',
+      '0.5',
     ]);
     expect(r?.unified.status).toBe('allowed_warning');
     expect(r?.unified.reset).toBe(1785736800);
@@ -34,18 +45,28 @@ describe('parseRateLimitHeaders', () => {
   });
 
   it('maps unknown statuses and claims to other', () => {
-    const r = parseRateLimitHeaders(['anthropic-ratelimit-unified-status', 'rate_limited', 'anthropic-ratelimit-unified-representative-claim', 'ten_year']);
+    const r = parseRateLimitHeaders([
+      'anthropic-ratelimit-unified-status',
+      'rate_limited',
+      'anthropic-ratelimit-unified-representative-claim',
+      'ten_year',
+    ]);
     expect(r?.unified.status).toBe('other');
     expect(r?.unified.claim).toBe('other');
   });
 
   it('reads the classic family with RFC 3339 resets', () => {
     const r = parseRateLimitHeaders([
-      'anthropic-ratelimit-requests-limit', '50',
-      'anthropic-ratelimit-requests-remaining', '49',
-      'anthropic-ratelimit-requests-reset', '2025-10-25T12:00:00Z',
-      'anthropic-ratelimit-input-tokens-remaining', '29873',
-      'anthropic-ratelimit-output-tokens-reset', 'garbage',
+      'anthropic-ratelimit-requests-limit',
+      '50',
+      'anthropic-ratelimit-requests-remaining',
+      '49',
+      'anthropic-ratelimit-requests-reset',
+      '2025-10-25T12:00:00Z',
+      'anthropic-ratelimit-input-tokens-remaining',
+      '29873',
+      'anthropic-ratelimit-output-tokens-reset',
+      'garbage',
     ]);
     expect(Object.fromEntries(r?.classic ?? [])).toEqual({
       requests: { limit: 50, remaining: 49, reset: Date.parse('2025-10-25T12:00:00Z') / 1000 },
@@ -55,9 +76,12 @@ describe('parseRateLimitHeaders', () => {
 
   it('accepts LiteLLM llm_provider- copies; the upstream own header wins', () => {
     const r = parseRateLimitHeaders([
-      'anthropic-ratelimit-unified-status', 'allowed',
-      'llm_provider-anthropic-ratelimit-unified-status', 'rejected',
-      'llm_provider-anthropic-ratelimit-tokens-remaining', '100',
+      'anthropic-ratelimit-unified-status',
+      'allowed',
+      'llm_provider-anthropic-ratelimit-unified-status',
+      'rejected',
+      'llm_provider-anthropic-ratelimit-tokens-remaining',
+      '100',
     ]);
     expect(r?.unified.status).toBe('allowed');
     expect(r?.classic.get('tokens')).toEqual({ remaining: 100 });

@@ -58,7 +58,9 @@ export interface Call {
 
 /** One request through the shim with a real undici client; the body is read to the end. */
 export async function call(shim: Shim, c: Call = {}): Promise<number> {
-  const body = c.body ?? JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  const body =
+    c.body ??
+    JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
   const method = c.method ?? 'POST';
   const res = await request(`${shim.proxy.url}${c.path ?? '/v1/messages'}`, {
     method: method as 'POST',
@@ -82,7 +84,9 @@ async function rotate(file: string, content: string): Promise<void> {
  * Returns the status codes in order, so a test can check the script did what it says. `env`
  * overrides the shim's settings (test/telemetry/prometheus-scrape.test.ts sets a near expiry).
  */
-export async function runShimCredentialScript(env: Record<string, string> = {}): Promise<{ shim: Shim; statuses: number[] }> {
+export async function runShimCredentialScript(
+  env: Record<string, string> = {},
+): Promise<{ shim: Shim; statuses: number[] }> {
   const shim = await startShim({
     files: { litellm: `${LITELLM_KEY}\n` },
     env: {
@@ -113,14 +117,24 @@ export async function runShimCredentialScript(env: Record<string, string> = {}):
     for (const [k, v] of Object.entries(CLASSIC_VIA_LITELLM)) res.setHeader(k, v);
     void sse(res, { model: 'claude-opus-4-1' });
   };
-  s.push(await call(shim, { body: JSON.stringify({ model: 'claude-opus-4-1', stream: true, max_tokens: 16, messages: [] }) }));
+  s.push(
+    await call(shim, {
+      body: JSON.stringify({ model: 'claude-opus-4-1', stream: true, max_tokens: 16, messages: [] }),
+    }),
+  );
   // Success without usage (model list): counted as a request, no tokens.
-  fake.respond = (req, res) => json(res, 200, { data: [], has_more: false, first_id: null, last_id: null, path: req.url });
+  fake.respond = (req, res) =>
+    json(res, 200, { data: [], has_more: false, first_id: null, last_id: null, path: req.url });
   s.push(await call(shim, { method: 'GET', path: '/v1/models' }));
   // Success, compressed: the tap does not decompress, it counts a skip.
   const gz = gzipSync(JSON.stringify(message('claude-sonnet-4-5', 'zipped')));
   fake.respond = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': gz.length, 'request-id': requestId() });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'content-length': gz.length,
+      'request-id': requestId(),
+    });
     res.end(gz);
   };
   s.push(await call(shim, { headers: ['accept-encoding', 'gzip'] }));
@@ -128,13 +142,18 @@ export async function runShimCredentialScript(env: Record<string, string> = {}):
   // Errors the shim answers itself.
   s.push(await call(shim, { headers: ['x-api-key', API_KEY] })); // 403 credential_not_allowed (oauth only)
   s.push(await call(shim, { headers: ['x-api-key', OAUTH, 'x-api-key', OAUTH_2] })); // 400 ambiguous_credential
-  s.push(await call(shim, { method: 'GET', path: '/admin/secrets?token=' + OAUTH })); // 404 path_not_allowed
+  s.push(await call(shim, { method: 'GET', path: `/admin/secrets?token=${OAUTH}` })); // 404 path_not_allowed
   s.push(await call(shim, { method: 'DELETE', path: '/v1/messages' })); // 405 method_not_allowed
   s.push(await call(shim, { body: Buffer.alloc(2048, 0x20) })); // 413 body_too_large
 
   // The upstream's own rate-limit answer passes through (not a shim error), headers recorded.
   fake.respond = (_req, res) =>
-    json(res, 429, { type: 'error', error: { type: 'rate_limit_error', message: 'limit' }, request_id: requestId() }, { ...UNIFIED_OVERAGE, 'retry-after': '3600' });
+    json(
+      res,
+      429,
+      { type: 'error', error: { type: 'rate_limit_error', message: 'limit' }, request_id: requestId() },
+      { ...UNIFIED_OVERAGE, 'retry-after': '3600' },
+    );
   s.push(await call(shim));
 
   // Upstream transport failures.
@@ -167,7 +186,11 @@ export const SHIM_SCRIPT_STATUSES = [503, 200, 200, 200, 200, 403, 400, 404, 405
 export async function runClientOnlyScript(): Promise<{ shim: Shim; statuses: number[] }> {
   const shim = await startShim({
     files: { litellm: `${LITELLM_KEY}\n` },
-    env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm', AUTH_SHIM_CREDENTIAL_SOURCE: 'client-only', AUTH_SHIM_CREDENTIAL_RELOAD_INTERVAL_MS: '3600000' },
+    env: {
+      AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm',
+      AUTH_SHIM_CREDENTIAL_SOURCE: 'client-only',
+      AUTH_SHIM_CREDENTIAL_RELOAD_INTERVAL_MS: '3600000',
+    },
   });
   const s: number[] = [];
   s.push(await call(shim)); // 401 missing_credential

@@ -8,11 +8,17 @@ let shim: Shim;
 afterEach(() => shim?.close());
 
 async function start(): Promise<Shim> {
-  shim = await startShim({ files: { litellm: `${LITELLM_KEY}\n` }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } });
+  shim = await startShim({
+    files: { litellm: `${LITELLM_KEY}\n` },
+    env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
+  });
   return shim;
 }
 
-async function post(s: Shim, body: unknown): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+async function post(
+  s: Shim,
+  body: unknown,
+): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
   const res = await request(`${s.proxy.url}/v1/messages`, {
     method: 'POST',
     dispatcher: s.client,
@@ -54,7 +60,9 @@ describe('token usage tap (through a real shim)', () => {
 
   it('counts an SSE stream cut at odd places with CRLF line ends, and passes every byte unchanged', async () => {
     const s = await start();
-    const stream = Buffer.from(sseEvents('claude-opus-4-1', ['Hi', ' there', '\r\n']).join('').replaceAll('\n', '\r\n'));
+    const stream = Buffer.from(
+      sseEvents('claude-opus-4-1', ['Hi', ' there', '\r\n']).join('').replaceAll('\n', '\r\n'),
+    );
     s.fake.respond = async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'request-id': requestId() });
       res.flushHeaders();
@@ -68,7 +76,7 @@ describe('token usage tap (through a real shim)', () => {
     expect(text).toContain('auth_shim_tokens_total{type="output",model="claude-opus-4-1"} 7');
   });
 
-  it('puts each request\'s usage on its log line, streamed or not, so traffic LiteLLM books at 0 can be summed per agent (issue 18)', async () => {
+  it("puts each request's usage on its log line, streamed or not, so traffic LiteLLM books at 0 can be summed per agent (issue 18)", async () => {
     const s = await start();
     await post(s, { model: 'claude-haiku-4-5', max_tokens: 10, messages: [] });
     s.fake.respond = (_req, res) => {
@@ -78,8 +86,17 @@ describe('token usage tap (through a real shim)', () => {
     await post(s, { model: 'claude-opus-4-1', stream: true, max_tokens: 10, messages: [] });
     const requests = (): Array<Record<string, unknown>> => logLines(s).filter((l) => l['event'] === 'request');
     await eventually(() => requests().length === 2);
-    const usage = requests().map((l) => [l['model'], l['input_tokens'], l['output_tokens'], l['cache_read_tokens'], l['cache_creation_tokens']]);
-    expect(usage).toEqual([['claude-haiku-4-5', 12, 7, 3, 2], ['claude-opus-4-1', 12, 7, 3, 2]]);
+    const usage = requests().map((l) => [
+      l['model'],
+      l['input_tokens'],
+      l['output_tokens'],
+      l['cache_read_tokens'],
+      l['cache_creation_tokens'],
+    ]);
+    expect(usage).toEqual([
+      ['claude-haiku-4-5', 12, 7, 3, 2],
+      ['claude-opus-4-1', 12, 7, 3, 2],
+    ]);
   });
 
   it('a response without usage leaves the usage fields off its log line', async () => {
@@ -88,19 +105,25 @@ describe('token usage tap (through a real shim)', () => {
     await post(s, { model: 'm', max_tokens: 1, messages: [] });
     await eventually(() => logLines(s).some((l) => l['event'] === 'request'));
     const line = logLines(s).find((l) => l['event'] === 'request') ?? {};
-    for (const k of ['model', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens']) expect(line[k], k).toBeUndefined();
+    for (const k of ['model', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens'])
+      expect(line[k], k).toBeUndefined();
   });
 
   it('counts nothing for an error response, but records its rate-limit headers', async () => {
     const s = await start();
     s.fake.respond = (_req, res) => {
-      json(res, 429, { type: 'error', error: { type: 'rate_limit_error', message: 'limit' }, usage: { input_tokens: 99 } }, {
-        'anthropic-ratelimit-unified-status': 'rejected',
-        'anthropic-ratelimit-unified-reset': '1785736800',
-        'anthropic-ratelimit-unified-representative-claim': 'five_hour',
-        'anthropic-ratelimit-unified-5h-utilization': '1.0',
-        'retry-after': '3600',
-      });
+      json(
+        res,
+        429,
+        { type: 'error', error: { type: 'rate_limit_error', message: 'limit' }, usage: { input_tokens: 99 } },
+        {
+          'anthropic-ratelimit-unified-status': 'rejected',
+          'anthropic-ratelimit-unified-reset': '1785736800',
+          'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+          'anthropic-ratelimit-unified-5h-utilization': '1.0',
+          'retry-after': '3600',
+        },
+      );
     };
     const r = await post(s, { model: 'x', max_tokens: 1, messages: [] });
     expect(r.status).toBe(429);
@@ -126,14 +149,20 @@ describe('token usage tap (through a real shim)', () => {
     const text = await metrics(s);
     expect(text).toContain('auth_shim_ratelimit_limit{resource="input_tokens"} 400000');
     expect(text).toContain('auth_shim_ratelimit_remaining{resource="input_tokens"} 399000');
-    expect(text).toContain(`auth_shim_ratelimit_reset_timestamp_seconds{resource="input_tokens"} ${Date.parse('2026-01-01T00:01:00Z') / 1000}`);
+    expect(text).toContain(
+      `auth_shim_ratelimit_reset_timestamp_seconds{resource="input_tokens"} ${Date.parse('2026-01-01T00:01:00Z') / 1000}`,
+    );
   });
 
   it('skips a compressed body, and passes it unchanged', async () => {
     const s = await start();
     const gz = gzipSync(JSON.stringify(message('claude-sonnet-4-5', 'zip')));
     s.fake.respond = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': gz.length });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'content-length': gz.length,
+      });
       res.end(gz);
     };
     const r = await post(s, { model: 'claude-sonnet-4-5', max_tokens: 1, messages: [] });
@@ -151,7 +180,9 @@ describe('token usage tap (through a real shim)', () => {
     };
     for (let i = 0; i < 25; i++) await post(s, { model: `m${i}`, max_tokens: 1, messages: [] });
     const text = await metrics(s);
-    const models = new Set([...text.matchAll(/^auth_shim_tokens_total\{type="input",model="([^"]+)"\}/gm)].map((m) => m[1]));
+    const models = new Set(
+      [...text.matchAll(/^auth_shim_tokens_total\{type="input",model="([^"]+)"\}/gm)].map((m) => m[1]),
+    );
     expect(models.size).toBe(21);
     expect(text).toContain('auth_shim_tokens_total{type="input",model="other"} 60');
   });

@@ -63,7 +63,12 @@ describe('SseUsageScanner', () => {
   it('skips huge text deltas without holding them, and still finds the usage after them', () => {
     const big = 'x'.repeat(MAX_SSE_LINE_BYTES * 3);
     const stream = Buffer.from(sseEvents('claude-opus-4-1', [big]).join(''));
-    const r = scan(split(stream, Array.from({ length: 40 }, (_, i) => i * 5000)));
+    const r = scan(
+      split(
+        stream,
+        Array.from({ length: 40 }, (_, i) => i * 5000),
+      ),
+    );
     expect(r.usage).toEqual(EXPECTED);
     expect(r.model).toBe('claude-opus-4-1');
   });
@@ -92,7 +97,13 @@ describe('SseUsageScanner', () => {
 
 describe('JsonUsageCollector', () => {
   it('reads usage and model from a message body split in chunks', () => {
-    const body = Buffer.from(JSON.stringify({ type: 'message', model: 'claude-haiku-4-5', usage: { input_tokens: 5, output_tokens: 9, cache_read_input_tokens: 0 } }));
+    const body = Buffer.from(
+      JSON.stringify({
+        type: 'message',
+        model: 'claude-haiku-4-5',
+        usage: { input_tokens: 5, output_tokens: 9, cache_read_input_tokens: 0 },
+      }),
+    );
     const c = new JsonUsageCollector();
     for (const part of split(body, [1, 17, 40])) c.push(part);
     expect(c.finish()).toEqual({ usage: { input: 5, output: 9, cacheRead: 0 }, model: 'claude-haiku-4-5' });

@@ -25,12 +25,16 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       const pidFile = `${LOCK}/pid`;
       const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || 0 : 0;
       // A holder that died, or one that never wrote its pid (killed right after mkdir): the lock is stale.
-      const stale = holder > 0 ? !existsSync(`/proc/${holder}`) : Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 30_000;
+      const stale =
+        holder > 0
+          ? !existsSync(`/proc/${holder}`)
+          : Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 30_000;
       if (stale) {
         await rm(LOCK, { recursive: true, force: true });
         continue;
       }
-      if (waited % 30_000 === 0) process.stderr.write(`waiting for another cluster command (pid ${holder || '?'}) to finish…\n`);
+      if (waited % 30_000 === 0)
+        process.stderr.write(`waiting for another cluster command (pid ${holder || '?'}) to finish…\n`);
       await sleep(1000);
     }
   }
@@ -53,11 +57,16 @@ async function status(): Promise<number> {
   for (const name of START_ORDER) {
     const pid = runningPid(name);
     ok &&= pid !== undefined;
-    process.stdout.write(`${name.padEnd(24)} ${pid === undefined ? 'not running' : `pid ${pid}`}  (${logFile(name)})\n`);
+    process.stdout.write(
+      `${name.padEnd(24)} ${pid === undefined ? 'not running' : `pid ${pid}`}  (${logFile(name)})\n`,
+    );
   }
   if (ok) {
-    process.stdout.write(await kubectl(['get', 'nodes,pods', '--all-namespaces', '-o', 'wide']).catch((e: Error) => `${e.message}\n`));
-    for (const tag of [IMAGES.shim, IMAGES.agent]) process.stdout.write(`${tag}: ${await imageSize(tag).catch(() => '?')}\n`);
+    process.stdout.write(
+      await kubectl(['get', 'nodes,pods', '--all-namespaces', '-o', 'wide']).catch((e: Error) => `${e.message}\n`),
+    );
+    for (const tag of [IMAGES.shim, IMAGES.agent])
+      process.stdout.write(`${tag}: ${await imageSize(tag).catch(() => '?')}\n`);
   }
   if (existsSync(STATE_FILE)) process.stdout.write(`state: ${readFileSync(STATE_FILE, 'utf8')}\n`);
   return ok ? 0 : 1;
@@ -91,7 +100,10 @@ async function main(cmd: string | undefined): Promise<number> {
   return 0;
 }
 
-main(process.argv[2]).then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`cluster ${process.argv[2] ?? ''}: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv[2]).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`cluster ${process.argv[2] ?? ''}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

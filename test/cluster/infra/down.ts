@@ -20,7 +20,14 @@ async function removeContainers(): Promise<void> {
   for (const id of tasks) await ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]).catch(() => '');
   const until = Date.now() + 15_000;
   for (const id of tasks) {
-    while ((await ctr(['tasks', 'delete', id]).then(() => true, (e: Error) => /not found/.test(e.message))) === false && Date.now() < until) await sleep(200);
+    while (
+      (await ctr(['tasks', 'delete', id]).then(
+        () => true,
+        (e: Error) => /not found/.test(e.message),
+      )) === false &&
+      Date.now() < until
+    )
+      await sleep(200);
   }
   const containers = (await ctr(['containers', 'list', '--quiet']).catch(() => '')).split('\n').filter(Boolean);
   for (const id of containers) await ctr(['containers', 'delete', id]).catch(() => '');
@@ -56,7 +63,8 @@ async function clearPodCgroups(): Promise<void> {
     };
     walk(top);
     for (const d of dirs) {
-      for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) signal(Number(pid), 'SIGKILL');
+      for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))
+        signal(Number(pid), 'SIGKILL');
     }
     await sleep(200);
     for (const d of dirs.reverse()) await rmdir(d).catch(() => undefined);
@@ -65,7 +73,8 @@ async function clearPodCgroups(): Promise<void> {
 
 /** Mounts under our state and run directories (secret tmpfs, container rootfs, netns), deepest first. */
 async function unmountOurs(): Promise<void> {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
     .filter((m) => m.startsWith(`${STATE_DIR}/`) || m.startsWith(`${RUN_DIR}/`))
     .sort((a, b) => b.length - a.length);
@@ -104,7 +113,10 @@ async function removeKubeChains(): Promise<void> {
       if (chains.length === 0) continue;
       for (const builtin of rules.flatMap((l) => /^-P (\S+)/.exec(l)?.[1] ?? [])) {
         const listed = (await run(bin, ['-w', '-t', table, '-L', builtin, '-n', '--line-numbers'])).stdout.split('\n');
-        const numbers = listed.flatMap((l) => /^(\d+)\s+KUBE-/.exec(l)?.[1] ?? []).map(Number).reverse();
+        const numbers = listed
+          .flatMap((l) => /^(\d+)\s+KUBE-/.exec(l)?.[1] ?? [])
+          .map(Number)
+          .reverse();
         for (const n of numbers) await run(bin, ['-w', '-t', table, '-D', builtin, String(n)]);
       }
       for (const c of chains) await run(bin, ['-w', '-t', table, '-F', c]);

@@ -17,9 +17,16 @@ const IMAGES_DIR = join(INFRA_DIR, 'images');
 const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: join(IMAGES_DIR, 'containers.conf') };
 const IMPORTED_DIR = join(STATE_DIR, 'imported');
 
-async function must(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+async function must(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<string> {
   const r = await run(cmd, args, { env: opts.env ?? PODMAN_ENV, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${(r.stdout + r.stderr).trim().split('\n').slice(-30).join('\n')}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.code}:\n${(r.stdout + r.stderr).trim().split('\n').slice(-30).join('\n')}`,
+    );
   return r.stdout;
 }
 
@@ -37,7 +44,9 @@ function hash(...parts: (string | Buffer)[]): string {
 function nodeBinary(): { bin: string; version: string } {
   const bin = join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm ci\` first`);
-  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'node', 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'node', 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return { bin, version };
 }
 
@@ -51,34 +60,87 @@ export interface Bases {
 export async function baseImages(): Promise<Bases> {
   const node = nodeBinary();
   const script = join(IMAGES_DIR, 'base.sh');
-  const h = hash(readFileSync(script), node.version, NPM_VERSION, readFileSync('/etc/ssl/certs/ca-certificates.crt'), readFileSync('/etc/os-release'));
+  const h = hash(
+    readFileSync(script),
+    node.version,
+    NPM_VERSION,
+    readFileSync('/etc/ssl/certs/ca-certificates.crt'),
+    readFileSync('/etc/os-release'),
+  );
   const build = `localhost/auth-shim-build-base:${h}`;
   const runtime = `localhost/auth-shim-runtime-base:${h}`;
   if ((await podmanHas(build)) && (await podmanHas(runtime))) return { build, runtime, built: false };
-  await must('bash', [script], { env: { ...PODMAN_ENV, NODE_BIN: node.bin, NPM_VERSION, BUILD_TAG: build, RUNTIME_TAG: runtime, DL_DIR: DOWNLOADS_DIR } });
+  await must('bash', [script], {
+    env: {
+      ...PODMAN_ENV,
+      NODE_BIN: node.bin,
+      NPM_VERSION,
+      BUILD_TAG: build,
+      RUNTIME_TAG: runtime,
+      DL_DIR: DOWNLOADS_DIR,
+    },
+  });
   return { build, runtime, built: true };
 }
 
 /** `localhost/auth-shim:e2e` from the repository's Dockerfile, unchanged, on the local base images. */
 export async function shimImage(bases: Bases): Promise<void> {
   const revision = (await run('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT })).stdout.trim() || 'unknown';
-  await must('podman', ['build', '--network', 'host', '--layers', '--build-arg', `BUILD_IMAGE=${bases.build}`, '--build-arg', `RUNTIME_IMAGE=${bases.runtime}`,
-    '--build-arg', `REVISION=${revision}`, '-f', join(REPO_ROOT, 'Dockerfile'), '-t', IMAGES.shim, REPO_ROOT]);
+  await must('podman', [
+    'build',
+    '--network',
+    'host',
+    '--layers',
+    '--build-arg',
+    `BUILD_IMAGE=${bases.build}`,
+    '--build-arg',
+    `RUNTIME_IMAGE=${bases.runtime}`,
+    '--build-arg',
+    `REVISION=${revision}`,
+    '-f',
+    join(REPO_ROOT, 'Dockerfile'),
+    '-t',
+    IMAGES.shim,
+    REPO_ROOT,
+  ]);
 }
 
 async function labelOf(tag: string, label: string): Promise<string | undefined> {
-  const r = await run('podman', ['image', 'inspect', '--format', `{{ index .Labels "${label}" }}`, tag], { env: PODMAN_ENV });
+  const r = await run('podman', ['image', 'inspect', '--format', `{{ index .Labels "${label}" }}`, tag], {
+    env: PODMAN_ENV,
+  });
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
 /** `localhost/agent:e2e`: Node 24, the pinned Claude Code CLI and the SDK version this repository tests. */
 export async function agentImage(bases: Bases): Promise<boolean> {
   const file = join(IMAGES_DIR, 'agent.Containerfile');
-  const sdk = (JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json'), 'utf8')) as { version: string }).version;
+  const sdk = (
+    JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   const inputs = hash(readFileSync(file), bases.build, CLAUDE_CODE, sdk);
   if ((await labelOf(IMAGES.agent, 'auth-shim.inputs')) === inputs) return false;
-  await must('podman', ['build', '--network', 'host', '--layers', '--build-arg', `BASE=${bases.build}`, '--build-arg', `CLAUDE_CODE=${CLAUDE_CODE}`,
-    '--build-arg', `ANTHROPIC_SDK=${sdk}`, '--label', `auth-shim.inputs=${inputs}`, '-f', file, '-t', IMAGES.agent, IMAGES_DIR]);
+  await must('podman', [
+    'build',
+    '--network',
+    'host',
+    '--layers',
+    '--build-arg',
+    `BASE=${bases.build}`,
+    '--build-arg',
+    `CLAUDE_CODE=${CLAUDE_CODE}`,
+    '--build-arg',
+    `ANTHROPIC_SDK=${sdk}`,
+    '--label',
+    `auth-shim.inputs=${inputs}`,
+    '-f',
+    file,
+    '-t',
+    IMAGES.agent,
+    IMAGES_DIR,
+  ]);
   return true;
 }
 
@@ -91,7 +153,10 @@ export async function binaryImage(tag: string, binary: string, user: string): Pr
   try {
     const name = basename(tag.split(':')[0] ?? 'bin');
     await must('cp', [binary, join(dir, name)]);
-    await writeFile(join(dir, 'Containerfile'), `FROM scratch\nCOPY ${name} /${name}\nUSER ${user}\nENTRYPOINT ["/${name}"]\nLABEL auth-shim.inputs=${inputs}\n`);
+    await writeFile(
+      join(dir, 'Containerfile'),
+      `FROM scratch\nCOPY ${name} /${name}\nUSER ${user}\nENTRYPOINT ["/${name}"]\nLABEL auth-shim.inputs=${inputs}\n`,
+    );
     await must('podman', ['build', '--network', 'none', '-f', join(dir, 'Containerfile'), '-t', tag, dir]);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -46,30 +46,46 @@ export async function setup(): Promise<void> {
   await sh('iptables', ['-w', '-A', CHAIN, '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT']);
   await sh('iptables', ['-w', '-A', CHAIN, '-j', 'DROP']);
   for (const jump of JUMPS) {
-    if ((await run('iptables', ['-w', '-C', ...jump])).code !== 0) await sh('iptables', ['-w', '-I', jump[0], '1', ...jump.slice(1)]);
+    if ((await run('iptables', ['-w', '-C', ...jump])).code !== 0)
+      await sh('iptables', ['-w', '-I', jump[0], '1', ...jump.slice(1)]);
   }
   // Service traffic between two pods on the same bridge is only un-NATed on the way back if bridged
   // frames pass iptables (Kubernetes' documented requirement for bridge networks).
   if (!existsSync('/proc/sys/net/bridge')) await sh('modprobe', ['br_netfilter']).catch(() => undefined);
-  if (!existsSync('/proc/sys/net/bridge')) throw new Error('the br_netfilter kernel module is not loaded (modprobe br_netfilter)');
+  if (!existsSync('/proc/sys/net/bridge'))
+    throw new Error('the br_netfilter kernel module is not loaded (modprobe br_netfilter)');
   await writeFile('/proc/sys/net/bridge/bridge-nf-call-iptables', '1');
   await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
 
   await mkdir(CNI_CONF_DIR, { recursive: true });
-  await writeFile(join(CNI_CONF_DIR, '10-auth-shim.conflist'), JSON.stringify({
-    cniVersion: '0.4.0',
-    name: 'auth-shim',
-    plugins: [{
-      type: 'bridge',
-      bridge: BRIDGE,
-      isGateway: true,
-      ipMasq: false,
-      hairpinMode: true,
-      // Pods get a default route via the node so Service IPs (outside the pod subnet) are reachable;
-      // the FORWARD chain above keeps them from going further.
-      ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR, gateway: NODE_IP }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: IPAM_DIR },
-    }],
-  }, null, 2));
+  await writeFile(
+    join(CNI_CONF_DIR, '10-auth-shim.conflist'),
+    JSON.stringify(
+      {
+        cniVersion: '0.4.0',
+        name: 'auth-shim',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: BRIDGE,
+            isGateway: true,
+            ipMasq: false,
+            hairpinMode: true,
+            // Pods get a default route via the node so Service IPs (outside the pod subnet) are reachable;
+            // the FORWARD chain above keeps them from going further.
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: POD_CIDR, gateway: NODE_IP }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+              dataDir: IPAM_DIR,
+            },
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 /** Removes the veths still on our bridge (their pods' netns go with their peers), the bridge, route and rules. */
@@ -100,7 +116,8 @@ export async function podNetnsPaths(ctr: (args: readonly string[]) => Promise<st
   for (const id of ids) {
     const info = await ctr(['containers', 'info', id]).catch(() => '');
     // Sandboxes name a bind-mounted netns file; app containers join theirs through /proc/<pid>/ns/net.
-    for (const m of info.matchAll(/"type":\s*"network",\s*"path":\s*"(\/(?:var\/)?run\/netns\/[^"]+)"/g)) if (m[1] !== undefined) paths.add(m[1]);
+    for (const m of info.matchAll(/"type":\s*"network",\s*"path":\s*"(\/(?:var\/)?run\/netns\/[^"]+)"/g))
+      if (m[1] !== undefined) paths.add(m[1]);
   }
   return [...paths];
 }

@@ -35,15 +35,28 @@ function kubernetesServiceIp(): string {
 
 export async function makePki(): Promise<void> {
   await mkdir(PKI_DIR, { recursive: true, mode: 0o700 });
-  const sans = ['IP:127.0.0.1', `IP:${NODE_IP}`, `IP:${kubernetesServiceIp()}`, 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc', `DNS:kubernetes.default.svc.${CLUSTER_DOMAIN}`];
+  const sans = [
+    'IP:127.0.0.1',
+    `IP:${NODE_IP}`,
+    `IP:${kubernetesServiceIp()}`,
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    `DNS:kubernetes.default.svc.${CLUSTER_DOMAIN}`,
+  ];
   const { token } = await makeCredentials(PKI_DIR, sans);
   await writeFile(ADMIN_KUBECONFIG, kubeconfigYaml(SERVER, CA_FILE, { token }));
   // system:masters: the kubelet authorizes the API server's exec/logs/port-forward calls by webhook.
-  await issueTestCert(PKI_DIR, 'apiserver-kubelet-client', [], { subject: '/CN=kube-apiserver-kubelet-client/O=system:masters' });
+  await issueTestCert(PKI_DIR, 'apiserver-kubelet-client', [], {
+    subject: '/CN=kube-apiserver-kubelet-client/O=system:masters',
+  });
   for (const [name, id] of Object.entries(COMPONENTS)) {
     const t = randomBytes(24).toString('hex');
-    await appendFile(join(PKI_DIR, 'tokens.csv'), `${t},${id.user},${id.user}${id.groups === '' ? '' : `,"${id.groups}"`}\n`);
+    await appendFile(
+      join(PKI_DIR, 'tokens.csv'),
+      `${t},${id.user},${id.user}${id.groups === '' ? '' : `,"${id.groups}"`}\n`,
+    );
     await writeFile(kubeconfigOf(name as Component), kubeconfigYaml(SERVER, CA_FILE, { token: t }, 'kube-system'));
   }
 }

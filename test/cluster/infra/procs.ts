@@ -12,7 +12,12 @@ export function logFile(name: string): string {
   return join(LOG_DIR, `${name}.log`);
 }
 
-export function startDetached(name: string, bin: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
+export function startDetached(
+  name: string,
+  bin: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   mkdirSync(LOG_DIR, { recursive: true });
   mkdirSync(PID_DIR, { recursive: true });
   const fd = openSync(logFile(name), 'a');
@@ -78,13 +83,20 @@ export function logTail(name: string, lines = 25): string {
 }
 
 /** Polls `check` until it returns true; on timeout or when `name` died, throws with its log tail. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; proc?: string }): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  opts: { timeoutMs: number; proc?: string },
+): Promise<void> {
   const until = Date.now() + opts.timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
     const dead = opts.proc !== undefined && runningPid(opts.proc) === undefined;
     if (dead || Date.now() > until) {
-      const where = opts.proc === undefined ? '' : ` (${opts.proc} ${dead ? 'exited' : 'still running'}; ${logFile(opts.proc)}):\n${logTail(opts.proc)}`;
+      const where =
+        opts.proc === undefined
+          ? ''
+          : ` (${opts.proc} ${dead ? 'exited' : 'still running'}; ${logFile(opts.proc)}):\n${logTail(opts.proc)}`;
       throw new Error(`${what}: not within ${opts.timeoutMs / 1000} s${where}`);
     }
     await sleep(250);

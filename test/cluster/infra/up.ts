@@ -12,8 +12,19 @@ import { layerBinary } from '../../helpers/helm.js';
 import { installCoreDns, kubectl, waitDefaultServiceAccount, waitDns, waitNodeReady } from './addons.js';
 import { launch, START_ORDER, type ProcName } from './components.js';
 import {
-  BIN_DIR, CLUSTER_DIR, CONTAINERD_SOCK, COREDNS_VERSION, ETCD_PORT, GO_CACHE_DIR, IMAGES, INFRA_DIR, K8S_VERSION, KUBECONFIG, REPO_ROOT,
-  STATE_DIR, STATE_FILE,
+  BIN_DIR,
+  CLUSTER_DIR,
+  CONTAINERD_SOCK,
+  COREDNS_VERSION,
+  ETCD_PORT,
+  GO_CACHE_DIR,
+  IMAGES,
+  INFRA_DIR,
+  K8S_VERSION,
+  KUBECONFIG,
+  REPO_ROOT,
+  STATE_DIR,
+  STATE_FILE,
 } from './config.js';
 import { down } from './down.js';
 import { agentImage, baseImages, binaryImage, importImage, shimImage, type Bases } from './images.js';
@@ -54,7 +65,12 @@ async function healthyCluster(): Promise<boolean> {
   if (state.kubernetes !== K8S_VERSION || state.coredns !== COREDNS_VERSION) return false;
   try {
     await kubectl(['get', '--raw', '/readyz']);
-    const ready = await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+    const ready = await kubectl([
+      'get',
+      'nodes',
+      '-o',
+      'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+    ]);
     return ready.trim() === 'True';
   } catch {
     return false;
@@ -65,7 +81,8 @@ async function healthyCluster(): Promise<boolean> {
 async function wipeClusterState(): Promise<void> {
   if (!existsSync(STATE_DIR)) return;
   const keep = new Set(['containerd', 'imported']);
-  for (const entry of await readdir(STATE_DIR)) if (!keep.has(entry)) await rm(join(STATE_DIR, entry), { recursive: true, force: true });
+  for (const entry of await readdir(STATE_DIR))
+    if (!keep.has(entry)) await rm(join(STATE_DIR, entry), { recursive: true, force: true });
 }
 
 async function startProcess(name: ProcName): Promise<void> {
@@ -74,7 +91,8 @@ async function startProcess(name: ProcName): Promise<void> {
   const ready: Partial<Record<ProcName, () => Promise<boolean>>> = {
     etcd: async () => (await fetch(`http://127.0.0.1:${ETCD_PORT}/health`)).ok,
     'kube-apiserver': async () => (await kubectl(['get', '--raw', '/readyz'])).trim() === 'ok',
-    containerd: async () => existsSync(CONTAINERD_SOCK) && (await run('ctr', ['--address', CONTAINERD_SOCK, 'version'])).code === 0,
+    containerd: async () =>
+      existsSync(CONTAINERD_SOCK) && (await run('ctr', ['--address', CONTAINERD_SOCK, 'version'])).code === 0,
   };
   const check = ready[name];
   if (check !== undefined) await waitUntil(`${name} ready`, check, { timeoutMs: 120_000, proc: name });
@@ -99,7 +117,10 @@ async function images(phases: Phase[]): Promise<Bases> {
 async function writeCheckoutFiles(): Promise<void> {
   await mkdir(BIN_DIR, { recursive: true });
   await copyFile(ADMIN_KUBECONFIG, KUBECONFIG);
-  for (const [name, entry] of [['kubectl', 'kubectl/kubectl'], ['helm', 'helm/helm']] as const) {
+  for (const [name, entry] of [
+    ['kubectl', 'kubectl/kubectl'],
+    ['helm', 'helm/helm'],
+  ] as const) {
     const link = join(BIN_DIR, name);
     await rm(link, { force: true });
     await symlink(await layerBinary(entry), link);
@@ -123,7 +144,10 @@ export async function up(): Promise<Phase[]> {
   });
   await images(phases);
   await timed(phases, 'CoreDNS and pause images', async () => {
-    const built = [await binaryImage(IMAGES.coredns, coredns, '65532:65532'), await binaryImage(IMAGES.pause, pause, '65535:65535')];
+    const built = [
+      await binaryImage(IMAGES.coredns, coredns, '65532:65532'),
+      await binaryImage(IMAGES.pause, pause, '65535:65535'),
+    ];
     return built.some(Boolean) ? 'built' : 'cached';
   });
 
@@ -142,13 +166,15 @@ export async function up(): Promise<Phase[]> {
       return 'created';
     });
     await timed(phases, 'etcd, kube-apiserver, controller-manager, scheduler, containerd', async () => {
-      for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'containerd'] as const) await startProcess(name);
+      for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'containerd'] as const)
+        await startProcess(name);
       return 'started';
     });
   }
   await timed(phases, 'load images into containerd', async () => {
     const loaded: string[] = [];
-    for (const tag of [IMAGES.pause, IMAGES.coredns, IMAGES.shim, IMAGES.agent]) if (await importImage(tag)) loaded.push(tag);
+    for (const tag of [IMAGES.pause, IMAGES.coredns, IMAGES.shim, IMAGES.agent])
+      if (await importImage(tag)) loaded.push(tag);
     return loaded.length === 0 ? 'all present' : `imported ${loaded.join(', ')}`;
   });
   if (!reuse) {
@@ -164,7 +190,19 @@ export async function up(): Promise<Phase[]> {
       await waitDefaultServiceAccount(60_000);
       return 'ok';
     });
-    await writeFile(STATE_FILE, JSON.stringify({ kubernetes: K8S_VERSION, coredns: COREDNS_VERSION, startedBy: REPO_ROOT, startedAt: new Date().toISOString() }, null, 2));
+    await writeFile(
+      STATE_FILE,
+      JSON.stringify(
+        {
+          kubernetes: K8S_VERSION,
+          coredns: COREDNS_VERSION,
+          startedBy: REPO_ROOT,
+          startedAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      ),
+    );
   }
   await writeCheckoutFiles();
   return phases;

@@ -5,13 +5,25 @@ import { existsSync } from 'node:fs';
 
 const base = process.env.ANTHROPIC_BASE_URL;
 const until = Date.now() + Number(process.argv[1] ?? 600) * 1000;
-const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] });
+const body = JSON.stringify({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 8,
+  messages: [{ role: 'user', content: 'ping' }],
+});
 let ok = 0;
 let failed = 0;
 const statuses = {};
 while (!existsSync('/tmp/stop-loop') && Date.now() < until) {
   try {
-    const res = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': process.env.ANTHROPIC_API_KEY ?? 'placeholder' }, body });
+    const res = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'anthropic-version': '2023-06-01',
+        'x-api-key': process.env.ANTHROPIC_API_KEY ?? 'placeholder',
+      },
+      body,
+    });
     const text = await res.text();
     statuses[res.status] = (statuses[res.status] ?? 0) + 1;
     if (res.status === 200) ok += 1;

@@ -4,12 +4,21 @@
 // this starts: connection refusals are retried for a minute.
 process.on('SIGTERM', () => console.log(JSON.stringify({ event: 'sigterm' })));
 const base = process.env.ANTHROPIC_BASE_URL;
-const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: process.argv[1] ?? 'ping' }] });
+const body = JSON.stringify({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 64,
+  stream: true,
+  messages: [{ role: 'user', content: process.argv[1] ?? 'ping' }],
+});
 const until = Date.now() + 60_000;
 let res;
 for (;;) {
   try {
-    res = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' }, body });
+    res = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'placeholder' },
+      body,
+    });
     break;
   } catch (err) {
     if (Date.now() > until) {
@@ -27,7 +36,13 @@ try {
     text += dec.decode(chunk, { stream: true });
     console.log(JSON.stringify({ event: 'chunk', bytes: chunk.length }));
   }
-  console.log(JSON.stringify({ event: 'done', complete: text.includes('event: message_stop'), events: (text.match(/^event: /gm) ?? []).length }));
+  console.log(
+    JSON.stringify({
+      event: 'done',
+      complete: text.includes('event: message_stop'),
+      events: (text.match(/^event: /gm) ?? []).length,
+    }),
+  );
 } catch (err) {
   console.log(JSON.stringify({ event: 'done', complete: false, error: String(err) }));
 }

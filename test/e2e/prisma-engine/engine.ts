@@ -10,7 +10,10 @@ import pg from 'pg';
  * WebAssembly and published on the npm registry, running over `pg` through Prisma's driver adapter.
  */
 /** Node has WebAssembly; @types/node does not declare it (that is lib.dom's job). */
-declare const WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (m: object, imports: object) => { exports: unknown } };
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: unknown };
+};
 
 export const ENGINE_COMMIT = '393aa359c9ad4a4bb28630fb5613f9c281cde053';
 
@@ -34,7 +37,8 @@ const TEXT_OID = 25;
 type Fields = { dataTypeID: number }[];
 function asText(result: unknown): unknown {
   for (const r of Array.isArray(result) ? result : [result]) {
-    for (const f of ((r as { fields?: Fields } | undefined)?.fields ?? [])) if (AS_TEXT.has(f.dataTypeID)) f.dataTypeID = TEXT_OID;
+    for (const f of (r as { fields?: Fields } | undefined)?.fields ?? [])
+      if (AS_TEXT.has(f.dataTypeID)) f.dataTypeID = TEXT_OID;
   }
   return result;
 }
@@ -44,7 +48,8 @@ class TextFallbackClient extends pg.Client {
   override query(...args: unknown[]): never {
     const last = args.at(-1);
     if (typeof last === 'function') {
-      args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err, err ? res : asText(res));
+      args[args.length - 1] = (err: unknown, res: unknown) =>
+        (last as (e: unknown, r: unknown) => void)(err, err ? res : asText(res));
       return (super.query as (...a: unknown[]) => never)(...args);
     }
     const out = (super.query as (...a: unknown[]) => unknown)(...args);
@@ -52,16 +57,36 @@ class TextFallbackClient extends pg.Client {
   }
 }
 
-export async function openEngine(datamodel: string, databaseUrl: string, log: (line: string) => void): Promise<{ engine: WasmEngine; close(): Promise<void> }> {
+export async function openEngine(
+  datamodel: string,
+  databaseUrl: string,
+  log: (line: string) => void,
+): Promise<{ engine: WasmEngine; close(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const dir = join(dirname(require.resolve('@prisma/query-engine-wasm/package.json')), 'postgresql');
-  const bg = (await import(join(dir, 'query_engine_bg.js'))) as Record<string, unknown> & { __wbg_set_wasm(x: unknown): void; QueryEngine: new (o: object, cb: (l: string) => void, a: object) => WasmEngine };
+  const bg = (await import(join(dir, 'query_engine_bg.js'))) as Record<string, unknown> & {
+    __wbg_set_wasm(x: unknown): void;
+    QueryEngine: new (o: object, cb: (l: string) => void, a: object) => WasmEngine;
+  };
   const module = new WebAssembly.Module(await readFile(join(dir, 'query_engine_bg.wasm')));
   const instance = new WebAssembly.Instance(module, { './query_engine_bg.js': bg });
   bg.__wbg_set_wasm(instance.exports);
   const pool = new pg.Pool({ connectionString: databaseUrl, Client: TextFallbackClient, max: 10 });
   const adapter = bindAdapter(new PrismaPg(pool));
-  const engine = new bg.QueryEngine({ datamodel, logLevel: 'error', logQueries: false, env: {}, ignoreEnvVarErrors: true, datasourceOverrides: {}, configDir: '.', engineProtocol: 'json' }, log, adapter);
+  const engine = new bg.QueryEngine(
+    {
+      datamodel,
+      logLevel: 'error',
+      logQueries: false,
+      env: {},
+      ignoreEnvVarErrors: true,
+      datasourceOverrides: {},
+      configDir: '.',
+      engineProtocol: 'json',
+    },
+    log,
+    adapter,
+  );
   await engine.connect('{}');
   return {
     engine,

@@ -132,7 +132,8 @@ class Parser {
   }
 }
 
-const ACTION = /^(findUnique|findFirst|findMany|createOne|createMany|updateOne|updateMany|upsertOne|deleteOne|deleteMany|aggregate|groupBy)(\w+?)(OrThrow)?$/;
+const ACTION =
+  /^(findUnique|findFirst|findMany|createOne|createMany|updateOne|updateMany|upsertOne|deleteOne|deleteMany|aggregate|groupBy)(\w+?)(OrThrow)?$/;
 
 export interface Translated {
   /** The JSON-protocol query. */
@@ -151,7 +152,7 @@ export function translateQuery(graphql: string, models: Models): Translated {
     modelName = m[2] as string;
     action = `${m[1] as string}${m[3] ?? ''}`;
   }
-  const args = modelName === undefined ? field.args ?? {} : tagJson(field.args ?? {}, modelName, models);
+  const args = modelName === undefined ? (field.args ?? {}) : tagJson(field.args ?? {}, modelName, models);
   const query: Record<string, unknown> = { action, query: { arguments: args, selection: selection(field.selection) } };
   if (modelName !== undefined) query['modelName'] = modelName;
   return { query, alias };
@@ -160,7 +161,10 @@ export function translateQuery(graphql: string, models: Models): Translated {
 function selection(fields: Field[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields ?? []) {
-    out[f.name] = f.selection === undefined && f.args === undefined ? true : { ...(f.args === undefined ? {} : { arguments: f.args }), selection: selection(f.selection) };
+    out[f.name] =
+      f.selection === undefined && f.args === undefined
+        ? true
+        : { ...(f.args === undefined ? {} : { arguments: f.args }), selection: selection(f.selection) };
   }
   return out;
 }

@@ -60,7 +60,13 @@ async function run(e: WasmEngine, m: Models, text: string, txId: string | undefi
   const req = JSON.parse(text) as GraphqlRequest | { batch: GraphqlRequest[]; transaction?: boolean };
   if ('batch' in req) {
     const parts = req.batch.map((q) => translateQuery(q.query, m));
-    const out = JSON.parse(await e.query(JSON.stringify({ batch: parts.map((p) => p.query), ...(req.transaction === true ? { transaction: {} } : {}) }), '{}', txId)) as { batchResult?: Record<string, unknown>[] };
+    const out = JSON.parse(
+      await e.query(
+        JSON.stringify({ batch: parts.map((p) => p.query), ...(req.transaction === true ? { transaction: {} } : {}) }),
+        '{}',
+        txId,
+      ),
+    ) as { batchResult?: Record<string, unknown>[] };
     if (out.batchResult === undefined) return out;
     return { ...out, batchResult: out.batchResult.map((r, i) => answer(r, parts[i]?.alias ?? 'result')) };
   }
@@ -78,19 +84,30 @@ const server = createServer((req, res) => {
     const tx = /^\/transaction\/([^/]+)\/(commit|rollback)$/.exec(path);
     try {
       if (req.method === 'GET' && path === '/status') return send(200, { status: 'ok' });
-      if (req.method === 'GET' && path === '/metrics') return send(200, req.url?.includes('format=json') ? { counters: [], gauges: [], histograms: [] } : '');
+      if (req.method === 'GET' && path === '/metrics')
+        return send(200, req.url?.includes('format=json') ? { counters: [], gauges: [], histograms: [] } : '');
       if (req.method === 'POST' && path === '/') {
         const txId = req.headers['x-transaction-id'];
         return send(200, await run(engine, models, await body(req), typeof txId === 'string' ? txId : undefined));
       }
-      if (req.method === 'POST' && path === '/transaction/start') return send(200, await engine.startTransaction(await body(req), '{}'));
+      if (req.method === 'POST' && path === '/transaction/start')
+        return send(200, await engine.startTransaction(await body(req), '{}'));
       if (req.method === 'POST' && tx !== null) {
         await body(req);
-        return send(200, tx[2] === 'commit' ? await engine.commitTransaction(tx[1] as string, '{}') : await engine.rollbackTransaction(tx[1] as string, '{}'));
+        return send(
+          200,
+          tx[2] === 'commit'
+            ? await engine.commitTransaction(tx[1] as string, '{}')
+            : await engine.rollbackTransaction(tx[1] as string, '{}'),
+        );
       }
       send(404, { errors: [{ error: `no route ${req.method} ${path}` }] });
     } catch (err) {
-      send(500, { errors: [{ error: (err as Error).message, user_facing_error: { is_panic: false, message: (err as Error).message } }] });
+      send(500, {
+        errors: [
+          { error: (err as Error).message, user_facing_error: { is_panic: false, message: (err as Error).message } },
+        ],
+      });
     }
   })();
 });

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { ADMIN_LIMITS } from '../../../src/admin/server.js';
+import { ADMIN_LIMITS } from '../../../src/server/admin.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../../src/demo/fake-anthropic.js';
 import { MiB, procStats, recordFigures, startChild, until } from '../_harness.js';
 
@@ -25,7 +25,9 @@ afterEach(async () => {
 });
 
 describe('regression: admin listener limits', () => {
-  it(`${N} half-sent-header connections: at most the cap held, closed after the headers timeout, RSS bounded, probes answered again`, { timeout: 120_000 }, async () => {
+  it(`${N} half-sent-header connections: at most the cap held, closed after the headers timeout, RSS bounded, probes answered again`, {
+    timeout: 120_000,
+  }, async () => {
     const t0 = Date.now();
     fake = await startFakeAnthropic();
     const proxy = await startChild({ upstream: fake.url, env: { AUTH_SHIM_ADMIN_MAX_CONNECTIONS: String(CAP) } });
@@ -34,22 +36,30 @@ describe('regression: admin listener limits', () => {
       const before = procStats(proxy.pid);
       let closed = 0;
       for (let i = 0; i < N; i += 200) {
-        await Promise.all(Array.from({ length: Math.min(200, N - i) }, async () => {
-          const sock = connect(port, '127.0.0.1');
-          sockets.push(sock);
-          sock.on('error', () => undefined);
-          sock.on('close', () => closed++);
-          await once(sock, 'connect').catch(() => undefined);
-          if (!sock.destroyed) sock.write(HALF_SENT);
-        }));
+        await Promise.all(
+          Array.from({ length: Math.min(200, N - i) }, async () => {
+            const sock = connect(port, '127.0.0.1');
+            sockets.push(sock);
+            sock.on('error', () => undefined);
+            sock.on('close', () => closed++);
+            await once(sock, 'connect').catch(() => undefined);
+            if (!sock.destroyed) sock.write(HALF_SENT);
+          }),
+        );
       }
       await until(() => closed >= N - CAP, 30_000, 'connections over the cap are closed').catch(() => undefined);
       const during = procStats(proxy.pid);
-      console.log(`admin listener: RSS ${Math.round(before.rssBytes / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB (peak ${Math.round(during.peakRssBytes / MiB)}) with ${N} half-sent connections, ${during.sockets} sockets held, ${closed} closed`);
+      console.log(
+        `admin listener: RSS ${Math.round(before.rssBytes / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB (peak ${Math.round(during.peakRssBytes / MiB)}) with ${N} half-sent connections, ${during.sockets} sockets held, ${closed} closed`,
+      );
       expect(closed).toBeGreaterThanOrEqual(N - CAP);
       // The cap, plus the agent-facing listener, the admin listener, stdio and its own sockets.
       expect(during.sockets).toBeLessThanOrEqual(CAP + 16);
-      await until(() => closed === N, ADMIN_LIMITS.headersTimeoutMs * 4, 'half-sent connections closed by the headers timeout');
+      await until(
+        () => closed === N,
+        ADMIN_LIMITS.headersTimeoutMs * 4,
+        'half-sent connections closed by the headers timeout',
+      );
       const res = await request(`${proxy.admin}/healthz`);
       expect(res.statusCode).toBe(200);
       await res.body.text();

@@ -26,12 +26,17 @@ const COMPOUND: Array<[string, string]> = [
 ];
 
 async function send(s: Shim, header: [string, string]) {
-  const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: header, body: '{}', dispatcher: s.client });
+  const res = await request(`${s.proxy.url}/v1/messages`, {
+    method: 'POST',
+    headers: header,
+    body: '{}',
+    dispatcher: s.client,
+  });
   return { status: res.statusCode, text: await res.body.text() };
 }
 
 describe('regression: compound client credential', () => {
-  it('client-first: never forwarded; the shim\'s own token goes instead', async () => {
+  it("client-first: never forwarded; the shim's own token goes instead", async () => {
     shim = await startShim({ files: { oauth: OAUTH_2 }, env: { AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth' } });
     for (const h of COMPOUND) {
       expect((await send(shim, h)).status, h[1].slice(0, 30)).toBe(200);

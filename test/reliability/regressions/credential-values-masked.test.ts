@@ -14,7 +14,8 @@ import { OAUTH, startShim, type Shim } from '../../helpers/shim.js';
  * body it holds back and in every log line, whatever their shape. And a key in the path of
  * AUTH_SHIM_UPSTREAM_URL no longer appears in the `listening` line.
  */
-const JWT_KEY = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZ2VudC0xIiwidGVhbSI6ImFpIn0.Tm90QVJlYWxTaWduYXR1cmVfMDEyMzQ1Njc4OQ';
+const JWT_KEY =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZ2VudC0xIiwidGVhbSI6ImFpIn0.Tm90QVJlYWxTaWduYXR1cmVfMDEyMzQ1Njc4OQ';
 
 let shim: Shim | undefined;
 let fake: FakeAnthropic | undefined;
@@ -31,22 +32,38 @@ async function shimWithJwtKey(answer: (res: import('node:http').ServerResponse) 
   return startShim({
     upstream: fake,
     files: { litellm: JWT_KEY, oauth: OAUTH },
-    env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm', AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth', AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' },
+    env: {
+      AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm',
+      AUTH_SHIM_OAUTH_TOKEN_FILE: '{dir}/oauth',
+      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+    },
   });
 }
 
 async function call(s: Shim) {
-  const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'placeholder', 'content-type': 'application/json' }, body: '{}', dispatcher: s.client });
+  const res = await request(`${s.proxy.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': 'placeholder', 'content-type': 'application/json' },
+    body: '{}',
+    dispatcher: s.client,
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
 const litellmEnvelope = JSON.stringify({
-  error: { message: `Authentication Error, Invalid proxy server token passed. Received API Key = ${JWT_KEY}, Key Hash (Token) =abc`, type: 'auth_error', param: 'None', code: '401' },
+  error: {
+    message: `Authentication Error, Invalid proxy server token passed. Received API Key = ${JWT_KEY}, Key Hash (Token) =abc`,
+    type: 'auth_error',
+    param: 'None',
+    code: '401',
+  },
 });
 
-describe('regression: the shim\'s credential values are masked by value', () => {
+describe("regression: the shim's credential values are masked by value", () => {
   it('a JWT-shaped LiteLLM key echoed in a LiteLLM error envelope does not reach the client', async () => {
-    shim = await shimWithJwtKey((res) => res.writeHead(401, { 'content-type': 'application/json' }).end(litellmEnvelope));
+    shim = await shimWithJwtKey((res) =>
+      res.writeHead(401, { 'content-type': 'application/json' }).end(litellmEnvelope),
+    );
     expect(shim.fake.requests).toHaveLength(0);
     const r = await call(shim);
     expect(shim.fake.requests.at(-1)?.headers['x-litellm-api-key']).toEqual([JWT_KEY]);
@@ -56,14 +73,16 @@ describe('regression: the shim\'s credential values are masked by value', () => 
     expect(r.text).toContain(`***(${JWT_KEY.length} chars)`);
   });
 
-  it('…nor in another gateway\'s JSON or text error, with a correct Content-Length', async () => {
+  it("…nor in another gateway's JSON or text error, with a correct Content-Length", async () => {
     for (const [type, body] of [
       ['application/json', JSON.stringify({ detail: `key ${JWT_KEY} is blocked`, token: OAUTH })],
       ['text/plain', `forbidden: ${JWT_KEY}\n`],
     ] as const) {
       await shim?.close();
       await fake?.close();
-      shim = await shimWithJwtKey((res) => res.writeHead(403, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body));
+      shim = await shimWithJwtKey((res) =>
+        res.writeHead(403, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body),
+      );
       const r = await call(shim);
       expect(r.status).toBe(403);
       expect(r.text).not.toContain(JWT_KEY);
@@ -73,8 +92,16 @@ describe('regression: the shim\'s credential values are masked by value', () => 
   });
 
   it('an Anthropic error LiteLLM wrapped, echoing the OAuth token, is unwrapped and masked', async () => {
-    const inner = JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: `invalid x-api-key ${OAUTH}` }, request_id: 'req_1' });
-    shim = await shimWithJwtKey((res) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: inner, type: 'None', param: 'None', code: '401' } })));
+    const inner = JSON.stringify({
+      type: 'error',
+      error: { type: 'authentication_error', message: `invalid x-api-key ${OAUTH}` },
+      request_id: 'req_1',
+    });
+    shim = await shimWithJwtKey((res) =>
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: inner, type: 'None', param: 'None', code: '401' } })),
+    );
     const r = await call(shim);
     expect(r.headers['x-auth-shim-unwrapped']).toBe('litellm-error-envelope');
     expect(r.text).not.toContain(OAUTH);
@@ -89,7 +116,12 @@ describe('regression: the shim\'s credential values are masked by value', () => 
 
   it('every log line is masked by value, whatever field carries the value', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } });
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        lines.push(c.toString());
+        cb();
+      },
+    });
     const secrets = new KnownSecrets();
     secrets.set([JWT_KEY, OAUTH]);
     const log = createLogger('info', sink, secrets.mask);
@@ -104,7 +136,9 @@ describe('regression: the shim\'s credential values are masked by value', () => 
     const secrets = new KnownSecrets();
     secrets.set(['first-secret-value-123456']);
     secrets.set(['second-secret-value-654321']);
-    expect(secrets.mask('a first-secret-value-123456 b second-secret-value-654321')).toBe('a ***(25 chars) b ***(26 chars)');
+    expect(secrets.mask('a first-secret-value-123456 b second-secret-value-654321')).toBe(
+      'a ***(25 chars) b ***(26 chars)',
+    );
     secrets.set(['third-secret-value-000000']);
     expect(secrets.mask('first-secret-value-123456')).toBe('first-secret-value-123456');
     secrets.set(['key+with.regex$chars(1)[2]|x\\y/z']);
@@ -124,13 +158,18 @@ describe('regression: a secret in AUTH_SHIM_UPSTREAM_URL is never logged', () =>
     const all = shim.logs.join('\n');
     expect(all).not.toContain(secretSegment);
     expect(all).not.toContain(opaque);
-    await request(`${shim.proxy.url}/v1/models`, { headers: { 'x-api-key': OAUTH }, dispatcher: shim.client }).then((r) => r.body.text());
+    await request(`${shim.proxy.url}/v1/models`, { headers: { 'x-api-key': OAUTH }, dispatcher: shim.client }).then(
+      (r) => r.body.text(),
+    );
     expect(fake.requests.at(-1)?.url).toBe(`/anthropic/${secretSegment}/${opaque}/v1/models`);
     expect(shim.logs.join('\n')).not.toContain(secretSegment);
   });
 
   it('user info and a query string are refused at start, without echoing them', () => {
-    for (const url of ['http://user:hunter2-pass@litellm:4000/anthropic', 'http://litellm:4000/anthropic?key=hunter2-pass']) {
+    for (const url of [
+      'http://user:hunter2-pass@litellm:4000/anthropic',
+      'http://litellm:4000/anthropic?key=hunter2-pass',
+    ]) {
       expect(() => loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: url })).toThrow(/AUTH_SHIM_UPSTREAM_URL must not/);
       try {
         loadProxyConfig({ AUTH_SHIM_UPSTREAM_URL: url });

@@ -36,7 +36,12 @@ async function silentUpstream(): Promise<FakeAnthropic> {
 }
 
 async function post(url: string, client: Agent) {
-  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: BODY, dispatcher: client });
+  const res = await request(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+    body: BODY,
+    dispatcher: client,
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -55,7 +60,10 @@ describe('regression: requests in flight are capped', () => {
       expect(r.headers['retry-after']).toBe('1');
       expect(r.headers['x-should-retry']).toBe('true');
       expect(r.headers['x-auth-shim-error']).toBe('too_many_inflight_requests');
-      expect(JSON.parse(r.text)).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', message: expect.stringContaining('AUTH_SHIM_MAX_INFLIGHT_REQUESTS') } });
+      expect(JSON.parse(r.text)).toMatchObject({
+        type: 'error',
+        error: { type: 'rate_limit_error', message: expect.stringContaining('AUTH_SHIM_MAX_INFLIGHT_REQUESTS') },
+      });
     }
     expect(fake.requests).toHaveLength(CAP);
     const metrics = await shim.proxy.registry.metrics();
@@ -68,7 +76,9 @@ describe('regression: requests in flight are capped', () => {
     await client.close();
   });
 
-  it('auto: sized from the V8 heap limit; measured RSS with the cap overrun (real process, 256Mi-sidecar flags)', { timeout: 180_000 }, async () => {
+  it('auto: sized from the V8 heap limit; measured RSS with the cap overrun (real process, 256Mi-sidecar flags)', {
+    timeout: 180_000,
+  }, async () => {
     const t0 = Date.now();
     fake = await silentUpstream();
     const proxy = await startChild({ upstream: fake.url });
@@ -79,21 +89,35 @@ describe('regression: requests in flight are capped', () => {
       expect(cap).toBeLessThanOrEqual(1_200);
       const total = cap + 300;
       const before = procStats(proxy.pid).rssBytes;
-      const all = Array.from({ length: total }, () => post(proxy.url, client).catch((err: unknown) => ({ status: 0, headers: {}, text: String(err) })));
-      await until(() => fake!.requests.length === cap, 60_000, 'the capped requests reach the upstream').catch((err: unknown) => { throw new Error(`${String(err)}: ${fake!.requests.length} of ${cap}`); });
+      const all = Array.from({ length: total }, () =>
+        post(proxy.url, client).catch((err: unknown) => ({ status: 0, headers: {}, text: String(err) })),
+      );
+      await until(() => fake!.requests.length === cap, 60_000, 'the capped requests reach the upstream').catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)}: ${fake!.requests.length} of ${cap}`);
+        },
+      );
       let rejected = 0;
-      await until(async () => {
-        const text = await (await request(`${proxy.admin}/metrics`, { dispatcher: client })).body.text();
-        rejected = Number(/^auth_shim_rejected_requests_total\{reason="too_many_inflight_requests"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-        return rejected >= 300;
-      }, 60_000, 'the requests over the cap are refused');
+      await until(
+        async () => {
+          const text = await (await request(`${proxy.admin}/metrics`, { dispatcher: client })).body.text();
+          rejected = Number(
+            /^auth_shim_rejected_requests_total\{reason="too_many_inflight_requests"\} (\d+)$/m.exec(text)?.[1] ?? 0,
+          );
+          return rejected >= 300;
+        },
+        60_000,
+        'the requests over the cap are refused',
+      );
       const during = procStats(proxy.pid);
       expect(fake.requests).toHaveLength(cap);
       release();
       const statuses = (await Promise.all(all)).map((r) => r.status);
       expect(statuses.filter((s) => s === 429)).toHaveLength(300);
       expect(statuses.filter((s) => s === 200)).toHaveLength(cap);
-      console.log(`inflight cap ${cap}: RSS ${Math.round(before / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB with ${cap} held and 300 refused`);
+      console.log(
+        `inflight cap ${cap}: RSS ${Math.round(before / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB with ${cap} held and 300 refused`,
+      );
       recordFigures('15-4-inflight-cap', {
         item: '15.4 In-flight cap (auto) against a non-answering upstream',
         requests: total,

@@ -31,13 +31,38 @@ let server: string;
 beforeAll(async () => {
   const lists: Record<string, unknown> = {
     '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
-    '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] },
-    '/api/v1': { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create'] }, { name: 'lists', singularName: '', namespaced: false, kind: 'List', verbs: [] }] },
-    '/apis/apps/v1': { kind: 'APIResourceList', groupVersion: 'apps/v1', resources: [{ name: 'deployments', singularName: 'deployment', namespaced: true, kind: 'Deployment', verbs: ['create'] }] },
+    '/apis': {
+      kind: 'APIGroupList',
+      apiVersion: 'v1',
+      groups: [
+        {
+          name: 'apps',
+          versions: [{ groupVersion: 'apps/v1', version: 'v1' }],
+          preferredVersion: { groupVersion: 'apps/v1', version: 'v1' },
+        },
+      ],
+    },
+    '/api/v1': {
+      kind: 'APIResourceList',
+      groupVersion: 'v1',
+      resources: [
+        { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create'] },
+        { name: 'lists', singularName: '', namespaced: false, kind: 'List', verbs: [] },
+      ],
+    },
+    '/apis/apps/v1': {
+      kind: 'APIResourceList',
+      groupVersion: 'apps/v1',
+      resources: [
+        { name: 'deployments', singularName: 'deployment', namespaced: true, kind: 'Deployment', verbs: ['create'] },
+      ],
+    },
   };
   discovery = createServer((req, res) => {
     const body = lists[(req.url ?? '').split('?')[0] ?? ''];
-    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
+    res
+      .writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(body ?? {}));
   });
   await new Promise<void>((r) => discovery.listen(0, '127.0.0.1', r));
   server = `http://127.0.0.1:${(discovery.address() as AddressInfo).port}`;
@@ -48,7 +73,11 @@ afterAll(async () => {
 
 /** What kubectl makes of YAML: the objects it would send (`create --dry-run=client -o json`). */
 async function kubectlReads(yaml: string): Promise<Array<Record<string, unknown>>> {
-  const r = await run('kubectl', ['--server', server, 'create', '--dry-run=client', '--validate=false', '-o', 'json', '-f', '-'], { input: yaml, env: { KUBECONFIG: '/dev/null', HOME: '/tmp' } });
+  const r = await run(
+    'kubectl',
+    ['--server', server, 'create', '--dry-run=client', '--validate=false', '-o', 'json', '-f', '-'],
+    { input: yaml, env: { KUBECONFIG: '/dev/null', HOME: '/tmp' } },
+  );
   if (r.code !== 0) throw new Error(`kubectl refused the YAML:\n${r.stderr}`);
   // One JSON object per item, printed one after the other.
   return JSON.parse(`[${r.stdout.trim().replace(/\n\}\n\{/g, '\n},\n{')}]`) as Array<Record<string, unknown>>;
@@ -56,14 +85,19 @@ async function kubectlReads(yaml: string): Promise<Array<Record<string, unknown>
 
 /** `auth-shim inject` (the built CLI) with `input` on stdin; stdout as bytes. */
 function inject(input: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'inject'], { env: { PATH: process.env['PATH'] ?? '', ...GOLDEN_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'inject'], {
+    env: { PATH: process.env['PATH'] ?? '', ...GOLDEN_ENV },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   let err = '';
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
   // The CLI may stop reading (and close stdin) once the input is over the limit.
   child.stdin.on('error', () => undefined).end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })),
+  );
 }
 
 function readAs(version: '1.1' | '1.2', text: string): unknown[] {
@@ -76,9 +110,16 @@ async function sameEverywhere(text: string): Promise<Array<Record<string, unknow
   return kubectlReads(text);
 }
 
-type PodLike = { metadata: { annotations?: Record<string, string> }; spec: { initContainers?: Array<{ name: string }>; containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } };
+type PodLike = {
+  metadata: { annotations?: Record<string, string> };
+  spec: {
+    initContainers?: Array<{ name: string }>;
+    containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }>;
+  };
+};
 const sidecarOf = (p: PodLike) => (p.spec.initContainers ?? []).map((c) => c.name);
-const baseUrlOf = (p: PodLike) => p.spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'ANTHROPIC_BASE_URL'));
+const baseUrlOf = (p: PodLike) =>
+  p.spec.containers.flatMap((c) => (c.env ?? []).filter((e) => e.name === 'ANTHROPIC_BASE_URL'));
 
 describe('regression: inject reads YAML as kubectl does and writes YAML every parser reads alike', () => {
   it('annotations from a merge key are seen: the pod is injected', async () => {
@@ -98,7 +139,10 @@ spec:
     expect(r.problems).toEqual([]);
     const pod = (await sameEverywhere(r.output))[0] as PodLike;
     expect(sidecarOf(pod)).toEqual(['auth-shim']);
-    expect(pod.metadata.annotations).toMatchObject({ 'auth-shim.io/inject': 'true', 'auth-shim.io/status': 'injected' });
+    expect(pod.metadata.annotations).toMatchObject({
+      'auth-shim.io/inject': 'true',
+      'auth-shim.io/status': 'injected',
+    });
   });
 
   it('a container named "no" is quoted in base-url-kept; every plain-looking value stays a string', async () => {
@@ -118,7 +162,11 @@ spec:
     const r = injectManifests(input, 'quoted.yaml', config, { all: false });
     expect(r.problems).toEqual([]);
     const pod = (await sameEverywhere(r.output))[0] as PodLike;
-    expect(pod.metadata.annotations).toMatchObject({ 'auth-shim.io/base-url-kept': 'no', 'example.com/octal': '0755', 'example.com/on': 'on' });
+    expect(pod.metadata.annotations).toMatchObject({
+      'auth-shim.io/base-url-kept': 'no',
+      'example.com/octal': '0755',
+      'example.com/on': 'on',
+    });
     expect(pod.spec.containers.map((c) => c.name)).toEqual(['no', 'yes']);
     expect(pod.spec.containers[0]?.env?.map((e) => e.value)).toEqual(['http://elsewhere', 'y', '0o17']);
   });
@@ -151,7 +199,9 @@ items:
     const r = injectManifests(input, 'anchors.yaml', config, { all: false });
     expect(r.problems).toEqual([]);
     expect(r.notes.join('\n')).toContain('written out resolved');
-    const [annotated, plain] = (await sameEverywhere(r.output)).map((d) => (d as { spec: { template: PodLike } }).spec.template);
+    const [annotated, plain] = (await sameEverywhere(r.output)).map(
+      (d) => (d as { spec: { template: PodLike } }).spec.template,
+    );
     expect(sidecarOf(annotated as PodLike)).toEqual(['auth-shim']);
     expect(baseUrlOf(annotated as PodLike)).toHaveLength(1);
     expect(sidecarOf(plain as PodLike)).toEqual([]);
@@ -159,8 +209,14 @@ items:
   });
 
   it('an untouched document with invalid UTF-8 is copied byte for byte; one to inject is refused, not mangled', () => {
-    const bad = Buffer.concat([Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: raw}\ndata: {k: "caf'), Buffer.from([0xe9, 0xff]), Buffer.from('"}\n---\n')]);
-    const pod = Buffer.from('apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  containers: [{name: p, image: p}]\n');
+    const bad = Buffer.concat([
+      Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: raw}\ndata: {k: "caf'),
+      Buffer.from([0xe9, 0xff]),
+      Buffer.from('"}\n---\n'),
+    ]);
+    const pod = Buffer.from(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  containers: [{name: p, image: p}]\n',
+    );
     const r = injectManifestBytes(Buffer.concat([bad, pod]), 'bytes.yaml', config, { all: false });
     expect(r.problems).toEqual([]);
     expect(r.output.subarray(0, bad.length).equals(bad)).toBe(true);
@@ -172,7 +228,11 @@ items:
   });
 
   it('the CLI keeps the bytes too, and refuses an input over the limit before parsing it', async () => {
-    const raw = Buffer.concat([Buffer.from('kind: ConfigMap\ndata: {k: "'), Buffer.from([0xc3, 0x28, 0xa0]), Buffer.from('"}\n')]);
+    const raw = Buffer.concat([
+      Buffer.from('kind: ConfigMap\ndata: {k: "'),
+      Buffer.from([0xc3, 0x28, 0xa0]),
+      Buffer.from('"}\n'),
+    ]);
     const ok = await inject(raw);
     expect(ok.code).toBe(0);
     expect(ok.stdout.equals(raw)).toBe(true);

@@ -37,20 +37,47 @@ interface Answer {
 
 /** One review; `objectJson` is spliced in as text, so it may be nested deeper than JSON.stringify can go. */
 async function reviewText(objectJson: string, opts: { namespace?: string; optedIn?: boolean } = {}): Promise<Answer> {
-  const head = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: opts.namespace ?? 'ai', object: '@' } });
+  const head = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u-1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      namespace: opts.namespace ?? 'ai',
+      object: '@',
+    },
+  });
   const body = head.replace('"@"', objectJson);
-  const reply = await httpsCall(server.url, { ca, path: opts.optedIn === true ? '/mutate/namespace-enabled' : '/mutate', body });
-  return { status: reply.status, response: reply.status === 200 ? (JSON.parse(reply.body) as { response: Answer['response'] }).response : { allowed: false } };
+  const reply = await httpsCall(server.url, {
+    ca,
+    path: opts.optedIn === true ? '/mutate/namespace-enabled' : '/mutate',
+    body,
+  });
+  return {
+    status: reply.status,
+    response:
+      reply.status === 200 ? (JSON.parse(reply.body) as { response: Answer['response'] }).response : { allowed: false },
+  };
 }
 
-const review = (pod: unknown, opts?: { namespace?: string; optedIn?: boolean }) => reviewText(JSON.stringify(pod), opts);
+const review = (pod: unknown, opts?: { namespace?: string; optedIn?: boolean }) =>
+  reviewText(JSON.stringify(pod), opts);
 
 function pod(annotations: Record<string, string>, spec: Record<string, unknown> = {}) {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'agent', annotations }, spec: { containers: [{ name: 'agent', image: 'a' }], ...spec } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'agent', annotations },
+    spec: { containers: [{ name: 'agent', image: 'a' }], ...spec },
+  };
 }
 
 function patchOf(a: Answer): Array<{ path: string; value: unknown }> {
-  return JSON.parse(Buffer.from(a.response.patch ?? 'W10=', 'base64').toString('utf8')) as Array<{ path: string; value: unknown }>;
+  return JSON.parse(Buffer.from(a.response.patch ?? 'W10=', 'base64').toString('utf8')) as Array<{
+    path: string;
+    value: unknown;
+  }>;
 }
 
 describe('regression: injector admission gaps', () => {
@@ -59,12 +86,17 @@ describe('regression: injector admission gaps', () => {
     const object = `{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"auth-shim.io/inject":"true"}},"spec":{"containers":[{"name":"a","image":"b","env":[{"name":"X","value":"y","deep":${deep}}]}]}}`;
     const a = await reviewText(object);
     expect(a.status).toBe(200);
-    expect(a.response).toMatchObject({ allowed: false, status: { code: 400, message: expect.stringContaining('nests more than 100 levels') } });
+    expect(a.response).toMatchObject({
+      allowed: false,
+      status: { code: 400, message: expect.stringContaining('nests more than 100 levels') },
+    });
     // Not annotated: the same answer, nothing recursive ran on it either.
     expect((await reviewText(object.replace('"auth-shim.io/inject":"true"', '"x":"y"'))).status).toBe(200);
     // `inject` reports it as a problem instead of crashing.
     const yaml = `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  containers: [{name: p, image: p, x: ${'['.repeat(5000)}${']'.repeat(5000)}}]\n`;
-    expect(injectManifests(yaml, 'deep.yaml', config, { all: false }).problems.join()).toMatch(/nests more than 100 levels|cannot be read|not valid YAML/);
+    expect(injectManifests(yaml, 'deep.yaml', config, { all: false }).problems.join()).toMatch(
+      /nests more than 100 levels|cannot be read|not valid YAML/,
+    );
   });
 
   it('kube-public and kube-node-lease are never injected, annotated or opted in', async () => {
@@ -81,11 +113,20 @@ describe('regression: injector admission gaps', () => {
   it('in an opted-in namespace only "injected" with the sidecar skips; any other status is denied with the reason', async () => {
     for (const status of ['skip-me', 'Injected', '']) {
       const a = await review(pod({ 'auth-shim.io/status': status }), { optedIn: true });
-      expect(a.response, status).toMatchObject({ allowed: false, status: { code: 400, message: expect.stringContaining('only the injector writes this annotation') } });
+      expect(a.response, status).toMatchObject({
+        allowed: false,
+        status: { code: 400, message: expect.stringContaining('only the injector writes this annotation') },
+      });
     }
     const noSidecar = await review(pod({ 'auth-shim.io/status': 'injected' }), { optedIn: true });
     expect(noSidecar.response.allowed).toBe(false);
-    const real = await review(pod({ 'auth-shim.io/status': 'injected' }, { initContainers: [{ name: SIDECAR_NAME, image: 'x', restartPolicy: 'Always' }] }), { optedIn: true });
+    const real = await review(
+      pod(
+        { 'auth-shim.io/status': 'injected' },
+        { initContainers: [{ name: SIDECAR_NAME, image: 'x', restartPolicy: 'Always' }] },
+      ),
+      { optedIn: true },
+    );
     expect(real.response).toEqual({ uid: 'u-1', allowed: true });
     // Not asked for (no annotation, namespace not opted in): still a silent skip.
     expect((await review(pod({ 'auth-shim.io/status': 'skip-me' }))).response).toEqual({ uid: 'u-1', allowed: true });
@@ -100,7 +141,10 @@ describe('regression: injector admission gaps', () => {
 
     const shimOnly = { 'auth-shim.io/inject': 'true', 'auth-shim.io/credential-source': 'shim-only' };
     const refused = await review(pod(shimOnly, shared));
-    expect(refused.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining('auth-shim.io/accept-shared-process-namespace: "true"') } });
+    expect(refused.response).toMatchObject({
+      allowed: false,
+      status: { message: expect.stringContaining('auth-shim.io/accept-shared-process-namespace: "true"') },
+    });
     const accepted = await review(pod({ ...shimOnly, 'auth-shim.io/accept-shared-process-namespace': 'true' }, shared));
     expect(accepted.response.allowed).toBe(true);
     expect(accepted.response.warnings?.join()).toContain('shareProcessNamespace: true');
@@ -108,13 +152,22 @@ describe('regression: injector admission gaps', () => {
 
     // `inject` says the same on stderr (its notes).
     const yaml = `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  shareProcessNamespace: true\n  containers: [{name: p, image: p}]\n`;
-    expect(injectManifests(yaml, 'shared.yaml', config, { all: false }).notes.join()).toContain('shareProcessNamespace: true');
+    expect(injectManifests(yaml, 'shared.yaml', config, { all: false }).notes.join()).toContain(
+      'shareProcessNamespace: true',
+    );
   });
 
   it('the sidecar, and only the sidecar, mounts an empty directory over the service-account token', () => {
     const m = mutate({ pod: pod({ 'auth-shim.io/inject': 'true' }), namespace: 'ai', namespaceOptedIn: false, config });
     if (m.outcome !== 'injected') throw new Error(m.outcome);
-    const spec = m.pod['spec'] as { initContainers: Array<{ name: string; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>; containers: Array<{ volumeMounts?: unknown[] }>; volumes: Array<{ name: string; emptyDir?: unknown }> };
+    const spec = m.pod['spec'] as {
+      initContainers: Array<{
+        name: string;
+        volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+      }>;
+      containers: Array<{ volumeMounts?: unknown[] }>;
+      volumes: Array<{ name: string; emptyDir?: unknown }>;
+    };
     const mount = spec.initContainers[0]?.volumeMounts.find((v) => v.mountPath === SERVICE_ACCOUNT_DIR);
     expect(mount?.readOnly).toBe(true);
     expect(spec.volumes.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();

@@ -32,7 +32,12 @@ afterEach(async () => {
 
 /** What the upstream received: the token and the LiteLLM key of one request. */
 async function pair(s: Shim): Promise<[string | undefined, string | undefined]> {
-  const res = await request(`${s.proxy.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'placeholder' }, body: '{}', dispatcher: s.client });
+  const res = await request(`${s.proxy.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': 'placeholder' },
+    body: '{}',
+    dispatcher: s.client,
+  });
   await res.body.dump();
   expect(res.statusCode).toBe(200);
   return [s.fake.lastHeader('authorization')?.slice('Bearer '.length), s.fake.lastHeader('x-litellm-api-key')];
@@ -40,7 +45,9 @@ async function pair(s: Shim): Promise<[string | undefined, string | undefined]> 
 
 async function heldCount(s: Shim): Promise<number> {
   const text = await (await request(`${s.proxy.adminUrl}/metrics`)).body.text();
-  const line = text.split('\n').find((l) => l.startsWith('auth_shim_credential_reloads_total{slot="litellm-key",result="held"}'));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('auth_shim_credential_reloads_total{slot="litellm-key",result="held"}'));
   return line === undefined ? 0 : Number(line.split(' ')[1]);
 }
 
@@ -59,7 +66,11 @@ describe('regression: a partial rotation never pairs an old token with a new key
     await writeKubeletSecret(dir, { token: `${OAUTH}\n`, litellm: LITELLM_KEY });
     shim = await startShim({
       logLevel: 'info',
-      env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_OAUTH_TOKEN_FILE: `${dir}/token`, AUTH_SHIM_LITELLM_KEY_FILE: `${dir}/litellm` },
+      env: {
+        AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+        AUTH_SHIM_OAUTH_TOKEN_FILE: `${dir}/token`,
+        AUTH_SHIM_LITELLM_KEY_FILE: `${dir}/litellm`,
+      },
     });
     const s = shim;
     expect(await pair(s)).toEqual([OAUTH, LITELLM_KEY]);
@@ -87,7 +98,12 @@ describe('regression: a partial rotation never pairs an old token with a new key
     api.setSecret({ 'oauth-token': OAUTH, 'litellm-key': LITELLM_KEY });
     shim = await startShim({
       logLevel: 'info',
-      env: { AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only', AUTH_SHIM_SECRET: 'agents/claude-creds', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'oauth-token', AUTH_SHIM_SECRET_LITELLM_KEY_KEY: 'litellm-key' },
+      env: {
+        AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+        AUTH_SHIM_SECRET: 'agents/claude-creds',
+        AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'oauth-token',
+        AUTH_SHIM_SECRET_LITELLM_KEY_KEY: 'litellm-key',
+      },
     });
     const s = shim;
     await eventually(async () => (await request(`${s.proxy.adminUrl}/readyz`)).statusCode === 200);

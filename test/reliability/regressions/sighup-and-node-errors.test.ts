@@ -11,7 +11,10 @@ import { newClient, rawExchange, startChild } from '../_harness.js';
  * error the shim makes.
  */
 const STREAMS = 10;
-const events = sseEvents('claude-sonnet-4-5', Array.from({ length: 5 }, (_, i) => `word${i} `));
+const events = sseEvents(
+  'claude-sonnet-4-5',
+  Array.from({ length: 5 }, (_, i) => `word${i} `),
+);
 
 let shim: Shim | undefined;
 let fake: FakeAnthropic | undefined;
@@ -43,7 +46,12 @@ describe('regression: SIGHUP drains', () => {
       const streams = Array.from({ length: STREAMS }, async () => {
         let text = '';
         try {
-          const res = await request(`${proxy.url}/v1/messages?beta=true`, { method: 'POST', headers: { 'x-api-key': API_KEY }, body: '{"stream":true}', dispatcher: client });
+          const res = await request(`${proxy.url}/v1/messages?beta=true`, {
+            method: 'POST',
+            headers: { 'x-api-key': API_KEY },
+            body: '{"stream":true}',
+            dispatcher: client,
+          });
           let first = true;
           for await (const c of res.body) {
             text += (c as Buffer).toString('utf8');
@@ -60,7 +68,12 @@ describe('regression: SIGHUP drains', () => {
       proxy.shim.child.kill('SIGHUP');
       // Release only once the process has begun draining, so the streams are open across it.
       const deadline = Date.now() + 10_000;
-      while (!proxy.output().includes('"event":"draining"') && proxy.shim.child.exitCode === null && proxy.shim.child.signalCode === null && Date.now() < deadline) {
+      while (
+        !proxy.output().includes('"event":"draining"') &&
+        proxy.shim.child.exitCode === null &&
+        proxy.shim.child.signalCode === null &&
+        Date.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 20));
       }
       release();
@@ -77,7 +90,7 @@ describe('regression: SIGHUP drains', () => {
   });
 });
 
-describe('regression: node:http\'s own errors are Anthropic-shaped', () => {
+describe("regression: node:http's own errors are Anthropic-shaped", () => {
   const port = (s: Shim): number => Number(new URL(s.proxy.url).port);
   const parse = (text: string) => {
     const [head = '', body = ''] = text.split('\r\n\r\n');
@@ -90,16 +103,29 @@ describe('regression: node:http\'s own errors are Anthropic-shaped', () => {
     expect(r.status).toBe(400);
     expect(r.head).toContain('x-auth-shim-error: client_error');
     expect(r.head).toContain('x-should-retry: false');
-    expect(r.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('Host') } });
+    expect(r.body).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('Host') },
+    });
     expect(shim.fake.requests).toHaveLength(0);
   });
 
   it('an unknown Expect: 417 invalid_request_error with x-auth-shim-error, nothing forwarded', async () => {
     shim = await startShim();
-    const r = parse((await rawExchange(port(shim), `POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\nx-api-key: ${API_KEY}\r\ncontent-length: 2\r\n\r\n{}`)).text);
+    const r = parse(
+      (
+        await rawExchange(
+          port(shim),
+          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\nx-api-key: ${API_KEY}\r\ncontent-length: 2\r\n\r\n{}`,
+        )
+      ).text,
+    );
     expect(r.status).toBe(417);
     expect(r.head).toContain('x-auth-shim-error: client_error');
-    expect(r.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('teapot') } });
+    expect(r.body).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('teapot') },
+    });
     expect(shim.fake.requests).toHaveLength(0);
   });
 

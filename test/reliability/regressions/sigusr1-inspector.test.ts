@@ -29,9 +29,19 @@ const client = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
 
 /** The environment the injector gives the sidecar of an annotated pod, files pointed at `dir`. */
 function injectedEnv(): Record<string, string> {
-  const m = mutate({ pod: { metadata: { annotations: { 'auth-shim.io/inject': 'true' } }, spec: { containers: [{ name: 'agent', image: 'a' }] } }, namespace: 'ai', namespaceOptedIn: false, config: goldenConfig() });
+  const m = mutate({
+    pod: {
+      metadata: { annotations: { 'auth-shim.io/inject': 'true' } },
+      spec: { containers: [{ name: 'agent', image: 'a' }] },
+    },
+    namespace: 'ai',
+    namespaceOptedIn: false,
+    config: goldenConfig(),
+  });
   if (m.outcome !== 'injected') throw new Error(`not injected: ${JSON.stringify(m)}`);
-  const spec = m.pod['spec'] as { initContainers: Array<{ name: string; env: Array<{ name: string; value: string }> }> };
+  const spec = m.pod['spec'] as {
+    initContainers: Array<{ name: string; env: Array<{ name: string; value: string }> }>;
+  };
   const sidecar = spec.initContainers.find((c) => c.name === SIDECAR_NAME);
   const env = Object.fromEntries((sidecar?.env ?? []).map((e) => [e.name, e.value]));
   return {
@@ -60,7 +70,8 @@ function listeningPorts(pid: number): number[] {
     for (const row of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
       const f = row.trim().split(/\s+/);
       // st 0A = LISTEN; local address is hex ip:port; inode is the tenth column.
-      if (f[3] === '0A' && f[9] !== undefined && inodes.has(f[9])) ports.push(Number.parseInt(f[1]?.split(':')[1] ?? '', 16));
+      if (f[3] === '0A' && f[9] !== undefined && inodes.has(f[9]))
+        ports.push(Number.parseInt(f[1]?.split(':')[1] ?? '', 16));
     }
   }
   return ports.sort((a, b) => a - b);
@@ -73,7 +84,12 @@ function start(nodeFlags: string[], env: Record<string, string>): ChildShim {
 }
 
 async function serves(url: string): Promise<number> {
-  const res = await request(`${url}/v1/messages`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, dispatcher: client });
+  const res = await request(`${url}/v1/messages`, {
+    method: 'POST',
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+    dispatcher: client,
+  });
   await res.body.dump();
   return res.statusCode;
 }
@@ -103,7 +119,10 @@ describe('regression: SIGUSR1 opens no debugger in the sidecar', () => {
   it('started as injected (ENTRYPOINT flags + injected env), as the image alone, as the env alone: no listener, still serving', async () => {
     const injected = injectedEnv();
     const { NODE_OPTIONS: _omitted, ...withoutOptions } = injected;
-    const before = { ...withoutOptions, NODE_OPTIONS: (injected['NODE_OPTIONS'] ?? '').replace('--disable-sigusr1', '').trim() };
+    const before = {
+      ...withoutOptions,
+      NODE_OPTIONS: (injected['NODE_OPTIONS'] ?? '').replace('--disable-sigusr1', '').trim(),
+    };
     const oldFlags = entrypointNodeFlags().filter((f) => f !== '--disable-sigusr1');
 
     // The control: the ENTRYPOINT and NODE_OPTIONS as they were before issue 15.

@@ -7,7 +7,15 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileCertSource } from '../../../src/injector/tls.js';
 import { startWebhook, WEBHOOK_LIMITS, type RunningWebhook } from '../../../src/injector/webhook-server.js';
-import { goldenConfig, httpsCall, makeBundle, quietLogger, removeDir, SERVICE_NAME, writeKubeletSecret } from '../../injector/_helpers.js';
+import {
+  goldenConfig,
+  httpsCall,
+  makeBundle,
+  quietLogger,
+  removeDir,
+  SERVICE_NAME,
+  writeKubeletSecret,
+} from '../../injector/_helpers.js';
 
 /**
  * Issue 15, item 3, over real TLS: with AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=2000 a slow body was
@@ -16,7 +24,10 @@ import { goldenConfig, httpsCall, makeBundle, quietLogger, removeDir, SERVICE_NA
  * 120 s); connections were unbounded. Each case here waits for the server to close the
  * connection, bounded far below the old behaviour, never timed to the millisecond.
  */
-const review = await readFile(join(import.meta.dirname, '..', '..', 'injector', 'golden', 'annotated-native.in.json'), 'utf8');
+const review = await readFile(
+  join(import.meta.dirname, '..', '..', 'injector', 'golden', 'annotated-native.in.json'),
+  'utf8',
+);
 const BOUND_MS = 15_000; // old code: 30 s, 70+ s, 120 s
 
 let server: RunningWebhook | undefined;
@@ -43,7 +54,12 @@ async function start(requestTimeoutMs: number): Promise<RunningWebhook> {
     maxBodyBytes: 64 * 1024,
     requestTimeoutMs,
     drainTimeoutMs: 1000,
-    certs: fileCertSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), intervalMs: 60_000, debounceMs: 20 }),
+    certs: fileCertSource({
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+      intervalMs: 60_000,
+      debounceMs: 20,
+    }),
     log: quietLogger(),
     defaultMetrics: false,
   });
@@ -78,7 +94,9 @@ describe('regression: webhook connection limits (real TLS)', () => {
     const s = await start(1000);
     const sock = await tls(s);
     const body = Buffer.from(review);
-    sock.write(`POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    sock.write(
+      `POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
     let i = 0;
     const trickle = setInterval(() => {
       if (i < body.length && !sock.destroyed) sock.write(body.subarray(i, ++i));
@@ -109,7 +127,9 @@ describe('regression: webhook connection limits (real TLS)', () => {
 
     const used = await tls(s);
     const body = Buffer.from(review);
-    used.write(`POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    used.write(
+      `POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
     used.write(body);
     const text = await closedBy(used); // answered, then idle past the keep-alive timeout
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
@@ -121,14 +141,16 @@ describe('regression: webhook connection limits (real TLS)', () => {
     const s = await start(10_000);
     const EXTRA = 20;
     let closed = 0;
-    const opened = await Promise.all(Array.from({ length: WEBHOOK_LIMITS.maxConnections + EXTRA }, async () => {
-      const sock = tcpConnect(port(s), '127.0.0.1');
-      sockets.push(sock);
-      sock.on('error', () => undefined);
-      sock.on('close', () => closed++);
-      await once(sock, 'connect');
-      return sock;
-    }));
+    const opened = await Promise.all(
+      Array.from({ length: WEBHOOK_LIMITS.maxConnections + EXTRA }, async () => {
+        const sock = tcpConnect(port(s), '127.0.0.1');
+        sockets.push(sock);
+        sock.on('error', () => undefined);
+        sock.on('close', () => closed++);
+        await once(sock, 'connect');
+        return sock;
+      }),
+    );
     const deadline = Date.now() + 4_000; // well inside the 5 s handshake timeout of the held ones
     while (closed < EXTRA && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(closed).toBe(EXTRA);

@@ -2,8 +2,11 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 
 /** The webhook's metrics, on the registry passed in; labels are fixed sets chosen here. */
 export class WebhookMetrics {
-  /** decision: injected, skipped, denied, invalid (400), error (500); dry_run: true/false. */
-  readonly reviews: Counter<'decision' | 'dry_run'>;
+  /**
+   * decision: injected, skipped, denied, invalid (400), error (500); dry_run: true/false; reason: the skip
+   * code (injector/skip-reasons.ts), on `skipped` series only.
+   */
+  readonly reviews: Counter<'decision' | 'dry_run' | 'reason'>;
   readonly duration: Histogram<never>;
   readonly tlsReloads: Counter<'result'>;
   readonly certExpiry: Gauge<never>;
@@ -12,8 +15,8 @@ export class WebhookMetrics {
     const registers = [registry];
     this.reviews = new Counter({
       name: 'auth_shim_webhook_reviews_total',
-      help: 'AdmissionReviews answered, by decision (injected, skipped, denied, invalid, error) and dry run.',
-      labelNames: ['decision', 'dry_run'],
+      help: 'AdmissionReviews answered, by decision (injected, skipped, denied, invalid, error) and dry run; skipped ones also by reason (a code from docs/INJECTION.md).',
+      labelNames: ['decision', 'dry_run', 'reason'],
       registers,
     });
     this.duration = new Histogram({

@@ -1,18 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { Registry } from 'prom-client';
 import { Pool } from 'undici';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer } from '../server/admin.js';
+import { closeAdmin, drainServer, listen, ServingState, urlOf } from '../server/serving.js';
 import { displayUrl } from '../config/parsers.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
-import { credentialFeed, credentialSlots } from '../credentials/feeds.js';
+import { credentialSlots } from '../config/credential-slots.js';
 import { KnownSecrets } from '../credentials/known-secrets.js';
-import { CredentialStore, slotLabel } from '../credentials/store.js';
+import { CredentialStore } from '../credentials/store.js';
+import { slotName } from '../vocabulary/credentials.js';
+import type { ResponseObserver } from '../vocabulary/response.js';
+import { credentialFeed } from './credential-feed.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
-import { answerClientError, answerUnknownExpectation, refusedMissingHost } from './client-errors.js';
-import { createProxyHandler, type ResponseObserver } from './handler.js';
+import { answerClientError, answerUnknownExpectation, refusedMissingHost } from '../proxy/client-errors.js';
+import { createProxyHandler } from '../proxy/handler.js';
 
 export interface RunningProxy {
   /** Agent-facing base URL, e.g. `http://127.0.0.1:8787`. */
@@ -40,19 +43,18 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   const registry = opts.registry ?? new Registry();
   const metrics = new ProxyMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
   const secrets = opts.secrets ?? new KnownSecrets();
-  let listening = false;
-  let draining = false;
+  const serving = new ServingState('agent-facing');
 
   const credentials = new CredentialStore({
     slots: credentialSlots(config),
     oauthExpiresAt: config.oauthTokenExpiresAt,
     log,
     events: {
-      onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotLabel(slot), result }),
+      onReload: (slot, result) => metrics.credentialReloads.inc({ slot: slotName(slot), result }),
       onSnapshot: (snap, changed) => {
         secrets.set([snap.oauth, snap.apiKey, snap.litellmKey]);
         const now = Date.now() / 1000;
-        for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotLabel(slot) }, now);
+        for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotName(slot) }, now);
         metrics.credentialGeneration.set(snap.generation);
         if (snap.oauthExpiresAt !== undefined) metrics.setOauthExpiry(snap.oauthExpiresAt);
       },
@@ -67,35 +69,40 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     bodyTimeout: config.bodyTimeoutMs,
   });
   const handler = createProxyHandler({
-    config, credentials, dispatcher, metrics, log, observe: opts.observe ?? createUsageObserver(metrics), mask: secrets.mask,
+    config,
+    credentials,
+    dispatcher,
+    metrics,
+    log,
+    observe: opts.observe ?? createUsageObserver(metrics),
+    mask: secrets.mask,
   });
 
   const notReadyReasons = (): string[] => {
-    const reasons: string[] = [];
-    if (draining) reasons.push('shutting down');
-    if (!listening) reasons.push('the agent-facing listener is not bound yet');
-    reasons.push(...credentials.notReadyReasons());
-    return reasons;
+    return [...serving.reasons(), ...credentials.notReadyReasons()];
   };
 
   const admin = createAdminServer({ registry, notReadyReasons, maxConnections: config.adminMaxConnections });
   // Slowloris: node:http answers 408 and closes a connection whose headers or whole request take
   // too long. It checks only every `connectionsCheckingInterval` (30 s by default), so the check
   // runs at least twice per headers timeout for a short one to take effect.
-  const server = createServer({
-    keepAliveTimeout: 5_000,
-    headersTimeout: config.clientHeadersTimeoutMs,
-    requestTimeout: config.clientRequestTimeoutMs,
-    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
-    requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
-  }, (req, res) => {
-    if (!refusedMissingHost(req, res)) handler(req, res);
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: 5_000,
+      headersTimeout: config.clientHeadersTimeoutMs,
+      requestTimeout: config.clientRequestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeadersTimeoutMs / 2))),
+      requireHostHeader: false, // answered by refusedMissingHost, Anthropic-shaped
+    },
+    (req, res) => {
+      if (!refusedMissingHost(req, res)) handler(req, res);
+    },
+  );
   server.on('clientError', answerClientError);
   server.on('checkExpectation', answerUnknownExpectation);
   try {
-    await listen(admin, config.adminListen.host, config.adminListen.port);
-    await listen(server, config.listen.host, config.listen.port);
+    await listen(admin, config.adminListen);
+    await listen(server, config.listen);
   } catch (err) {
     credentials.stop();
     admin.close();
@@ -103,26 +110,27 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     await dispatcher.destroy();
     throw err;
   }
-  listening = true;
-  const url = urlOf(server);
-  const adminUrl = urlOf(admin);
-  log.info({ event: 'listening', url, admin: adminUrl, upstream: displayUrl(config.upstream), source: config.credentialSource }, 'auth-shim proxy ready');
+  serving.listening = true;
+  const url = urlOf(server, 'http');
+  const adminUrl = urlOf(admin, 'http');
+  log.info(
+    {
+      event: 'listening',
+      url,
+      admin: adminUrl,
+      upstream: displayUrl(config.upstream),
+      source: config.credentialSource,
+    },
+    'auth-shim proxy ready',
+  );
 
   let shuttingDown: Promise<{ drained: boolean; abandoned: number }> | undefined;
   async function shutdown(): Promise<{ drained: boolean; abandoned: number }> {
-    draining = true;
+    serving.draining = true;
     handler.drain();
-    server.close(); // no new connections; idle keep-alive sockets are closed
-    const deadline = Date.now() + config.drainTimeoutMs;
-    while (handler.inflight() > 0 && Date.now() < deadline) {
-      server.closeIdleConnections();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const abandoned = handler.inflight();
-    server.closeAllConnections();
+    const abandoned = await drainServer(server, () => handler.inflight(), config.drainTimeoutMs);
     credentials.stop();
-    await new Promise<void>((r) => admin.close(() => r()));
-    admin.closeAllConnections();
+    await closeAdmin(admin);
     await dispatcher.destroy().catch(() => undefined);
     log.info({ event: 'stopped', drained: abandoned === 0, abandoned }, 'auth-shim proxy stopped');
     return { drained: abandoned === 0, abandoned };
@@ -136,20 +144,4 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
     credentials,
     shutdown: () => (shuttingDown ??= shutdown()),
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function urlOf(server: Server): string {
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `http://${host}:${a.port}`;
 }

@@ -31,38 +31,44 @@ export const ADMIN_LIMITS = Object.freeze({
  * deploy/networkpolicy for limiting who may connect).
  */
 export function createAdminServer(deps: AdminDeps): Server {
-  const server = createServer({
-    headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
-    requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
-    keepAliveTimeout: ADMIN_LIMITS.keepAliveTimeoutMs,
-    connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
-    maxHeaderSize: ADMIN_LIMITS.maxHeaderSize,
-  }, (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    switch (path) {
-      case '/healthz':
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-        return;
-      case '/readyz': {
-        const reasons = deps.notReadyReasons();
-        if (reasons.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-        else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready:\n${reasons.map((r) => `- ${r}`).join('\n')}\n`);
+  const server = createServer(
+    {
+      headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
+      requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: ADMIN_LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
+      maxHeaderSize: ADMIN_LIMITS.maxHeaderSize,
+    },
+    (req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
         return;
       }
-      case '/metrics':
-        deps.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': deps.registry.contentType }).end(text),
-          () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
-        );
-        return;
-      default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /readyz, /metrics\n');
-    }
-  });
+      switch (path) {
+        case '/healthz':
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          return;
+        case '/readyz': {
+          const reasons = deps.notReadyReasons();
+          if (reasons.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+          else
+            res
+              .writeHead(503, { 'content-type': 'text/plain' })
+              .end(`not ready:\n${reasons.map((r) => `- ${r}`).join('\n')}\n`);
+          return;
+        }
+        case '/metrics':
+          deps.registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': deps.registry.contentType }).end(text),
+            () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+          );
+          return;
+        default:
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /readyz, /metrics\n');
+      }
+    },
+  );
   server.maxConnections = deps.maxConnections;
   server.maxRequestsPerSocket = ADMIN_LIMITS.maxRequestsPerSocket;
   // A slow or malformed client gets its connection closed; nothing here needs an answer body.
