@@ -1,6 +1,7 @@
 // A request loop in the agent container, through the sidecar on 127.0.0.1 (ANTHROPIC_BASE_URL):
 // one request after another until /tmp/stop-loop exists (or argv[1] seconds pass), then one JSON
-// summary line. Every failure is printed as it happens.
+// summary line. Every failure is printed as it happens; a request that hangs for 60 s counts as one
+// (a hang must fail the test with a reason, not leave the loop without its summary).
 import { existsSync } from 'node:fs';
 
 const base = process.env.ANTHROPIC_BASE_URL;
@@ -23,6 +24,7 @@ while (!existsSync('/tmp/stop-loop') && Date.now() < until) {
         'x-api-key': process.env.ANTHROPIC_API_KEY ?? 'placeholder',
       },
       body,
+      signal: AbortSignal.timeout(60_000),
     });
     const text = await res.text();
     statuses[res.status] = (statuses[res.status] ?? 0) + 1;
