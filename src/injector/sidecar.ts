@@ -207,7 +207,10 @@ export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
     name: m.volumeName,
     secret: { secretName: m.secretName, optional: true },
   }));
-  if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: { sizeLimit: '1Ki' } });
+  // No sizeLimit: the kubelet counts the empty directory's own block (4 KiB), so the 1Ki this had evicted
+  // every injected pod about a minute after it started (found by test/cluster). It is mounted read-only
+  // in the sidecar only, so nothing can write to it.
+  if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: {} });
   return volumes;
 }
 

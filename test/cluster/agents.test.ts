@@ -239,7 +239,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
       expect(bearer(r)).toBe(OAUTH);
       expect(r.headers['x-api-key']).toBeUndefined();
       expect(r.headers['anthropic-beta']?.[0]?.split(',')).toContain('oauth-2025-04-20');
-      // Claude Code streams (facts §2): the answer the CLI printed came as SSE.
+      // Claude Code always sends `"stream": true` to /v1/messages: the answer the CLI printed came as SSE.
       expect(JSON.parse(r.body.toString()) as { stream?: boolean }).toMatchObject({ stream: true });
       // LiteLLM 1.106.4 does not forward x-litellm-api-key (test/e2e/litellm.test.ts); that it
       // answered at all proves the key arrived there: the request's Authorization holds the OAuth
@@ -410,6 +410,15 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
       ]);
     }
   }, 1_200_000);
+
+  it('no injected pod of this suite was evicted while it ran (the kubelet checks volume limits every ~10 s)', async () => {
+    // Regression: the emptyDir that keeps the API token out of the sidecar had sizeLimit 1Ki, and the
+    // kubelet counts the empty directory's own 4 KiB block, so every injected pod was evicted about a
+    // minute after it started. The tests above keep pods running for minutes.
+    const events = await getJson(kube, ['events', '-n', NS, '--field-selector', 'reason=Evicted']);
+    const messages = ((events['items'] as { message?: string }[] | undefined) ?? []).map((e) => e.message);
+    expect(messages).toEqual([]);
+  });
 });
 
 describe('deleting a pod during an open stream', () => {

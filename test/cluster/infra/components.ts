@@ -169,7 +169,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   path = "${join(STATE_DIR, 'containerd-opt')}"
 [${cri}]
   sandbox_image = "${IMAGES.pause}"
-  # No CAP_SYS_RESOURCE here: without this every sandbox fails with "can't get final child's PID from pipe" (facts §6).
+  # No CAP_SYS_RESOURCE here: without this every sandbox fails with "can't get final child's PID from pipe" (runc may not lower oom_score_adj).
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -211,7 +211,7 @@ async function kubeletConfig(): Promise<string> {
         authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: CA_FILE } },
         authorization: { mode: 'Webhook' },
         containerRuntimeEndpoint: `unix://${CONTAINERD_SOCK}`,
-        // cgroup v1 machines: cgroupfs, and the kubelet must be told v1 is acceptable (facts §6).
+        // cgroup v1 machines: cgroupfs, and the kubelet must be told v1 is acceptable (failCgroupV1: false, KEP-4569).
         cgroupDriver: 'cgroupfs',
         failCgroupV1: false,
         failSwapOn: false,

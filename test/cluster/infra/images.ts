@@ -170,7 +170,8 @@ export function ctr(args: readonly string[]): Promise<string> {
 
 /**
  * Loads an image into containerd's k8s.io namespace unless the same podman image is already there.
- * `ctr import` unpacks it for the overlayfs snapshotter, which the CRI needs (facts §6).
+ * `ctr import` unpacks it for the overlayfs snapshotter, which the CRI needs (a packed image
+ * leaves the kubelet reporting it missing).
  */
 export async function importImage(tag: string): Promise<boolean> {
   const id = (await must('podman', ['image', 'inspect', '--format', '{{.Id}}', tag])).trim();

@@ -5,7 +5,7 @@
 #                 npm registry;
 #   $RUNTIME_TAG  stands in for distroless nodejs24 — Node at /nodejs/bin/node (the Dockerfile's ENTRYPOINT)
 #                 with only the shared libraries it links, a CA bundle, /etc/passwd with nonroot 65532, no shell.
-# The package registries are reached through a proxy whose CA only this machine trusts (facts §6): both images
+# The package registries are reached through a proxy whose CA only this machine trusts: both images
 # carry the machine's CA bundle, and the build image sets NODE_EXTRA_CA_CERTS, so the Dockerfile stays unchanged.
 # Called by images.ts with: NODE_BIN NPM_VERSION BUILD_TAG RUNTIME_TAG DL_DIR; podman's config from the caller.
 set -euo pipefail
