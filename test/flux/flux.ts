@@ -40,8 +40,8 @@ export interface RunningController {
   readonly proc: Proc;
 }
 
-/** Starts a controller against `cp` with loopback-only listeners; extra args per controller. */
-export async function startController(cp: ControlPlane, dir: string, name: string, extra: readonly string[] = []): Promise<RunningController> {
+/** Starts a controller against `cp` (the control plane, or the test cluster) with loopback-only listeners; extra args per controller. */
+export async function startController(cp: Pick<ControlPlane, 'kubeconfig'>, dir: string, name: string, extra: readonly string[] = []): Promise<RunningController> {
   const log = join(dir, `${name}.log`);
   const args = [
     `--metrics-addr=127.0.0.1:${await freePort()}`,
@@ -52,6 +52,30 @@ export async function startController(cp: ControlPlane, dir: string, name: strin
   // RUNTIME_NAMESPACE is where a controller finds its own objects (as in its Deployment).
   const proc = startProc(fluxBinary(name), args, log, false, { ...process.env, KUBECONFIG: cp.kubeconfig, RUNTIME_NAMESPACE: 'flux-system' });
   return { name, log, proc };
+}
+
+/**
+ * source-, kustomize- and helm-controller against `cp`, source-controller's artifact storage in
+ * `dir/storage` served on loopback (where the other two fetch artifacts from).
+ */
+export async function startFluxControllers(cp: Pick<ControlPlane, 'kubeconfig'>, dir: string): Promise<RunningController[]> {
+  const storage = await freePort();
+  await mkdir(join(dir, 'storage'), { recursive: true }); // source-controller refuses a storage path that does not exist
+  const started: RunningController[] = [];
+  try {
+    started.push(await startController(cp, dir, 'source-controller', [`--storage-path=${join(dir, 'storage')}`, `--storage-addr=127.0.0.1:${storage}`, `--storage-adv-addr=127.0.0.1:${storage}`]));
+    started.push(await startController(cp, dir, 'kustomize-controller'));
+    started.push(await startController(cp, dir, 'helm-controller'));
+  } catch (err) {
+    await stopControllers(started);
+    throw err;
+  }
+  return started;
+}
+
+/** A status condition of a Flux object (`Ready`, `Released`…). */
+export function condition(o: Record<string, unknown>, type: string): { status?: string; reason?: string; message?: string } | undefined {
+  return ((o['status'] as { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } | undefined)?.conditions ?? []).find((c) => c.type === type);
 }
 
 export async function stopControllers(cs: readonly (RunningController | undefined)[]): Promise<void> {
@@ -72,10 +96,10 @@ export interface HelmRepo {
 }
 
 /**
- * `helm package charts/auth-shim` plus `helm repo index`, served over plain HTTP on 127.0.0.1:0 —
- * a Helm HTTP repository as chart museums and GitHub Pages serve one.
+ * `helm package <chart>` (charts/auth-shim unless told) plus `helm repo index`, served over plain
+ * HTTP on 127.0.0.1:0 — a Helm HTTP repository as chart museums and GitHub Pages serve one.
  */
-export async function startHelmRepo(dir: string): Promise<HelmRepo> {
+export async function startHelmRepo(dir: string, chart: string = CHART_DIR): Promise<HelmRepo> {
   const root = join(dir, 'repo');
   await mkdir(root, { recursive: true });
   const served: string[] = [];
@@ -95,7 +119,7 @@ export async function startHelmRepo(dir: string): Promise<HelmRepo> {
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   const url = `http://127.0.0.1:${addr.port}`;
-  for (const args of [['package', CHART_DIR, '--destination', root], ['repo', 'index', root, '--url', url]]) {
+  for (const args of [['package', chart, '--destination', root], ['repo', 'index', root, '--url', url]]) {
     const r = await helm(args);
     if (r.code !== 0) throw new Error(`helm ${args.join(' ')}: ${r.stderr}`);
   }

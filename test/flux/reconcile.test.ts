@@ -1,12 +1,12 @@
 import { readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { createNamespace, DEFAULT_CONTROLLERS, freePort, REPO_ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.js';
+import { createNamespace, DEFAULT_CONTROLLERS, REPO_ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.js';
 import { apply, getJson, installPublishedCrds, waitFor, type Obj } from '../controlplane/kube.js';
-import { fluxControllers, logTail, startController, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from './flux.js';
+import { condition, fluxControllers, logTail, startFluxControllers, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from './flux.js';
 
 /*
  * deploy/flux/auth-shim reconciled by the real Flux controllers (source-controller,
@@ -43,10 +43,6 @@ async function diagnostics(): Promise<string> {
   return [flux.stdout.slice(-4000), hr.stdout.slice(-6000), ...(await Promise.all(controllers.map((c) => logTail(c)))), `repository served: ${repo?.served.join(', ')}`].join('\n');
 }
 
-function condition(o: Obj, type: string): { status?: string; reason?: string; message?: string } | undefined {
-  return ((o['status'] as { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } | undefined)?.conditions ?? []).find((c) => c.type === type);
-}
-
 async function readyRelease(generation: number): Promise<Obj> {
   try {
     return await waitFor('HelmRelease auth-shim Ready', async () => {
@@ -69,15 +65,7 @@ beforeAll(async () => {
   repo = await startHelmRepo(dir);
   const files = Object.fromEntries(readdirSync(join(REPO_ROOT, DEPLOY_PATH)).map((f) => [`${DEPLOY_PATH}/${f}`, join(REPO_ROOT, DEPLOY_PATH, f)]));
   git = await startGitServer(dir, files);
-  const storage = await freePort();
-  await mkdir(join(dir, 'storage')); // source-controller refuses a storage path that does not exist
-  controllers.push(await startController(cp, dir, 'source-controller', [
-    `--storage-path=${join(dir, 'storage')}`,
-    `--storage-addr=127.0.0.1:${storage}`,
-    `--storage-adv-addr=127.0.0.1:${storage}`,
-  ]));
-  controllers.push(await startController(cp, dir, 'kustomize-controller'));
-  controllers.push(await startController(cp, dir, 'helm-controller'));
+  controllers.push(...(await startFluxControllers(cp, dir)));
 }, 180_000);
 
 afterAll(async () => {
