@@ -11,7 +11,7 @@ import { helm } from '../helpers/helm.js';
 import { AGENT_IMAGE, createNamespace, deleteNamespaces, KUBECONFIG, kube, requireCluster, SHIM_IMAGE, tmp, waitFor } from './_cluster.js';
 
 /*
- * deploy/agent-chart reconciled by the real Flux controllers (test/flux: source-, kustomize- and
+ * deploy/ reconciled by the real Flux controllers (test/flux: source-, kustomize- and
  * helm-controller as processes with the test cluster's kubeconfig) on the one-node cluster: a Git
  * repository on loopback holds deploy/agent-chart as shipped, a Flux Kustomization applies it into
  * this test's namespace (`targetNamespace`), the third-party chart (test/deploy/fixtures/agent-chart)
@@ -25,25 +25,34 @@ import { AGENT_IMAGE, createNamespace, deleteNamespaces, KUBECONFIG, kube, requi
  * image `auth-shim inject` is told to use); and Helm's wait for ready workloads is off
  * (`install.disableWait`): the agent chart's init container runs a program the test's agent image
  * does not have, so the pod is compared, not run to Ready.
+ *
+ * deploy/flux/auth-shim is then reconciled for real, with Helm's wait and `helm test` on as shipped:
+ * patched for the chart repository URL, the image built here, and — because the cluster is shared
+ * with other test files — its own release name and namespace and a namespaceSelector that limits
+ * the webhook to this test's agent namespace.
  */
 
 const NS = 'auth-shim-flux-agents';
+const SHIM_NS = 'auth-shim-flux-system';
+const RELEASE = 'auth-shim-flux';
 const FLUX_NS = 'flux-system';
 const DEPLOY_PATH = 'deploy/agent-chart';
+const SHIM_PATH = 'deploy/flux/auth-shim';
 const SELECTOR = 'app.kubernetes.io/instance=claude-agent';
 const SHIPPED_SIDECAR_IMAGE = 'ghcr.io/auth-shim/auth-shim:0.1.0';
 
 let dir: string;
 let repo: HelmRepo;
+let shimRepo: HelmRepo;
 let git: GitServer;
 const controllers: Array<RunningController | undefined> = [];
 let crdsAdded: string[] = [];
 let fluxNsCreated = false;
 let clusterUp = false;
 
-async function diagnostics(): Promise<string> {
+async function diagnostics(ns = NS): Promise<string> {
   const flux = await kube.kubectl(['get', 'gitrepository,kustomization', '-n', FLUX_NS, '-o', 'yaml']);
-  const hr = await kube.kubectl(['get', 'helmrelease,helmchart,helmrepository', '-n', NS, '-o', 'yaml']);
+  const hr = await kube.kubectl(['get', 'helmrelease,helmchart,helmrepository', '-n', ns, '-o', 'yaml']);
   return [flux.stdout.slice(-4000), hr.stdout.slice(-6000), ...(await Promise.all(controllers.map((c) => logTail(c)))), `repository served: ${repo?.served.join(', ')}`].join('\n');
 }
 
@@ -59,16 +68,18 @@ beforeAll(async () => {
   await requireCluster();
   clusterUp = true;
   dir = await tmp('auth-shim-flux-cluster-');
-  await deleteNamespaces(NS);
+  await deleteNamespaces(NS, SHIM_NS);
   const before = new Set((await kube.kubectlOk(['get', 'crd', '-o', 'name'])).trim().split('\n'));
   crdsAdded = (await installPublishedCrds(kube)).filter((n) => !before.has(n));
   await createNamespace(NS);
+  await createNamespace(SHIM_NS);
   if ((await kube.kubectl(['get', 'namespace', FLUX_NS])).code !== 0) {
     await createNamespace(FLUX_NS);
     fluxNsCreated = true;
   }
-  repo = await startHelmRepo(dir, AGENT_CHART);
-  const files = Object.fromEntries(readdirSync(join(REPO_ROOT, DEPLOY_PATH)).map((f) => [`${DEPLOY_PATH}/${f}`, join(REPO_ROOT, DEPLOY_PATH, f)]));
+  repo = await startHelmRepo(join(dir, 'agent'), AGENT_CHART);
+  shimRepo = await startHelmRepo(join(dir, 'shim'));
+  const files = Object.fromEntries([DEPLOY_PATH, SHIM_PATH].flatMap((d) => readdirSync(join(REPO_ROOT, d)).map((f) => [`${d}/${f}`, join(REPO_ROOT, d, f)])));
   git = await startGitServer(dir, files);
   controllers.push(...(await startFluxControllers({ kubeconfig: KUBECONFIG }, dir)));
 }, 900_000);
@@ -76,15 +87,16 @@ beforeAll(async () => {
 afterAll(async () => {
   if (clusterUp) {
     // With the controllers still running, so their finalizers are honoured (helm uninstall, pruning).
-    await kube.kubectl(['delete', 'kustomization', 'claude-agent', '-n', FLUX_NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
-    await kube.kubectl(['delete', 'helmrelease,helmrepository', '--all', '-n', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
-    await kube.kubectl(['delete', 'gitrepository', 'claude-agent-deploy', '-n', FLUX_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await kube.kubectl(['delete', 'kustomization', 'claude-agent', 'auth-shim', '-n', FLUX_NS, '--ignore-not-found', '--wait=true', '--timeout=300s']);
+    for (const ns of [NS, SHIM_NS]) await kube.kubectl(['delete', 'helmrelease,helmrepository', '--all', '-n', ns, '--ignore-not-found', '--wait=true', '--timeout=300s']);
+    await kube.kubectl(['delete', 'gitrepository', 'deploy', '-n', FLUX_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   }
   await stopControllers(controllers);
   await repo?.close();
+  await shimRepo?.close();
   await git?.close();
   if (clusterUp) {
-    await deleteNamespaces(NS, ...(fluxNsCreated ? [FLUX_NS] : []));
+    await deleteNamespaces(NS, SHIM_NS, ...(fluxNsCreated ? [FLUX_NS] : []));
     if (crdsAdded.length > 0) await kube.kubectl(['delete', ...crdsAdded, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   }
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -105,23 +117,38 @@ function injectedParts(pod: Obj): Obj {
   };
 }
 
+function gitRepository(): Obj {
+  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'deploy', namespace: FLUX_NS }, spec: { interval: '10m', url: git.url, ref: { branch: git.branch } } };
+}
+
+function kustomizationSpec(path: string, targetNamespace: string): Obj {
+  return { interval: '10m', path: `./${path}`, prune: true, targetNamespace, sourceRef: { kind: 'GitRepository', name: 'deploy' } };
+}
+
+async function readyRelease(name: string, ns: string): Promise<Obj> {
+  try {
+    return await waitFor(`HelmRelease ${name} Ready`, async () => {
+      const o = await getJson(kube, ['helmrelease', name, '-n', ns]).catch(() => undefined);
+      return o !== undefined && condition(o, 'Ready')?.status === 'True' ? o : undefined;
+    }, 600_000, 500);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await diagnostics(ns)}`);
+  }
+}
+
 describe('deploy/agent-chart reconciled by Flux on the test cluster', () => {
   it('the HelmRelease with the post-renderer patch becomes Ready, and its pod is exactly what `auth-shim inject` makes of the same rendering', async () => {
     const shipped = await shippedRelease();
     const patch = shipped.spec.postRenderers[0]?.kustomize.patches[0]?.patch ?? '';
     expect(patch).toContain(SHIPPED_SIDECAR_IMAGE);
     await apply(kube, [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'claude-agent-deploy', namespace: FLUX_NS }, spec: { interval: '10m', url: git.url, ref: { branch: git.branch } } },
+      gitRepository(),
       {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
         kind: 'Kustomization',
         metadata: { name: 'claude-agent', namespace: FLUX_NS },
         spec: {
-          interval: '10m',
-          path: `./${DEPLOY_PATH}`,
-          prune: true,
-          targetNamespace: NS,
-          sourceRef: { kind: 'GitRepository', name: 'claude-agent-deploy' },
+          ...kustomizationSpec(DEPLOY_PATH, NS),
           patches: [
             { target: { kind: 'HelmRepository', name: 'claude-agent' }, patch: JSON.stringify([{ op: 'replace', path: '/spec/url', value: repo.url }]) },
             {
@@ -136,15 +163,7 @@ describe('deploy/agent-chart reconciled by Flux on the test cluster', () => {
         },
       },
     ]);
-    let hr: Obj;
-    try {
-      hr = await waitFor('HelmRelease claude-agent Ready', async () => {
-        const o = await getJson(kube, ['helmrelease', 'claude-agent', '-n', NS]).catch(() => undefined);
-        return o !== undefined && condition(o, 'Ready')?.status === 'True' ? o : undefined;
-      }, 300_000, 500);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${await diagnostics()}`);
-    }
+    const hr = await readyRelease('claude-agent', NS);
     expect(condition(hr, 'Released')?.reason).toBe('InstallSucceeded');
     expect(repo.served).toEqual(expect.arrayContaining(['GET /index.yaml 200', 'GET /claude-agent-1.4.0.tgz 200']));
 
@@ -179,5 +198,52 @@ describe('deploy/agent-chart reconciled by Flux on the test cluster', () => {
     expect((real['volumes'] as Array<{ name: string }>).map((v) => v.name)).toEqual(expect.arrayContaining(['auth-shim-oauth-token', 'auth-shim-litellm-key']));
     // What Flux installed is the post-rendered chart, not a copy of deploy/: the file still says the shipped image.
     expect(await readFile(join(REPO_ROOT, DEPLOY_PATH, 'helmrelease.yaml'), 'utf8')).toContain(SHIPPED_SIDECAR_IMAGE);
+  }, 900_000);
+});
+
+describe('deploy/flux/auth-shim reconciled by Flux on the test cluster', () => {
+  it('the HelmRelease becomes Ready with Helm waiting for the webhook pods and `helm test` passing; the webhook it installed injects an annotated pod', async () => {
+    await apply(kube, [
+      gitRepository(),
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
+        metadata: { name: 'auth-shim', namespace: FLUX_NS },
+        spec: {
+          ...kustomizationSpec(SHIM_PATH, SHIM_NS),
+          patches: [
+            // The shipped Namespace is auth-shim-system, which other test files use.
+            { target: { kind: 'Namespace', name: 'auth-shim-system' }, patch: JSON.stringify([{ op: 'replace', path: '/metadata/name', value: SHIM_NS }]) },
+            { target: { kind: 'HelmRepository', name: 'auth-shim' }, patch: JSON.stringify([{ op: 'remove', path: '/spec/type' }, { op: 'replace', path: '/spec/url', value: shimRepo.url }]) },
+            {
+              target: { kind: 'HelmRelease', name: 'auth-shim' },
+              patch: JSON.stringify([
+                { op: 'add', path: '/spec/releaseName', value: RELEASE },
+                { op: 'add', path: '/spec/values/image', value: { repository: SHIM_IMAGE.split(':')[0], tag: SHIM_IMAGE.split(':')[1], pullPolicy: 'Never' } },
+                { op: 'add', path: '/spec/values/sidecar/pullPolicy', value: 'Never' },
+                { op: 'add', path: '/spec/values/webhook', value: { namespaceSelector: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [NS] }] } },
+              ]),
+            },
+          ],
+        },
+      },
+    ]);
+    const hr = await readyRelease('auth-shim', SHIM_NS);
+    // Install waited for the Deployment (Helm's wait is on), then `helm test` ran (test.enable as shipped).
+    expect(hr.spec?.['install']).not.toHaveProperty('disableWait');
+    expect(condition(hr, 'Released')?.reason).toBe('InstallSucceeded');
+    expect(condition(hr, 'TestSuccess')?.status).toBe('True');
+    expect(shimRepo.served).toEqual(expect.arrayContaining(['GET /index.yaml 200', 'GET /auth-shim-0.1.0.tgz 200']));
+    const deployment = ((await getJson(kube, ['deployment', '-n', SHIM_NS, '-l', `app.kubernetes.io/instance=${RELEASE}`])).items as Obj[])[0] as Obj;
+    const status = deployment['status'] as { replicas?: number; readyReplicas?: number };
+    expect(status.readyReplicas).toBe(status.replicas);
+    expect(status.replicas).toBeGreaterThan(0);
+
+    // The webhook it runs mutates an annotated pod in the namespace it was limited to (server-side dry-run: nothing is stored).
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'annotated', namespace: NS, annotations: { 'auth-shim.io/inject': 'true' } }, spec: { containers: [{ name: 'agent', image: AGENT_IMAGE, imagePullPolicy: 'Never' }] } };
+    const mutated = JSON.parse(await kube.kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod))) as Obj;
+    const init = ((mutated.spec?.['initContainers'] ?? []) as Array<{ name: string; image: string }>);
+    expect(init.map((c) => c.name)).toEqual(['auth-shim']);
+    expect(init[0]?.image).toBe(SHIM_IMAGE);
   }, 900_000);
 });
