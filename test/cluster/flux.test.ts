@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import { REPO_ROOT } from '../controlplane/cluster.js';
 import { apply, getJson, installPublishedCrds, type Obj } from '../controlplane/kube.js';
 import { AGENT_CHART, inject, injectorEnv } from '../deploy/_inject.js';
-import { condition, logTail, startFluxControllers, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from '../flux/flux.js';
+import { condition, logTail, pushRolloutAnnotation, startFluxControllers, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from '../flux/flux.js';
 import { helm } from '../helpers/helm.js';
 import { AGENT_IMAGE, createNamespace, deleteNamespaces, KUBECONFIG, kube, requireCluster, SHIM_IMAGE, tmp, waitFor } from './_cluster.js';
 
@@ -125,11 +125,12 @@ function kustomizationSpec(path: string, targetNamespace: string): Obj {
   return { interval: '10m', path: `./${path}`, prune: true, targetNamespace, sourceRef: { kind: 'GitRepository', name: 'deploy' } };
 }
 
-async function readyRelease(name: string, ns: string): Promise<Obj> {
+async function readyRelease(name: string, ns: string, generation = 1): Promise<Obj> {
   try {
     return await waitFor(`HelmRelease ${name} Ready`, async () => {
       const o = await getJson(kube, ['helmrelease', name, '-n', ns]).catch(() => undefined);
-      return o !== undefined && condition(o, 'Ready')?.status === 'True' ? o : undefined;
+      const observed = (o?.['status'] as { observedGeneration?: number } | undefined)?.observedGeneration ?? 0;
+      return o !== undefined && condition(o, 'Ready')?.status === 'True' && observed >= generation ? o : undefined;
     }, 600_000, 500);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${await diagnostics(ns)}`);
@@ -245,5 +246,20 @@ describe('deploy/flux/auth-shim reconciled by Flux on the test cluster', () => {
     const init = ((mutated.spec?.['initContainers'] ?? []) as Array<{ name: string; image: string }>);
     expect(init.map((c) => c.name)).toEqual(['auth-shim']);
     expect(init[0]?.image).toBe(SHIM_IMAGE);
+  }, 900_000);
+
+  it('a pushed change of spec.values upgrades the release, Helm waiting for the new webhook pods', async () => {
+    const before = await getJson(kube, ['helmrelease', 'auth-shim', '-n', SHIM_NS]);
+    const generation = (before.metadata?.['generation'] as number) + 1;
+    await pushRolloutAnnotation(kube, git, `${SHIM_PATH}/helmrelease.yaml`, 'deploy');
+    const hr = await readyRelease('auth-shim', SHIM_NS, generation);
+    expect(condition(hr, 'Released')?.reason).toBe('UpgradeSucceeded');
+    expect(((hr['status'] as { history?: Array<{ version: number; status: string }> }).history ?? [])[0]).toMatchObject({ version: 2, status: 'deployed' });
+    // Helm's wait: every replica the Deployment now has runs the new template.
+    const deployment = ((await getJson(kube, ['deployment', '-n', SHIM_NS, '-l', `app.kubernetes.io/instance=${RELEASE}`])).items as Obj[])[0] as Obj;
+    expect(((deployment.spec?.['template'] as Obj).metadata as { annotations?: Record<string, string> }).annotations?.['example.com/rollout']).toBe('2');
+    const status = deployment['status'] as { replicas?: number; updatedReplicas?: number; readyReplicas?: number };
+    expect(status.updatedReplicas).toBe(status.replicas);
+    expect(status.readyReplicas).toBe(status.replicas);
   }, 900_000);
 });

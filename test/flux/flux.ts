@@ -6,7 +6,9 @@ import { homedir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { pinRows } from '../crds/crds.js';
 import { CHART_DIR, helm } from '../helpers/helm.js';
-import { freePort, run, startProc, stopProc, type ControlPlane, type Proc } from '../controlplane/cluster.js';
+import { parseDocument } from 'yaml';
+import { freePort, REPO_ROOT, run, startProc, stopProc, type ControlPlane, type Proc } from '../controlplane/cluster.js';
+import type { Kubectl } from '../controlplane/kube.js';
 
 /**
  * Flux's controllers as processes next to the control plane of test/controlplane (build.sh builds
@@ -213,4 +215,16 @@ export async function startGitServer(dir: string, files: Record<string, string>)
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   return { url: `http://127.0.0.1:${addr.port}/repo.git`, branch, commit, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * A user's change of `spec.values` in `file` (a HelmRelease in the Git repository): a pod annotation
+ * `example.com/rollout: "2"`, committed and pushed; then what `flux reconcile source git <name>`
+ * does, asking `gitRepository` (in flux-system) to reconcile now rather than at its interval.
+ */
+export async function pushRolloutAnnotation(k: Kubectl, git: GitServer, file: string, gitRepository: string): Promise<void> {
+  const release = parseDocument(await readFile(join(REPO_ROOT, file), 'utf8'));
+  release.setIn(['spec', 'values', 'podAnnotations'], { 'example.com/rollout': '2' });
+  await git.commit({ [file]: release.toString() }, 'auth-shim: a pod annotation');
+  await k.kubectlOk(['annotate', '--overwrite', 'gitrepository', gitRepository, '-n', 'flux-system', `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
 }

@@ -1,12 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { createNamespace, DEFAULT_CONTROLLERS, REPO_ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.js';
 import { apply, getJson, installPublishedCrds, waitFor, type Obj } from '../controlplane/kube.js';
-import { condition, fluxControllers, logTail, startFluxControllers, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from './flux.js';
+import { condition, fluxControllers, logTail, pushRolloutAnnotation, startFluxControllers, startGitServer, startHelmRepo, stopControllers, type GitServer, type HelmRepo, type RunningController } from './flux.js';
 
 /*
  * deploy/flux/auth-shim reconciled by the real Flux controllers (source-controller,
@@ -120,12 +119,7 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
   it('a pushed change of spec.values upgrades the release', async () => {
     const before = await getJson(cp, ['helmrelease', 'auth-shim', '-n', NS]);
     const generation = (before.metadata?.['generation'] as number) + 1;
-    const file = `${DEPLOY_PATH}/helmrelease.yaml`;
-    const release = parseDocument(await readFile(join(REPO_ROOT, file), 'utf8'));
-    release.setIn(['spec', 'values', 'podAnnotations'], { 'example.com/rollout': '2' });
-    await git.commit({ [file]: release.toString() }, 'auth-shim: a pod annotation');
-    // `flux reconcile source git auth-shim-deploy` does this: ask for a reconcile now rather than at the interval.
-    await cp.kubectlOk(['annotate', '--overwrite', 'gitrepository', 'auth-shim-deploy', '-n', FLUX_NS, `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
+    await pushRolloutAnnotation(cp, git, `${DEPLOY_PATH}/helmrelease.yaml`, 'auth-shim-deploy');
     const hr = await readyRelease(generation);
     expect(condition(hr, 'Released')?.reason).toBe('UpgradeSucceeded');
     const history = (hr['status'] as { history?: Array<{ version: number; status: string }> }).history ?? [];
