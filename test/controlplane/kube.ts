@@ -149,7 +149,7 @@ export async function stopChild(s: ChildShim | undefined): Promise<void> {
  * schemas their controllers really serve. Server-side apply: the largest CRDs (Prometheus,
  * Alertmanager) exceed the 256 KiB last-applied annotation of a client-side apply.
  */
-export async function installPublishedCrds(cp: ControlPlane): Promise<string[]> {
+export async function installPublishedCrds(cp: Kubectl): Promise<string[]> {
   const files = publishedCrdFiles();
   const out = await cp.kubectlOk([
     'apply',

@@ -3,12 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { INJECTOR_OPTIONS, loadWebhookConfig } from '../../src/injector/config.js';
-import { resolvedEnv, webhookContainer } from '../chart/_env.js';
-import { find, parseManifests, renderChart, type K8sObject } from '../chart/_render.js';
-import { runCli } from '../helpers/child.js';
+import { find, type K8sObject } from '../chart/_render.js';
 import { helm } from '../helpers/helm.js';
 import { validatePod } from '../injector/_helpers.js';
+import { AGENT_CHART, inject, injectorEnv } from './_inject.js';
 import { DEPLOY, kustomize } from './_kustomize.js';
 
 /**
@@ -19,7 +17,6 @@ import { DEPLOY, kustomize } from './_kustomize.js';
  * like the webhook that deploy/flux/auth-shim installs — otherwise the static patch is stale.
  */
 
-const CHART = join(import.meta.dirname, 'fixtures', 'agent-chart');
 let dir: string;
 
 beforeAll(async () => {
@@ -28,22 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function injectorEnv(): Promise<Record<string, string>> {
-  const release = find(await kustomize(join(DEPLOY, 'flux/auth-shim')), 'HelmRelease');
-  await writeFile(join(dir, 'injector-values.yaml'), stringify((release['spec'] as { values: unknown }).values));
-  const env = resolvedEnv(webhookContainer(await renderChart(['-f', join(dir, 'injector-values.yaml')])).env);
-  loadWebhookConfig(env, []); // the same settings the webhook would run with
-  const injectorEnvs = new Set<string>(Object.values(INJECTOR_OPTIONS).map((o) => o.env));
-  return Object.fromEntries(Object.entries(env).filter(([k]) => injectorEnvs.has(k)));
-}
-
-async function inject(file: string, env: Record<string, string>): Promise<K8sObject[]> {
-  const shim = runCli(['inject', '--all', file], env);
-  const { code } = await shim.exited;
-  if (code !== 0) throw new Error(`auth-shim inject failed (${code}): ${shim.stderr.join('')}`);
-  return parseManifests(shim.stdout.join('\n'));
-}
 
 describe('deploy/agent-chart: Flux post-renderer patch', () => {
   it('renders the chart to what `auth-shim inject` makes of it', async () => {
@@ -56,7 +37,7 @@ describe('deploy/agent-chart: Flux post-renderer patch', () => {
     const rendered = await helm([
       'template',
       hr.metadata.name,
-      CHART,
+      AGENT_CHART,
       '--namespace',
       hr.metadata.namespace,
       '-f',
@@ -78,7 +59,7 @@ describe('deploy/agent-chart: Flux post-renderer patch', () => {
     );
     const patched = await kustomize(dir);
 
-    const injected = await inject(join(dir, 'rendered.yaml'), await injectorEnv());
+    const injected = await inject(join(dir, 'rendered.yaml'), await injectorEnv(dir));
     const byKey = (objects: K8sObject[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
     expect(byKey(patched)).toEqual(byKey(injected));
 

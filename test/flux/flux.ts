@@ -6,7 +6,17 @@ import { homedir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { pinRows } from '../crds/crds.js';
 import { CHART_DIR, helm } from '../helpers/helm.js';
-import { freePort, run, startProc, stopProc, type ControlPlane, type Proc } from '../controlplane/cluster.js';
+import { parseDocument } from 'yaml';
+import {
+  freePort,
+  REPO_ROOT,
+  run,
+  startProc,
+  stopProc,
+  type ControlPlane,
+  type Proc,
+} from '../controlplane/cluster.js';
+import type { Kubectl } from '../controlplane/kube.js';
 
 /**
  * Flux's controllers as processes next to the control plane of test/controlplane (build.sh builds
@@ -52,9 +62,9 @@ export interface RunningController {
   readonly proc: Proc;
 }
 
-/** Starts a controller against `cp` with loopback-only listeners; extra args per controller. */
+/** Starts a controller against `cp` (the control plane, or the test cluster) with loopback-only listeners; extra args per controller. */
 export async function startController(
-  cp: ControlPlane,
+  cp: Pick<ControlPlane, 'kubeconfig'>,
   dir: string,
   name: string,
   extra: readonly string[] = [],
@@ -75,6 +85,48 @@ export async function startController(
   return { name, log, proc };
 }
 
+/**
+ * source-, kustomize- and helm-controller against `cp`, source-controller's artifact storage in
+ * `dir/storage` served on loopback (where the other two fetch artifacts from).
+ */
+export async function startFluxControllers(
+  cp: Pick<ControlPlane, 'kubeconfig'>,
+  dir: string,
+): Promise<RunningController[]> {
+  const storage = await freePort();
+  await mkdir(join(dir, 'storage'), { recursive: true }); // source-controller refuses a storage path that does not exist
+  const started: RunningController[] = [];
+  try {
+    started.push(
+      await startController(cp, dir, 'source-controller', [
+        `--storage-path=${join(dir, 'storage')}`,
+        `--storage-addr=127.0.0.1:${storage}`,
+        `--storage-adv-addr=127.0.0.1:${storage}`,
+      ]),
+    );
+    started.push(await startController(cp, dir, 'kustomize-controller'));
+    started.push(await startController(cp, dir, 'helm-controller'));
+  } catch (err) {
+    await stopControllers(started);
+    throw err;
+  }
+  return started;
+}
+
+/** A status condition of a Flux object (`Ready`, `Released`…). */
+export function condition(
+  o: Record<string, unknown>,
+  type: string,
+): { status?: string; reason?: string; message?: string } | undefined {
+  return (
+    (
+      o['status'] as
+        | { conditions?: Array<{ type: string; status: string; reason: string; message: string }> }
+        | undefined
+    )?.conditions ?? []
+  ).find((c) => c.type === type);
+}
+
 export async function stopControllers(cs: readonly (RunningController | undefined)[]): Promise<void> {
   await Promise.all(cs.map((c) => stopProc(c?.proc)));
 }
@@ -93,10 +145,10 @@ export interface HelmRepo {
 }
 
 /**
- * `helm package charts/auth-shim` plus `helm repo index`, served over plain HTTP on 127.0.0.1:0 —
- * a Helm HTTP repository as chart museums and GitHub Pages serve one.
+ * `helm package <chart>` (charts/auth-shim unless told) plus `helm repo index`, served over plain
+ * HTTP on 127.0.0.1:0 — a Helm HTTP repository as chart museums and GitHub Pages serve one.
  */
-export async function startHelmRepo(dir: string): Promise<HelmRepo> {
+export async function startHelmRepo(dir: string, chart: string = CHART_DIR): Promise<HelmRepo> {
   const root = join(dir, 'repo');
   await mkdir(root, { recursive: true });
   const served: string[] = [];
@@ -125,7 +177,7 @@ export async function startHelmRepo(dir: string): Promise<HelmRepo> {
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   const url = `http://127.0.0.1:${addr.port}`;
   for (const args of [
-    ['package', CHART_DIR, '--destination', root],
+    ['package', chart, '--destination', root],
     ['repo', 'index', root, '--url', url],
   ]) {
     const r = await helm(args);
@@ -228,4 +280,29 @@ export async function startGitServer(dir: string, files: Record<string, string>)
     commit,
     close: () => new Promise((r) => server.close(() => r())),
   };
+}
+
+/**
+ * A user's change of `spec.values` in `file` (a HelmRelease in the Git repository): a pod annotation
+ * `example.com/rollout: "2"`, committed and pushed; then what `flux reconcile source git <name>`
+ * does, asking `gitRepository` (in flux-system) to reconcile now rather than at its interval.
+ */
+export async function pushRolloutAnnotation(
+  k: Kubectl,
+  git: GitServer,
+  file: string,
+  gitRepository: string,
+): Promise<void> {
+  const release = parseDocument(await readFile(join(REPO_ROOT, file), 'utf8'));
+  release.setIn(['spec', 'values', 'podAnnotations'], { 'example.com/rollout': '2' });
+  await git.commit({ [file]: release.toString() }, 'auth-shim: a pod annotation');
+  await k.kubectlOk([
+    'annotate',
+    '--overwrite',
+    'gitrepository',
+    gitRepository,
+    '-n',
+    'flux-system',
+    `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`,
+  ]);
 }

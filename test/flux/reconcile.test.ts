@@ -1,22 +1,22 @@
 import { readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import {
   createNamespace,
   DEFAULT_CONTROLLERS,
-  freePort,
   REPO_ROOT,
   startControlPlane,
   type ControlPlane,
 } from '../controlplane/cluster.js';
 import { apply, getJson, installPublishedCrds, waitFor, type Obj } from '../controlplane/kube.js';
 import {
+  condition,
   fluxControllers,
   logTail,
-  startController,
+  pushRolloutAnnotation,
+  startFluxControllers,
   startGitServer,
   startHelmRepo,
   stopControllers,
@@ -65,16 +65,6 @@ async function diagnostics(): Promise<string> {
   ].join('\n');
 }
 
-function condition(o: Obj, type: string): { status?: string; reason?: string; message?: string } | undefined {
-  return (
-    (
-      o['status'] as
-        | { conditions?: Array<{ type: string; status: string; reason: string; message: string }> }
-        | undefined
-    )?.conditions ?? []
-  ).find((c) => c.type === type);
-}
-
 async function readyRelease(generation: number): Promise<Obj> {
   try {
     return await waitFor(
@@ -105,17 +95,7 @@ beforeAll(async () => {
     readdirSync(join(REPO_ROOT, DEPLOY_PATH)).map((f) => [`${DEPLOY_PATH}/${f}`, join(REPO_ROOT, DEPLOY_PATH, f)]),
   );
   git = await startGitServer(dir, files);
-  const storage = await freePort();
-  await mkdir(join(dir, 'storage')); // source-controller refuses a storage path that does not exist
-  controllers.push(
-    await startController(cp, dir, 'source-controller', [
-      `--storage-path=${join(dir, 'storage')}`,
-      `--storage-addr=127.0.0.1:${storage}`,
-      `--storage-adv-addr=127.0.0.1:${storage}`,
-    ]),
-  );
-  controllers.push(await startController(cp, dir, 'kustomize-controller'));
-  controllers.push(await startController(cp, dir, 'helm-controller'));
+  controllers.push(...(await startFluxControllers(cp, dir)));
 }, 180_000);
 
 afterAll(async () => {
@@ -199,20 +179,7 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
   it('a pushed change of spec.values upgrades the release', async () => {
     const before = await getJson(cp, ['helmrelease', 'auth-shim', '-n', NS]);
     const generation = (before.metadata?.['generation'] as number) + 1;
-    const file = `${DEPLOY_PATH}/helmrelease.yaml`;
-    const release = parseDocument(await readFile(join(REPO_ROOT, file), 'utf8'));
-    release.setIn(['spec', 'values', 'podAnnotations'], { 'example.com/rollout': '2' });
-    await git.commit({ [file]: release.toString() }, 'auth-shim: a pod annotation');
-    // `flux reconcile source git auth-shim-deploy` does this: ask for a reconcile now rather than at the interval.
-    await cp.kubectlOk([
-      'annotate',
-      '--overwrite',
-      'gitrepository',
-      'auth-shim-deploy',
-      '-n',
-      FLUX_NS,
-      `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`,
-    ]);
+    await pushRolloutAnnotation(cp, git, `${DEPLOY_PATH}/helmrelease.yaml`, 'auth-shim-deploy');
     const hr = await readyRelease(generation);
     expect(condition(hr, 'Released')?.reason).toBe('UpgradeSucceeded');
     const history = (hr['status'] as { history?: Array<{ version: number; status: string }> }).history ?? [];

@@ -1,17 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { freePort } from '../controlplane/cluster.js';
 import { runCli, type ChildShim } from '../helpers/child.js';
 import { eventually, LITELLM_KEY, OAUTH, type Shim } from '../helpers/shim.js';
-import { prometheusBinary, ruleFile, shippedRuleGroups } from './prometheus.js';
+import { ruleFile, shippedRuleGroups, startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { substituteGrafanaVariables } from './promql.js';
 import { runShimCredentialScript } from './scripted-traffic.js';
 
@@ -20,7 +15,7 @@ import { runShimCredentialScript } from './scripted-traffic.js';
  * rules: the shim of the golden test's scripted traffic, whose OAuth token expires in 3 days, and a
  * shim process (dist/cli.js, with its process metrics) whose token has expired. Target labels stand
  * in for what a PodMonitor's relabelling adds (namespace, pod); the in-cluster
- * kubernetes_sd_configs scrape of an injected sidecar needs the test cluster (issue 14).
+ * kubernetes_sd_configs scrape of injected sidecars is test/cluster/prometheus-sd.test.ts.
  */
 
 const NOW_S = Math.floor(Date.now() / 1000);
@@ -31,16 +26,11 @@ let dir: string;
 let scripted: Shim;
 let cliShim: ChildShim;
 let upstream: FakeAnthropic;
-let prometheus: ChildProcess | undefined;
-let prometheusExited: Promise<void> = Promise.resolve();
-let api: string;
+let prometheus: RunningPrometheus | undefined;
 
-async function getJson<T>(path: string): Promise<T> {
-  const res = await request(`${api}${path}`);
-  const body = (await res.body.json()) as { status: string; data: T };
-  if (res.statusCode !== 200 || body.status !== 'success')
-    throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(body)}`);
-  return body.data;
+function getJson<T>(path: string): Promise<T> {
+  if (prometheus === undefined) throw new Error('prometheus did not start');
+  return prometheus.get<T>(path);
 }
 
 const port = (url: string): string => new URL(url).port;
@@ -68,60 +58,23 @@ beforeAll(async () => {
   ]);
 
   await writeFile(join(dir, 'rules.yaml'), ruleFile(await shippedRuleGroups()));
-  await writeFile(
-    join(dir, 'prometheus.yml'),
-    stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: ['rules.yaml'],
-      scrape_configs: [
-        {
-          job_name: 'auth-shim',
-          static_configs: [
-            { targets: [`127.0.0.1:${port(scripted.proxy.adminUrl)}`], labels: NEAR },
-            { targets: [`127.0.0.1:${port(cli.admin)}`], labels: EXPIRED },
-          ],
-        },
-      ],
-    }),
-  );
-  const webPort = await freePort();
-  api = `http://127.0.0.1:${webPort}`;
-  const log = openSync(join(dir, 'prometheus.log'), 'a');
-  prometheus = spawn(
-    prometheusBinary('prometheus'),
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${webPort}`,
+  prometheus = await startPrometheus(dir, {
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: ['rules.yaml'],
+    scrape_configs: [
+      {
+        job_name: 'auth-shim',
+        static_configs: [
+          { targets: [`127.0.0.1:${port(scripted.proxy.adminUrl)}`], labels: NEAR },
+          { targets: [`127.0.0.1:${port(cli.admin)}`], labels: EXPIRED },
+        ],
+      },
     ],
-    { stdio: ['ignore', log, log] },
-  );
-  closeSync(log);
-  const child = prometheus;
-  prometheusExited = new Promise((r) => child.on('exit', () => r()));
-  try {
-    await eventually(
-      async () =>
-        (await request(`${api}/-/ready`)
-          .then(async (r) => (await r.body.text(), r.statusCode))
-          .catch(() => 0)) === 200 || child.exitCode !== null,
-      60_000,
-    );
-    if (child.exitCode !== null) throw new Error('exited');
-  } catch (err) {
-    throw new Error(
-      `prometheus did not become ready (${(err as Error).message}):\n${(await readFile(join(dir, 'prometheus.log'), 'utf8')).slice(-3000)}`,
-    );
-  }
+  });
 }, 120_000);
 
 afterAll(async () => {
-  if (prometheus !== undefined && prometheus.exitCode === null) {
-    prometheus.kill('SIGTERM');
-    const t = setTimeout(() => prometheus?.kill('SIGKILL'), 10_000);
-    await prometheusExited;
-    clearTimeout(t);
-  }
+  await prometheus?.stop();
   if (cliShim !== undefined && cliShim.child.exitCode === null) {
     cliShim.child.kill('SIGTERM');
     await cliShim.exited;

@@ -1,9 +1,14 @@
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { find, renderChart } from '../chart/_render.js';
+import { freePort, run } from '../controlplane/cluster.js';
 import { CHART_DIR } from '../helpers/helm.js';
-import { run } from '../controlplane/cluster.js';
-import { join } from 'node:path';
+import { eventually } from '../helpers/shim.js';
 
 /**
  * Debian's `prometheus` package (prometheus + promtool), installed by .ci/run. Missing is a
@@ -12,6 +17,26 @@ import { join } from 'node:path';
 export function prometheusBinary(name: 'prometheus' | 'promtool'): string {
   const bin = process.env[name === 'promtool' ? 'PROMTOOL' : 'PROMETHEUS'] ?? `/usr/bin/${name}`;
   if (!existsSync(bin)) throw new Error(`${name} is not installed (${bin}): apt-get install prometheus (.ci/run does)`);
+  return bin;
+}
+
+/**
+ * Prometheus with Kubernetes service discovery, built by test/telemetry/build-prometheus.sh (Debian's
+ * build leaves `kubernetes_sd_configs` out). Missing is a failure, not a skip.
+ */
+export function prometheusWithKubernetesSd(): string {
+  const script = join(import.meta.dirname, 'build-prometheus.sh');
+  const version = /^version="([^"]+)"/m.exec(readFileSync(script, 'utf8'))?.[1];
+  const bin = join(
+    process.env['AUTH_SHIM_CACHE'] ?? join(homedir(), '.cache', 'auth-shim'),
+    'prometheus',
+    'bin',
+    `prometheus-${version ?? '?'}`,
+  );
+  if (!existsSync(bin))
+    throw new Error(
+      `Prometheus with Kubernetes SD is not built (${bin}): run \`bash test/telemetry/build-prometheus.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`,
+    );
   return bin;
 }
 
@@ -63,4 +88,71 @@ export function withLabels(series: string, labels: Record<string, string>): stri
     .join(',');
   const open = series.indexOf('{');
   return open === -1 ? `${series}{${extra}}` : `${series.slice(0, -1)},${extra}}`;
+}
+
+export interface RunningPrometheus {
+  /** `http://127.0.0.1:<port>`, the HTTP API's origin. */
+  readonly api: string;
+  /** `GET <api><path>`: the `data` of a successful answer, else an error naming the answer. */
+  get<T>(path: string): Promise<T>;
+  /** The last lines of its log (for failure messages). */
+  logTail(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Prometheus on 127.0.0.1:<free port> with `config` (written as `dir/prometheus.yml`, so
+ * relative `rule_files` resolve in `dir`) and its TSDB in `dir/data`; resolves once `/-/ready`
+ * answers 200. `binary`: Debian's unless told.
+ */
+export async function startPrometheus(
+  dir: string,
+  config: unknown,
+  binary: string = prometheusBinary('prometheus'),
+): Promise<RunningPrometheus> {
+  await writeFile(join(dir, 'prometheus.yml'), stringify(config));
+  const webPort = await freePort();
+  const api = `http://127.0.0.1:${webPort}`;
+  const logFile = join(dir, 'prometheus.log');
+  const log = openSync(logFile, 'a');
+  const child = spawn(
+    binary,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${webPort}`,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const logTail = async () => (await readFile(logFile, 'utf8').catch(() => '')).slice(-3000);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+  };
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await request(`${api}${path}`);
+    const body = (await res.body.json()) as { status: string; data: T };
+    if (res.statusCode !== 200 || body.status !== 'success')
+      throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(body)}`);
+    return body.data;
+  };
+  try {
+    await eventually(
+      async () =>
+        (await request(`${api}/-/ready`)
+          .then(async (r) => (await r.body.text(), r.statusCode))
+          .catch(() => 0)) === 200 || child.exitCode !== null,
+      60_000,
+    );
+    if (child.exitCode !== null) throw new Error('exited');
+  } catch (err) {
+    await stop();
+    throw new Error(`prometheus did not become ready (${(err as Error).message}):\n${await logTail()}`);
+  }
+  return { api, get, logTail, stop };
 }
