@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadWebhookConfig } from '../../src/injector/config.js';
 import { sidecarContainer } from '../../src/injector/sidecar.js';
 import { PROTECTED_NAMESPACES } from '../../src/injector/mutate.js';
-import { goldenConfig } from '../injector/_helpers.js';
+import { sidecarSettings } from '../helpers/sidecar-settings.js';
 import { CI_VALUES, ciValuesPath, find, findAll, NAMESPACE, renderChart, type K8sObject } from './_render.js';
 import { resolvedEnv, webhookContainer } from './_env.js';
 
@@ -113,23 +113,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
 
   it("runs with the injected sidecar's hardened securityContext, never as root", async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
-    const sidecar = sidecarContainer({
-      ...goldenConfig(),
-      image: 'x',
-      imagePullPolicy: 'IfNotPresent',
-      upstream: 'http://x',
-      credentialSource: 'client-first',
-      native: true,
-      secrets: [],
-      port: 8787,
-      adminPort: 9464,
-      cpuRequest: '10m',
-      cpuLimit: undefined,
-      memoryRequest: '96Mi',
-      memoryLimit: '256Mi',
-      logLevel: 'info',
-      serviceAccountMask: undefined,
-    });
+    const sidecar = sidecarContainer(sidecarSettings());
     expect(webhookContainer(objects)['securityContext']).toEqual(sidecar.securityContext);
     const testPod = find(objects, 'Pod');
     expect(get<{ securityContext: unknown }[]>(testPod, 'spec.containers')[0]?.securityContext).toEqual(

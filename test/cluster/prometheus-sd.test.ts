@@ -7,6 +7,7 @@ import { baseUrl, sidecarContainer, sidecarVolumes, type SidecarSettings } from 
 import { find, renderChart } from '../chart/_render.js';
 import { CHART_DIR } from '../helpers/helm.js';
 import { LITELLM_KEY, OAUTH } from '../helpers/shim.js';
+import { sidecarSettings } from '../helpers/sidecar-settings.js';
 import {
   exposedSeries,
   prometheusWithKubernetesSd,
@@ -52,25 +53,16 @@ let prometheus: RunningPrometheus | undefined;
 let clusterUp = false;
 
 function settings(pod: PodName, upstream: string): SidecarSettings {
-  return {
+  return sidecarSettings({
     image: SHIM_IMAGE,
     imagePullPolicy: 'Never',
     upstream,
     credentialSource: 'shim-only',
-    native: true,
     secrets: [
       { slot: 'oauth', secretName: `${pod}-oauth`, key: 'oauth-token', volumeName: 'auth-shim-oauth-token' },
       { slot: 'litellmKey', secretName: 'litellm-key', key: 'litellm-key', volumeName: 'auth-shim-litellm-key' },
     ],
-    port: 8787,
-    adminPort: 9464,
-    cpuRequest: '10m',
-    cpuLimit: undefined,
-    memoryRequest: '96Mi',
-    memoryLimit: '256Mi',
-    logLevel: 'info',
-    serviceAccountMask: undefined,
-  };
+  });
 }
 
 function secret(name: string, key: string, value: string): object {

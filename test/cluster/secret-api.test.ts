@@ -1,8 +1,9 @@
 import { parse } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { baseUrl, sidecarContainer, type SidecarSettings } from '../../src/injector/sidecar.js';
+import { baseUrl, sidecarContainer } from '../../src/injector/sidecar.js';
 import { LITELLM_KEY, OAUTH, OAUTH_2 } from '../helpers/shim.js';
+import { sidecarSettings } from '../helpers/sidecar-settings.js';
 import {
   createNamespace,
   deleteNamespaces,
@@ -64,22 +65,12 @@ it("a pod with the README's RBAC reads its credentials through the API, and a ro
   const rotate = docCommand(README, 'kubectl -n agents create secret generic claude-credentials');
   await shOk(rotate, { TOKEN: OAUTH, LITELLM_KEY });
 
-  const settings: SidecarSettings = {
+  const settings = sidecarSettings({
     image: SHIM_IMAGE,
     imagePullPolicy: 'Never',
     upstream: fake.url,
     credentialSource: 'shim-only',
-    native: true,
-    secrets: [],
-    port: 8787,
-    adminPort: 9464,
-    cpuRequest: '10m',
-    cpuLimit: undefined,
-    memoryRequest: '96Mi',
-    memoryLimit: '256Mi',
-    logLevel: 'info',
-    serviceAccountMask: undefined,
-  };
+  });
   const sidecar = sidecarContainer(settings);
   sidecar.env = [...(sidecar.env ?? []), ...readmeEnv()];
   const template = agentPodTemplate(

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { sidecarContainer } from '../../src/injector/sidecar.js';
 import { REPO_ROOT } from '../helpers/helm.js';
-import { goldenConfig } from '../injector/_helpers.js';
+import { sidecarSettings } from '../helpers/sidecar-settings.js';
 
 /**
  * No container engine runs here, so the Dockerfile is checked as text for what the cluster relies
@@ -57,23 +57,7 @@ describe('Dockerfile', () => {
   });
 
   it('the sidecar and the chart call subcommands the entrypoint has', async () => {
-    const sidecar = sidecarContainer({
-      ...goldenConfig(),
-      image: 'x',
-      imagePullPolicy: 'IfNotPresent',
-      upstream: 'http://x',
-      credentialSource: 'client-first',
-      native: true,
-      secrets: [],
-      port: 8787,
-      adminPort: 9464,
-      cpuRequest: '10m',
-      cpuLimit: undefined,
-      memoryRequest: '96Mi',
-      memoryLimit: '256Mi',
-      logLevel: 'info',
-      serviceAccountMask: undefined,
-    });
+    const sidecar = sidecarContainer(sidecarSettings());
     expect(sidecar.command).toBeUndefined(); // keeps the image ENTRYPOINT
     expect(sidecar.args).toEqual(['proxy']);
     expect(Object.keys(COMMANDS)).toEqual(expect.arrayContaining(['proxy', 'webhook', 'inject']));
