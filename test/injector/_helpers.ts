@@ -124,6 +124,7 @@ export function quietLogger() {
 /** A real webhook over TLS on 127.0.0.1:0 with a fresh CA, its certificate in a kubelet-style directory. */
 export async function startTlsWebhook(
   injector: InjectorConfig,
+  limits: { requestTimeoutMs?: number; maxBodyBytes?: number } = {},
 ): Promise<{ server: RunningWebhook; ca: string; close(): Promise<void> }> {
   const bundle = await makeBundle();
   const dir = await mkdtemp(join(tmpdir(), 'auth-shim-webhook-'));
@@ -132,8 +133,8 @@ export async function startTlsWebhook(
     injector,
     listen: { host: '127.0.0.1', port: 0 },
     adminListen: { host: '127.0.0.1', port: 0 },
-    maxBodyBytes: 1024 * 1024,
-    requestTimeoutMs: 5000,
+    maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024,
+    requestTimeoutMs: limits.requestTimeoutMs ?? 5000,
     drainTimeoutMs: 1000,
     certs: fileCertSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), intervalMs: 60_000 }),
     log: quietLogger(),

@@ -1,21 +1,11 @@
 import { once } from 'node:events';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileCertSource } from '../../../src/injector/tls.js';
-import { startWebhook, WEBHOOK_LIMITS, type RunningWebhook } from '../../../src/injector/webhook-server.js';
-import {
-  goldenConfig,
-  httpsCall,
-  makeBundle,
-  quietLogger,
-  removeDir,
-  SERVICE_NAME,
-  writeKubeletSecret,
-} from '../../injector/_helpers.js';
+import { WEBHOOK_LIMITS, type RunningWebhook } from '../../../src/injector/webhook-server.js';
+import { goldenConfig, httpsCall, SERVICE_NAME, startTlsWebhook } from '../../injector/_helpers.js';
 
 /**
  * Issue 15, item 3, over real TLS: with AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS=2000 a slow body was
@@ -30,40 +20,19 @@ const review = await readFile(
 );
 const BOUND_MS = 15_000; // old code: 30 s, 70+ s, 120 s
 
-let server: RunningWebhook | undefined;
-let dir: string | undefined;
+let webhook: Awaited<ReturnType<typeof startTlsWebhook>> | undefined;
 let ca = '';
 const sockets: Socket[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
-  await server?.shutdown();
-  server = undefined;
-  if (dir !== undefined) await removeDir(dir);
-  dir = undefined;
+  await webhook?.close();
+  webhook = undefined;
 });
 
 async function start(requestTimeoutMs: number): Promise<RunningWebhook> {
-  const bundle = await makeBundle();
-  ca = bundle.caCert;
-  dir = await mkdtemp(join(tmpdir(), 'auth-shim-webhook-limits-'));
-  await writeKubeletSecret(dir, { 'tls.crt': bundle.cert, 'tls.key': bundle.key });
-  server = await startWebhook({
-    injector: goldenConfig(),
-    listen: { host: '127.0.0.1', port: 0 },
-    adminListen: { host: '127.0.0.1', port: 0 },
-    maxBodyBytes: 64 * 1024,
-    requestTimeoutMs,
-    drainTimeoutMs: 1000,
-    certs: fileCertSource({
-      certFile: join(dir, 'tls.crt'),
-      keyFile: join(dir, 'tls.key'),
-      intervalMs: 60_000,
-      debounceMs: 20,
-    }),
-    log: quietLogger(),
-    defaultMetrics: false,
-  });
-  return server;
+  webhook = await startTlsWebhook(goldenConfig(), { requestTimeoutMs, maxBodyBytes: 64 * 1024 });
+  ca = webhook.ca;
+  return webhook.server;
 }
 
 const port = (s: RunningWebhook): number => Number(new URL(s.url).port);
