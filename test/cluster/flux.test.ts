@@ -17,6 +17,7 @@ import {
   type GitServer,
   type HelmRepo,
   type RunningController,
+  loopbackHelmRepositoryPatch,
 } from '../flux/flux.js';
 import { helm } from '../helpers/helm.js';
 import {
@@ -341,13 +342,7 @@ describe('deploy/flux/auth-shim reconciled by Flux on the test cluster', () => {
               target: { kind: 'Namespace', name: 'auth-shim-system' },
               patch: JSON.stringify([{ op: 'replace', path: '/metadata/name', value: SHIM_NS }]),
             },
-            {
-              target: { kind: 'HelmRepository', name: 'auth-shim' },
-              patch: JSON.stringify([
-                { op: 'remove', path: '/spec/type' },
-                { op: 'replace', path: '/spec/url', value: shimRepo.url },
-              ]),
-            },
+            loopbackHelmRepositoryPatch(shimRepo.url),
             {
               target: { kind: 'HelmRelease', name: 'auth-shim' },
               patch: JSON.stringify([

@@ -137,6 +137,20 @@ export async function logTail(c: RunningController | undefined, lines = 40): Pro
   return `--- ${c.name} ---\n${text.split('\n').slice(-lines).join('\n')}`;
 }
 
+/**
+ * The one change the tests make to deploy/flux/auth-shim's chart source: a loopback Helm HTTP
+ * repository instead of the OCI registry it names (no registry is reachable here).
+ */
+export function loopbackHelmRepositoryPatch(url: string): { target: { kind: string; name: string }; patch: string } {
+  return {
+    target: { kind: 'HelmRepository', name: 'auth-shim' },
+    patch: JSON.stringify([
+      { op: 'remove', path: '/spec/type' },
+      { op: 'replace', path: '/spec/url', value: url },
+    ]),
+  };
+}
+
 export interface HelmRepo {
   readonly url: string;
   /** Requests the repository answered, as `METHOD path status`. */

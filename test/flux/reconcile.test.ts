@@ -23,6 +23,7 @@ import {
   type GitServer,
   type HelmRepo,
   type RunningController,
+  loopbackHelmRepositoryPatch,
 } from './flux.js';
 
 /*
@@ -133,13 +134,7 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
           prune: true,
           sourceRef: { kind: 'GitRepository', name: 'auth-shim-deploy' },
           patches: [
-            {
-              target: { kind: 'HelmRepository', name: 'auth-shim' },
-              patch: JSON.stringify([
-                { op: 'remove', path: '/spec/type' },
-                { op: 'replace', path: '/spec/url', value: repo.url },
-              ]),
-            },
+            loopbackHelmRepositoryPatch(repo.url),
             {
               target: { kind: 'HelmRelease', name: 'auth-shim' },
               patch: JSON.stringify([
