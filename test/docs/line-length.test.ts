@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+// No line over 120 characters (issue 16, item 7). Biome formats code to its lineWidth of 120 but
+// leaves strings, template literals and comments as written, and it has no line-length lint rule,
+// so this test is the check.
+const MAX = 120;
+const root = new URL('../../', import.meta.url);
+const source = (f: string): boolean =>
+  /\.(ts|mts|cts|js|mjs|cjs)$/.test(f) && (/^(src|test|bench|scripts)\//.test(f) || !f.includes('/'));
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+  cwd: root,
+  encoding: 'utf8',
+})
+  .split('\n')
+  .filter(source)
+  .filter((f) => existsSync(new URL(f, root)));
+
+// Files still to be rewrapped (issue 16, item 7), kept while other work edits them. Delete an entry
+// once its file is rewrapped; the second test fails when an entry no longer has a long line.
+const NOT_YET_REWRAPPED = [
+  'src/check/litellm-version.ts',
+  'src/check/run-checks.ts',
+  'src/config/proxy-config.ts',
+  'src/credentials/store.ts',
+  'src/credentials/token.ts',
+  'src/injector/admission.ts',
+  'src/injector/annotations.ts',
+  'src/injector/config.ts',
+  'src/injector/manifests.ts',
+  'src/injector/mutate.ts',
+  'src/injector/yaml-text.ts',
+  'src/proxy/client-errors.ts',
+  'src/proxy/decide.ts',
+  'src/proxy/handler.ts',
+  'src/proxy/translate.ts',
+  'src/proxy/upstream-errors.ts',
+  'src/telemetry/metrics.ts',
+];
+
+/** `file:line (length)` for every line of `file` longer than MAX characters (code points). */
+const longLines = (file: string): string[] =>
+  readFileSync(new URL(file, root), 'utf8')
+    .split('\n')
+    .flatMap((line, i) => {
+      const length = [...line].length;
+      return length > MAX ? [`${file}:${i + 1} (${length})`] : [];
+    });
+
+describe(`no line over ${MAX} characters`, () => {
+  it('in the source, tests, benchmarks, scripts and top-level configs', () => {
+    expect(files.length).toBeGreaterThan(100);
+    expect(files.filter((f) => !NOT_YET_REWRAPPED.includes(f)).flatMap(longLines)).toEqual([]);
+  });
+
+  it('the not-yet-rewrapped list names only files that still have a long line', () => {
+    expect(NOT_YET_REWRAPPED.filter((f) => !files.includes(f) || longLines(f).length === 0)).toEqual([]);
+  });
+});
