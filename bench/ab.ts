@@ -16,7 +16,8 @@ import { wrk, writeScript } from './lib/wrk.js';
  * alike. To compare a change: `npm run build && cp -r dist /tmp/before` on the old commit (with a
  * `node_modules` symlink beside it), then `npm run bench:ab -- /tmp/before/cli.js dist/cli.js` on the
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
- * c=32 throughput, CPU per 1,000 requests, and RSS (with its anonymous part) idle and after the load. Prints one line per round and the medians.
+ * c=32 throughput, CPU per 1,000 requests, and RSS (with its anonymous part) idle and after the load.
+ * Prints one line per round and the medians.
  * A build may carry its own node flags after an `@`, comma-separated (`dist/cli.js@--max-semi-space-size=2`);
  * the default is the image's `--max-semi-space-size=4`. `--body-kib N` pads the request's conversation
  * to about N KiB (past `SMALL_BODY_BYTES` the body streams upstream). The injector's NODE_OPTIONS always apply, and a

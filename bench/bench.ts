@@ -250,7 +250,9 @@ async function load(
   const { load: c32, cpuSecondsPer10k } = await c32WithCpu(ctx, t, s, sizes.c32Seconds, `${t.name} c=32`);
   served.n += c32.requests;
   ctx.log(
-    `  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs (per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`,
+    `  ${t.name}: c=1 p50 ${c1.p50Us} µs p99 ${c1.p99Us} µs ` +
+      `(per request: p50 ${perRequest.p50Us} p99 ${perRequest.p99Us} p99.9 ${perRequest.p999Us}) · ` +
+      `c=32 ${Math.round(c32.rps)} req/s p99 ${c32.p99Us} µs · errors ${c1.errors + c32.errors + perRequest.errors}`,
   );
   return { c1, c32, perRequest, cpuSecondsPer10k };
 }
@@ -274,7 +276,8 @@ async function streamTiming(ctx: Ctx, t: Target): Promise<StreamTiming> {
     spacingMs: ctx.sizes.spacingMs,
   });
   ctx.log(
-    `  ${t.name}: stream ttfb ${r.ttfbMs.toFixed(2)} ms · event delay p50 ${r.delayP50Ms.toFixed(3)} p99 ${r.delayP99Ms.toFixed(3)} ms · gap ${r.gapMeanMs.toFixed(2)} ms`,
+    `  ${t.name}: stream ttfb ${r.ttfbMs.toFixed(2)} ms · ` +
+      `event delay p50 ${r.delayP50Ms.toFixed(3)} p99 ${r.delayP99Ms.toFixed(3)} ms · gap ${r.gapMeanMs.toFixed(2)} ms`,
   );
   return r;
 }
@@ -290,7 +293,8 @@ async function holdStreams(
   const mem = memory(pid);
   const done = await held.finish();
   ctx.log(
-    `  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s (failed ${held.failed}, completed ${done.completed}) · RSS ${mem.rssMiB} MiB`,
+    `  ${t.name}: ${held.open}/${ctx.sizes.openStreams} streams open in ${held.secondsToOpen.toFixed(1)} s ` +
+      `(failed ${held.failed}, completed ${done.completed}) · RSS ${mem.rssMiB} MiB`,
   );
   return {
     mem,
@@ -352,7 +356,8 @@ async function measureShim(
     await sleep(500);
     const burst = memory(shim.pid);
     ctx.log(
-      `  shim ${flags.join(' ') || '(no flags)'}: idle ${idle.rssMiB} MiB · after ${served.n} requests ${burst.rssMiB} MiB · start-up ${startup.median} ms`,
+      `  shim ${flags.join(' ') || '(no flags)'}: idle ${idle.rssMiB} MiB · ` +
+        `after ${served.n} requests ${burst.rssMiB} MiB · start-up ${startup.median} ms`,
     );
     const stream = main ? await streamTiming(ctx, t) : undefined;
     const held = await holdStreams(ctx, t);
@@ -632,9 +637,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       machine: await machine(tools, loadAtStart),
       setup: {
         upstream:
-          'nginx, 1 worker, `return 200` of a fixed ~400-byte Anthropic message (with usage); streamed requests routed to the SSE fake',
+          'nginx, 1 worker, `return 200` of a fixed ~400-byte Anthropic message (with usage); ' +
+          'streamed requests routed to the SSE fake',
         sseFake:
-          "node:http in the bench process; each event carries the performance.now() it was written at, so the client (same process, same clock) reads each event's one-way delay",
+          'node:http in the bench process; each event carries the performance.now() it was written at, ' +
+          "so the client (same process, same clock) reads each event's one-way delay",
         load: 'wrk -t1 (closed loop), a Claude-Code-shaped POST /v1/messages?beta=true: 18 headers, ~1.9 KB JSON body',
         shimUpstreamConnections: String(sizes.openStreams + 100),
         shimNodeOptions: nodeOptions(INJECTOR_OPTIONS.memoryLimit.default),

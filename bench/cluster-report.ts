@@ -35,9 +35,11 @@ export function renderClusterSection(r: ClusterResults): string {
     .join('\n');
   return `## In a pod (the test cluster)
 
-\`npm run bench:cluster\` (needs \`npm run cluster -- up\`; ~${Math.max(1, Math.round(r.seconds / 60))} min) measures the image built from
+\`npm run bench:cluster\` (needs \`npm run cluster -- up\`; ~${Math.max(1, Math.round(r.seconds / 60))} min) \
+measures the image built from
 the Dockerfile and the injected sidecar on the one-node test cluster (containerd, kubelet
-${r.machine['kubernetes'] ?? ''}, ${r.machine['cpus'] ?? '?'} CPUs; ${r.generatedAt}). Memory is the sidecar container's working set as the
+${r.machine['kubernetes'] ?? ''}, ${r.machine['cpus'] ?? '?'} CPUs; ${r.generatedAt}). \
+Memory is the sidecar container's working set as the
 kubelet counts it — its cgroup's usage minus inactive file pages — read on the node. Load comes from
 the agent container of the same pod, through \`127.0.0.1:8787\`, to a fake Anthropic on the node.
 
@@ -48,7 +50,8 @@ ${images}
 | sidecar working set | MiB |
 |---|---|
 | idle, after start | ${mib(r.memory.idle)} |
-| after ${r.memory.requests.toLocaleString('en-US')} requests (8 at a time; ${r.memory.requestsFailed} failed) | ${mib(r.memory.afterRequests)} |
+| after ${r.memory.requests.toLocaleString('en-US')} requests (8 at a time; ${r.memory.requestsFailed} failed) \
+| ${mib(r.memory.afterRequests)} |
 | with ${r.memory.streams} streams open | ${mib(r.memory.openStreams)} |
 
 | pod start (create → agent's first line), ${r.podStart.plain.length} runs each, interleaved | median ms | all runs |
@@ -59,7 +62,8 @@ ${images}
 ${
   r.podStart.afterReady === undefined || r.podStart.afterReady.length === 0
     ? ''
-    : `| sidecar ready (its \`listening\` line) → the agent's first line | ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
+    : `| sidecar ready (its \`listening\` line) → the agent's first line \
+| ${median(r.podStart.afterReady).toFixed(0)} | ${r.podStart.afterReady.join(', ')} |
 `
 }
 The agent waits for the sidecar's container and Node to start, then for the startup probe to see

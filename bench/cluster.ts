@@ -194,7 +194,8 @@ async function podStart(upstream: string): Promise<ClusterResults['podStart']> {
     withSidecar.push(inj.ms);
     if (inj.afterReady !== undefined) afterReady.push(inj.afterReady);
     log(
-      `pod start ${i + 1}/${START_RUNS}: plain ${plain.at(-1)} ms, injected ${inj.ms} ms (${inj.afterReady} ms after the sidecar was ready)`,
+      `pod start ${i + 1}/${START_RUNS}: plain ${plain.at(-1)} ms, ` +
+        `injected ${inj.ms} ms (${inj.afterReady} ms after the sidecar was ready)`,
     );
   }
   return { plain, injected: withSidecar, afterReady };

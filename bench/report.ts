@@ -79,7 +79,8 @@ export function targets(r: BenchResults): Target[] {
     const met = higherIsBetter ? value >= limit : value <= limit;
     const off = higherIsBetter
       ? `${fmt(limit - value, unit === '%' || unit === '×' ? 1 : 0)} ${unit} short`
-      : `${fmt(value - limit, unit === 'ms' ? 2 : unit === 'MiB' ? 1 : 0)} ${unit} over (${fmt((value / limit) * 100 - 100, 0)} %)`;
+      : `${fmt(value - limit, unit === 'ms' ? 2 : unit === 'MiB' ? 1 : 0)} ${unit} over ` +
+        `(${fmt((value / limit) * 100 - 100, 0)} %)`;
     out.push({
       name,
       want,
@@ -194,7 +195,8 @@ function resultsTable(r: BenchResults): string {
   line('RSS with open streams (MiB) (anonymous part) [open / wanted]', (h) =>
     h.rssOpenStreamsMiB === undefined
       ? '—'
-      : `${fmt(h.rssOpenStreamsMiB, 1)}${anon(h.anonOpenStreamsMiB)} [${fmt(h.openStreams?.open)} / ${fmt(h.openStreams?.wanted)}]`,
+      : `${fmt(h.rssOpenStreamsMiB, 1)}${anon(h.anonOpenStreamsMiB)} ` +
+        `[${fmt(h.openStreams?.open)} / ${fmt(h.openStreams?.wanted)}]`,
   );
   line('peak RSS over the run (MiB)', (h) => fmt(h.peakRssMiB, 1));
   line('CPU seconds per 10k requests', (h, k) =>
@@ -327,9 +329,8 @@ function panel(
         `<text x="${left - 6}" y="${y + 10}" font-size="10" text-anchor="end" fill="#555">${esc(b.label)}</text>`,
       );
       parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${b.color}"/>`);
-      parts.push(
-        `<text x="${left + w + 4}" y="${y + 10}" font-size="10">${b.value === undefined ? 'n/a' : `${fmt(b.value, b.value < 10 ? 1 : 0)} ${esc(unit)}`}</text>`,
-      );
+      const label = b.value === undefined ? 'n/a' : `${fmt(b.value, b.value < 10 ? 1 : 0)} ${esc(unit)}`;
+      parts.push(`<text x="${left + w + 4}" y="${y + 10}" font-size="10">${label}</text>`);
       y += barH + 3;
     }
     y += 8;
@@ -345,7 +346,8 @@ function panel(
     );
   }
   parts.push(
-    `<text x="${left + width}" y="${y + 24}" font-size="9" text-anchor="end" fill="#777">${esc(unit)}${log ? ', log scale' : ''}</text>`,
+    `<text x="${left + width}" y="${y + 24}" font-size="9" text-anchor="end" fill="#777">` +
+      `${esc(unit)}${log ? ', log scale' : ''}</text>`,
   );
   return { svg: parts.join('\n'), height: y + 30 - y0 };
 }
@@ -388,7 +390,8 @@ export function renderChart(r: BenchResults): string {
     true,
   );
   const height = p1.height + p2.height + p3.height + 10;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="${height}" viewBox="0 0 800 ${height}" font-family="sans-serif">
+  const size = `width="800" height="${height}" viewBox="0 0 800 ${height}"`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" ${size} font-family="sans-serif">
 <rect width="800" height="${height}" fill="white"/>
 ${p1.svg}
 ${p2.svg}
@@ -419,6 +422,11 @@ function machine(r: BenchResults): string {
 export function renderPerformanceDoc(r: BenchResults, notes: string): string {
   const t = targets(r);
   const missed = t.filter((x) => !x.met);
+  const minutes = Math.max(1, Math.round(r.seconds / 60));
+  const verdict =
+    missed.length === 0
+      ? 'Every target is met.'
+      : `${missed.length} of ${t.length} targets missed; why, and what it would take:`;
   return `# Performance
 
 auth-shim sits in every agent pod, so every pod pays for it in memory and every request in latency.
@@ -429,7 +437,7 @@ generated from it (\`npm run bench -- --render\` re-renders without measuring).
 
 \`\`\`sh
 npm ci
-npm run bench              # ~${Math.max(1, Math.round(r.seconds / 60))} min; installs nginx and wrk with apt-get if missing (root or sudo -n),
+npm run bench              # ~${minutes} min; installs nginx and wrk with apt-get if missing (root or sudo -n),
                            # LiteLLM ${r.machine['litellm']} into .peers/ (PyPI) on first use
 npm run bench -- --smoke   # ~30 s CI variant (test/bench/smoke.test.ts): fails only on gross regressions
 npm run bench -- --no-litellm --no-flags   # the quick local loop
@@ -448,7 +456,8 @@ ${machine(r)}
 - **Load**: ${r.setup['load']}; latency at concurrency 1 and 32 after a warm-up, throughput at 32.
   The body is under the 16 KiB below which auth-shim sends a body upstream with its head in one write
   (\`SMALL_BODY_BYTES\`); a longer conversation's body streams, so throughput is also measured with the
-  same request padded to ${fmt(r.hops.shim?.largeBody?.kib)} KiB (${fmt(r.hops.shim?.largeBody?.bytes)} bytes, one more user turn of text).
+  same request padded to ${fmt(r.hops.shim?.largeBody?.kib)} KiB (${fmt(r.hops.shim?.largeBody?.bytes)} bytes, \
+one more user turn of text).
 - **Latency at concurrency 1 is measured twice.** wrk's percentiles are corrected for coordinated
   omission: after the run, wrk adds a synthetic sample for every expected interval (the run's mean
   time per request) that a slow response spanned, so one 5 ms pause at ~10k req/s becomes ~50 samples,
@@ -457,8 +466,12 @@ ${machine(r)}
   every request of a closed loop itself (undici, one connection, ${fmt(r.hops.shim?.perRequest?.requests ?? 0)} requests
   through the shim), with no correction; its own cost (~20–30 µs) is the same for every hop and cancels
   in the added latency. Both are in the table; the targets are checked against both.
-- **auth-shim**: \`NODE_OPTIONS='${r.setup['shimNodeOptions'] ?? ''}' node ${r.shimFlags.join(' ')} dist/cli.js proxy\` — as an injected pod runs it (the injector's NODE_OPTIONS for the default 256Mi limit, the image's flag) —, defaults (log level \`info\`: one JSON
-  line per request, to a file), the usage tap on, \`--upstream-connections ${r.setup['shimUpstreamConnections']}\` so that
+- **auth-shim**: \`NODE_OPTIONS='${r.setup['shimNodeOptions'] ?? ''}' \
+node ${r.shimFlags.join(' ')} dist/cli.js proxy\` \
+— as an injected pod runs it (the injector's NODE_OPTIONS for the default 256Mi limit, the image's flag) —, \
+defaults (log level \`info\`: one JSON
+  line per request, to a file), the usage tap on, \
+\`--upstream-connections ${r.setup['shimUpstreamConnections']}\` so that
   1,000 streams are really open upstream (the default, \`0\`, sets no limit at all).
 - **nginx**: one worker (auth-shim is one process with one JavaScript thread), \`master_process off\`,
   keep-alive upstream, \`proxy_buffering off\`, \`proxy_request_buffering off\`; it maps \`x-api-key\` to
@@ -490,7 +503,7 @@ ${ratiosTable(r)}
 
 ${targetsTable(t)}
 
-${missed.length === 0 ? 'Every target is met.' : `${missed.length} of ${t.length} targets missed; why, and what it would take:`}
+${verdict}
 
 ${notes}
 

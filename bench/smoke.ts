@@ -19,7 +19,8 @@ export function smokeProblems(r: BenchResults): string[] {
     problems.push(`auth-shim adds ${added} µs at p50, concurrency 1 (gross regression bound: 5,000 µs)`);
   if (shim.c32.rps < nginx.c32.rps / 10)
     problems.push(
-      `auth-shim serves ${Math.round(shim.c32.rps)} req/s at concurrency 32, under a tenth of nginx's ${Math.round(nginx.c32.rps)}`,
+      `auth-shim serves ${Math.round(shim.c32.rps)} req/s at concurrency 32, ` +
+        `under a tenth of nginx's ${Math.round(nginx.c32.rps)}`,
     );
   if (shim.c32.rps < direct.c32.rps / 20)
     problems.push(

@@ -80,9 +80,21 @@ ${httpCommon(dir)}  upstream sse { server 127.0.0.1:${ssePort}; keepalive 64; ke
  */
 export function proxyConfig(dir: string, port: number, upstreamPort: number, litellmKey: string): string {
   return `${common(dir)}http {
-${httpCommon(dir)}  map $http_x_api_key $shim_authorization { "" $http_authorization; default "Bearer $http_x_api_key"; }
-  map $http_anthropic_beta $shim_beta { "" "${OAUTH_BETA}"; "~${OAUTH_BETA}" $http_anthropic_beta; default "$http_anthropic_beta,${OAUTH_BETA}"; }
-  upstream litellm { server 127.0.0.1:${upstreamPort}; keepalive 128; keepalive_requests 100000000; keepalive_timeout 75s; }
+${httpCommon(dir)}  map $http_x_api_key $shim_authorization {
+    "" $http_authorization;
+    default "Bearer $http_x_api_key";
+  }
+  map $http_anthropic_beta $shim_beta {
+    "" "${OAUTH_BETA}";
+    "~${OAUTH_BETA}" $http_anthropic_beta;
+    default "$http_anthropic_beta,${OAUTH_BETA}";
+  }
+  upstream litellm {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 128;
+    keepalive_requests 100000000;
+    keepalive_timeout 75s;
+  }
   server {
     listen 127.0.0.1:${port} backlog=4096;
     location = /readyz { return 200 "ready\\n"; }

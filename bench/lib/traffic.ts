@@ -6,7 +6,8 @@
 export const OAUTH_TOKEN = `sk-ant-oat01-${'b'.repeat(86)}-bench`;
 export const LITELLM_KEY = `sk-litellm-bench-${'c'.repeat(24)}`;
 export const BETAS =
-  'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27';
+  'claude-code-20250219,interleaved-thinking-2025-05-14,' +
+  'fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27';
 export const OAUTH_BETA = 'oauth-2025-04-20';
 export const PATH = '/v1/messages?beta=true';
 

@@ -39,7 +39,8 @@ export async function writeScript(dir: string, name: string, spec: LoadSpec): Pr
     `wrk.body = ${lua(spec.body)}`,
     'done = function(summary, latency, requests)',
     '  local e = summary.errors',
-    '  io.write(string.format("BENCH_JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"max\\":%d}\\n",',
+    '  io.write(string.format("BENCH_JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,' +
+      '\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"max\\":%d}\\n",',
     '    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,',
     '    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))',
     'end',
