@@ -9,16 +9,21 @@ const rows = readdirSync(dir)
   .sort()
   .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
 const n = (x) => x.toLocaleString('en-US');
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const sum = (key) => rows.reduce((a, r) => a + r[key], 0);
 const lines = [
   '| item | requests | faults injected | failures | leaks | peak RSS | bound | time |',
   '|---|---:|---:|---:|---:|---:|---|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.item} | ${n(r.requests)} | ${n(r.faults)} | ${r.failures} | ${r.leaks} | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB | ${r.bound} | ${r.seconds} s |`,
+      `| ${r.item} | ${n(r.requests)} | ${n(r.faults)} | ${r.failures} | ${r.leaks} ` +
+      `| ${mib(r.peakRssBytes)} | ${r.bound} | ${r.seconds} s |`,
   ),
-  `| **total** | ${n(rows.reduce((a, r) => a + r.requests, 0))} | ${n(rows.reduce((a, r) => a + r.faults, 0))} | ${rows.reduce((a, r) => a + r.failures, 0)} | ${rows.reduce((a, r) => a + r.leaks, 0)} | ${(Math.max(...rows.map((r) => r.peakRssBytes)) / 2 ** 20).toFixed(0)} MiB | | |`,
+  `| **total** | ${n(sum('requests'))} | ${n(sum('faults'))} | ${sum('failures')} | ${sum('leaks')} ` +
+    `| ${mib(Math.max(...rows.map((r) => r.peakRssBytes)))} | | |`,
 ];
 console.log(lines.join('\n'));
 console.log(
-  `\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}; process under test on Node ${rows[0]?.node ?? '?'}`,
+  `\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
+    `${os.platform()} ${os.release()}; process under test on Node ${rows[0]?.node ?? '?'}`,
 );

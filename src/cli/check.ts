@@ -14,7 +14,12 @@ export async function runCheck(args: string[]): Promise<number> {
   const json = args.includes('--json');
   if (wantsHelp(args)) {
     process.stdout.write(
-      `${optionsHelp('check', 'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping (--json for machines)', PROXY_OPTIONS)}\n`,
+      `${optionsHelp(
+        'check',
+        'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping ' +
+          '(--json for machines)',
+        PROXY_OPTIONS,
+      )}\n`,
     );
     return 0;
   }
@@ -28,7 +33,11 @@ export async function runCheck(args: string[]): Promise<number> {
     if (!(err instanceof ConfigError)) throw err;
     if (json)
       process.stdout.write(
-        `${JSON.stringify({ ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) }, null, 2)}\n`,
+        `${JSON.stringify(
+          { ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) },
+          null,
+          2,
+        )}\n`,
       );
     else process.stderr.write(`auth-shim check: ${err.message}\n`);
     return EXIT_CONFIG;

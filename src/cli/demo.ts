@@ -65,7 +65,8 @@ export async function runDemo(_args: string[]): Promise<number> {
     out('    anthropic-beta              → the same list + oauth-2025-04-20');
     out('    (none)                      → x-litellm-api-key from AUTH_SHIM_LITELLM_KEY_FILE');
     out(
-      `    body                        → ${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`,
+      `    body                        → ` +
+        `${got.body.equals(Buffer.from(body)) ? 'byte-identical' : 'DIFFERENT (bug!)'} (${got.body.length} bytes)`,
     );
     out();
     const events = text
@@ -73,7 +74,8 @@ export async function runDemo(_args: string[]): Promise<number> {
       .filter((l) => l.startsWith('event: '))
       .map((l) => l.slice(7));
     out(
-      `4. The agent receives HTTP ${res.statusCode}, ${res.headers['content-type'] as string}: ${events.length} SSE events`,
+      `4. The agent receives HTTP ${res.statusCode}, ` +
+        `${res.headers['content-type'] as string}: ${events.length} SSE events`,
     );
     out(`    ${events.join(' → ')}`);
     out();

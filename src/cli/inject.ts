@@ -47,9 +47,13 @@ export async function runInject(
       input = await readLimited(file === '-' ? io.stdin : createReadStream(file), MAX_INPUT_BYTES);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      problems.push(
-        `${name}: ${code === 'ENOENT' ? 'no such file' : code === 'E2BIG' ? `over the ${MAX_INPUT_BYTES}-byte input limit of auth-shim inject: split the input` : (err as Error).message}`,
-      );
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'E2BIG'
+            ? `over the ${MAX_INPUT_BYTES}-byte input limit of auth-shim inject: split the input`
+            : (err as Error).message;
+      problems.push(`${name}: ${why}`);
       continue;
     }
     const result = injectManifestBytes(input, name, parsed.config, { all });

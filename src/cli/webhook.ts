@@ -9,7 +9,10 @@ import { EXIT_CONFIG, loadOrReport, wantsHelp } from './load-config.js';
 export async function runWebhook(args: string[]): Promise<number | undefined> {
   if (wantsHelp(args)) {
     process.stdout.write(
-      `${optionsHelp('webhook', 'the sidecar injector (mutating admission webhook)', { ...INJECTOR_OPTIONS, ...WEBHOOK_OPTIONS })}\n`,
+      `${optionsHelp('webhook', 'the sidecar injector (mutating admission webhook)', {
+        ...INJECTOR_OPTIONS,
+        ...WEBHOOK_OPTIONS,
+      })}\n`,
     );
     return 0;
   }

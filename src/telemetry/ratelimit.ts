@@ -199,7 +199,9 @@ export class RateLimitMetrics {
     const registers = [registry];
     this.unifiedStatus = new Gauge({
       name: 'auth_shim_ratelimit_unified_status',
-      help: 'Subscription status from anthropic-ratelimit-unified-status: 1 for the current value (allowed, allowed_warning, rejected, other), 0 for the others.',
+      help:
+        'Subscription status from anthropic-ratelimit-unified-status: ' +
+        '1 for the current value (allowed, allowed_warning, rejected, other), 0 for the others.',
       labelNames: ['status'],
       registers,
     });
@@ -210,7 +212,9 @@ export class RateLimitMetrics {
     });
     this.unifiedClaim = new Gauge({
       name: 'auth_shim_ratelimit_unified_representative_claim',
-      help: 'The subscription window that currently binds (anthropic-ratelimit-unified-representative-claim): 1 for the current claim, 0 for the others.',
+      help:
+        'The subscription window that currently binds (anthropic-ratelimit-unified-representative-claim): ' +
+        '1 for the current claim, 0 for the others.',
       labelNames: ['claim'],
       registers,
     });
@@ -228,13 +232,17 @@ export class RateLimitMetrics {
     });
     this.windowStatus = new Gauge({
       name: 'auth_shim_ratelimit_unified_window_status',
-      help: 'Status of a subscription window, incl. overage (anthropic-ratelimit-unified-<window>-status): 1 for the current value, 0 for the others.',
+      help:
+        'Status of a subscription window, incl. overage (anthropic-ratelimit-unified-<window>-status): ' +
+        '1 for the current value, 0 for the others.',
       labelNames: ['window', 'status'],
       registers,
     });
     this.limit = new Gauge({
       name: 'auth_shim_ratelimit_limit',
-      help: 'API rate limit by resource (anthropic-ratelimit-<resource>-limit): requests, tokens, input_tokens, output_tokens per minute.',
+      help:
+        'API rate limit by resource (anthropic-ratelimit-<resource>-limit): ' +
+        'requests, tokens, input_tokens, output_tokens per minute.',
       labelNames: ['resource'],
       registers,
     });
@@ -252,7 +260,9 @@ export class RateLimitMetrics {
     });
     this.lastSeen = new Gauge({
       name: 'auth_shim_ratelimit_last_seen_timestamp_seconds',
-      help: 'Unix time a response last carried rate-limit headers, by family (unified, classic); older values are stale.',
+      help:
+        'Unix time a response last carried rate-limit headers, by family (unified, classic); ' +
+        'older values are stale.',
       labelNames: ['family'],
       registers,
     });
