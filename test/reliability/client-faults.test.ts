@@ -33,8 +33,8 @@ const WARMUP = 500;
 const HANDLE_SLACK = 4;
 /**
  * Memory: the process runs with the heap cap the injector gives the sidecar for its default 256Mi
- * limit (`NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4`, src/injector/sidecar.ts). V8 enlarges its heap
- * for a burst and keeps the pages, so RSS rises and then plateaus (measured: ~240 MiB after
+ * limit (`NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4`, src/injector/sidecar.ts).
+ * V8 enlarges its heap for a burst and keeps the pages, so RSS rises and then plateaus (measured: ~240 MiB after
  * 20,000–50,000 aborted streams, heap used back to ~14 MiB). Bounds: RSS growth over the run at
  * most the heap cap (more would be memory outside the heap piling up), and peak RSS under the
  * sidecar's memory limit.
@@ -99,13 +99,19 @@ afterAll(async () => {
   await proxy.stop();
   await fake.close();
   recordFigures('2-client-faults', {
-    item: '2. Client faults (disconnects, 10,000 aborted streams, slowloris, 431/413, pipelining, methods, 100-continue)',
+    item:
+      '2. Client faults (disconnects, 10,000 aborted streams, slowloris, 431/413, pipelining, methods, ' +
+      '100-continue)',
     requests: figures.requests,
     faults: figures.faults,
     failures: figures.failures.length,
     leaks: figures.leaks,
     peakRssBytes: figures.peakRss,
-    bound: `${ABORTED_STREAMS} aborted streams at ${CONCURRENCY} concurrent; fds/handles/resources ≤ baseline + ${HANDLE_SLACK}; RSS growth ≤ ${RSS_GROWTH_BOUND / MiB} MiB, peak < ${SIDECAR_MEMORY_LIMIT / MiB} MiB (heap cap 128 MiB); client timeouts ${CLIENT_HEADERS_TIMEOUT_MS}/${CLIENT_REQUEST_TIMEOUT_MS} ms`,
+    bound:
+      `${ABORTED_STREAMS} aborted streams at ${CONCURRENCY} concurrent; ` +
+      `fds/handles/resources ≤ baseline + ${HANDLE_SLACK}; ` +
+      `RSS growth ≤ ${RSS_GROWTH_BOUND / MiB} MiB, peak < ${SIDECAR_MEMORY_LIMIT / MiB} MiB (heap cap 128 MiB); ` +
+      `client timeouts ${CLIENT_HEADERS_TIMEOUT_MS}/${CLIENT_REQUEST_TIMEOUT_MS} ms`,
     seconds: Math.round((Date.now() - started) / 1000),
   });
   for (const n of figures.notes) console.log(n);
@@ -164,7 +170,7 @@ async function abortMany(n: number): Promise<void> {
 }
 
 describe('item 2: client faults (real process)', () => {
-  it('disconnect before the request body ends, during the upstream wait and mid-stream: upstream aborted, next request served', async () => {
+  it('disconnect before the body ends, while waiting, mid-stream: upstream aborted, next request served', async () => {
     const before = upstreamAborted;
     // 1. Before the body ends: declared 3000 bytes, 1000 sent, gone.
     const sock = await openSocket(proxy.port);
@@ -197,7 +203,7 @@ describe('item 2: client faults (real process)', () => {
     expect(await normalRequest()).toBe(200);
   });
 
-  it(`${ABORTED_STREAMS} aborted streams leave no open sockets, no timers, and memory plateaus under the sidecar's ${SIDECAR_MEMORY_LIMIT / MiB} MiB limit`, async () => {
+  it(`${ABORTED_STREAMS} aborted streams leave no sockets or timers; memory plateaus under the limit`, async () => {
     await abortMany(WARMUP);
     await idle();
     const m0 = await proxy.metrics();
@@ -222,10 +228,16 @@ describe('item 2: client faults (real process)', () => {
     figures.faults += WARMUP + ABORTED_STREAMS;
     figures.peakRss = Math.max(figures.peakRss, peakDuring);
     const handles = (m: Map<string, number>) => m.get('auth_shim_nodejs_active_handles_total') ?? Number.NaN;
+    const heapMiB = (m: Map<string, number>) =>
+      ((m.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1);
+    const rssMiB = (p: { rssBytes: number }) => (p.rssBytes / MiB).toFixed(1);
     const resources = (m: Map<string, number>) => m.get('auth_shim_nodejs_active_resources_total') ?? Number.NaN;
     figures.notes.push(
-      `aborted streams: ${ABORTED_STREAMS} in ${seconds.toFixed(1)} s; fds ${p0.fds}→${p1.fds} (sockets ${p0.sockets}→${p1.sockets}); ` +
-        `handles ${handles(m0)}→${handles(m1)}; resources ${resources(m0)}→${resources(m1)}; heap used ${((m0.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)}→${((m1.get('auth_shim_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(1)} MiB; RSS ${(p0.rssBytes / MiB).toFixed(1)}→${(half.rssBytes / MiB).toFixed(1)}→${(p1.rssBytes / MiB).toFixed(1)} MiB, peak ${(peakDuring / MiB).toFixed(1)} MiB`,
+      `aborted streams: ${ABORTED_STREAMS} in ${seconds.toFixed(1)} s; ` +
+        `fds ${p0.fds}→${p1.fds} (sockets ${p0.sockets}→${p1.sockets}); ` +
+        `handles ${handles(m0)}→${handles(m1)}; resources ${resources(m0)}→${resources(m1)}; ` +
+        `heap used ${heapMiB(m0)}→${heapMiB(m1)} MiB; ` +
+        `RSS ${rssMiB(p0)}→${rssMiB(half)}→${rssMiB(p1)} MiB, peak ${(peakDuring / MiB).toFixed(1)} MiB`,
     );
     const problems: string[] = [];
     if (upstreamAborted - abortedBefore !== ABORTED_STREAMS)
@@ -244,7 +256,7 @@ describe('item 2: client faults (real process)', () => {
     expect(await normalRequest()).toBe(200);
   }, 150_000);
 
-  it(`slowloris: ${SLOWLORIS} slow-header and ${SLOWLORIS} slow-body connections are closed (408) after the client timeouts`, async () => {
+  it(`slowloris: ${SLOWLORIS} slow-header and ${SLOWLORIS} slow-body connections get 408 on timeout`, async () => {
     const p0 = procStats(proxy.pid);
     const requestsBefore = fake.requests.length;
     const slow = async (head: string, drip: string): Promise<{ text: string }> => {
@@ -282,7 +294,7 @@ describe('item 2: client faults (real process)', () => {
     expect(await normalRequest()).toBe(200);
   }, 30_000);
 
-  it('oversized headers → 431; body over AUTH_SHIM_MAX_BODY_BYTES (declared or chunked) → Anthropic-shaped 413; nothing forwarded', async () => {
+  it('oversized headers → 431; body over AUTH_SHIM_MAX_BODY_BYTES (declared, chunked) → 413; none sent', async () => {
     const before = fake.requests.length;
     const big = await rawExchange(
       proxy.port,
@@ -297,7 +309,8 @@ describe('item 2: client faults (real process)', () => {
       (
         await rawExchange(
           proxy.port,
-          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ntransfer-encoding: chunked\r\n\r\n${chunkedBody}0\r\n\r\n`,
+          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n` +
+            `transfer-encoding: chunked\r\n\r\n${chunkedBody}0\r\n\r\n`,
         )
       ).text,
     );
@@ -352,7 +365,8 @@ describe('item 2: client faults (real process)', () => {
 
     const sock = await openSocket(proxy.port);
     sock.write(
-      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-type: application/json\r\ncontent-length: 13\r\nexpect: 100-continue\r\n\r\n`,
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\n` +
+        'content-type: application/json\r\ncontent-length: 13\r\nexpect: 100-continue\r\n\r\n',
     );
     const [cont] = (await once(sock, 'data')) as [Buffer];
     expect(cont.toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);

@@ -36,7 +36,9 @@ afterAll(() => {
     failures: figures.failures.length,
     leaks: figures.leaks,
     peakRssBytes: figures.peakRss,
-    bound: `${STREAMS} streams complete within the ${DRAIN_BUDGET_MS} ms drain budget; ${ROTATIONS} rotations under ${LOOPS} request loops`,
+    bound:
+      `${STREAMS} streams complete within the ${DRAIN_BUDGET_MS} ms drain budget; ` +
+      `${ROTATIONS} rotations under ${LOOPS} request loops`,
     seconds: Math.round((Date.now() - started) / 1000),
   });
 });
@@ -104,7 +106,7 @@ async function gatedUpstream(): Promise<{ fake: FakeAnthropic; release: () => vo
 }
 
 describe('item 4: lifecycle (real process)', () => {
-  it(`SIGTERM during ${STREAMS} open streams and credential rotation under load: all complete, new connections refused, exit 0`, async () => {
+  it(`SIGTERM during ${STREAMS} streams + rotation under load: all complete, new ones refused, exit 0`, async () => {
     const secretDir = await mkdtemp(join(tmpdir(), 'auth-shim-rel-secret-'));
     await writeKubeletSecret(secretDir, { token: `${token(0)}\n`, litellm: key(0) });
     const { fake, release } = await gatedUpstream();
@@ -197,7 +199,9 @@ describe('item 4: lifecycle (real process)', () => {
     figures.leaks += leaks.length;
     figures.failures.push(...problems);
     console.log(
-      `lifecycle: ${fake.requests.length} upstream requests, ${ROTATIONS} rotations, drained in ${drainedAfterMs} ms; after SIGTERM ${afterSigterm.served} served on open connections, ${afterSigterm.refused} loops refused`,
+      `lifecycle: ${fake.requests.length} upstream requests, ${ROTATIONS} rotations, ` +
+        `drained in ${drainedAfterMs} ms; ` +
+        `after SIGTERM ${afterSigterm.served} served on open connections, ${afterSigterm.refused} loops refused`,
     );
     afterSigterm = { served: 0, refused: 0 };
     await client.close();

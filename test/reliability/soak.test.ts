@@ -60,7 +60,9 @@ afterAll(() => {
     failures: figures.failures,
     leaks: figures.leaks,
     peakRssBytes: figures.peakRss,
-    bound: `fds ≤ first sample + ${FD_SLACK}; RSS end ≤ RSS at 1/3 + ${RSS_CLIMB_BOUND / MiB} MiB; peak < ${SIDECAR_MEMORY_LIMIT / MiB} MiB (heap cap 128 MiB)`,
+    bound:
+      `fds ≤ first sample + ${FD_SLACK}; RSS end ≤ RSS at 1/3 + ${RSS_CLIMB_BOUND / MiB} MiB; ` +
+      `peak < ${SIDECAR_MEMORY_LIMIT / MiB} MiB (heap cap 128 MiB)`,
     seconds: Math.round((Date.now() - started) / 1000),
   });
 });
@@ -199,7 +201,8 @@ describe('item 5: soak (real process)', () => {
       const mib = (b: number) => (b / MiB).toFixed(1);
       console.log(
         `soak: ${total} requests in ${SOAK_SECONDS} s (${JSON.stringify(Object.fromEntries(counts))}); ` +
-          `fds ${samples.map((s) => s.fds).join(',')}; RSS MiB ${samples.map((s) => mib(s.rssBytes)).join(',')}; end ${mib(end.rssBytes)}, peak ${mib(peak)}`,
+          `fds ${samples.map((s) => s.fds).join(',')}; RSS MiB ${samples.map((s) => mib(s.rssBytes)).join(',')}; ` +
+          `end ${mib(end.rssBytes)}, peak ${mib(peak)}`,
       );
       await proxy.stop();
       await fake.close();

@@ -110,7 +110,8 @@ const events = sseEvents('claude-sonnet-4-5', ['Hello', ' world']);
  * undici treats even a reset as the end there) — see docs/RELIABILITY.md, known limits.
  */
 const sseHead =
-  'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_fault\r\ntransfer-encoding: chunked\r\nconnection: close\r\n';
+  'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_fault\r\n' +
+  'transfer-encoding: chunked\r\nconnection: close\r\n';
 const chunk = (s: string): string => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
 
 /** Each scripted fault: what the raw upstream does, and what the client must see. */
@@ -157,7 +158,8 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
     body: JSON_BODY,
     act: (sock) =>
       void sock.write(
-        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nb\r\n{"id":"msg_\r\n',
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n' +
+          'b\r\n{"id":"msg_\r\n',
         () => setTimeout(() => sock.end(), 20),
       ),
     // Not SSE, so no event can be appended; the client must not see a complete-looking body.
@@ -180,7 +182,8 @@ const FAULTS: Record<string, { body?: string; act: (sock: Socket) => void; check
 function normal(sock: Socket): void {
   const body = JSON.stringify({ id: 'msg_ok', type: 'message', role: 'assistant', content: [] });
   sock.end(
-    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n` +
+      `connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -273,7 +276,7 @@ describe('item 1: upstream faults (real process)', () => {
     expect(leaks).toEqual([]);
   }, 90_000);
 
-  it('refused connection → 502 upstream_unreachable (after the one connect retry); served normally once the upstream is up', async () => {
+  it('refused connection → 502 upstream_unreachable (after one connect retry); served once it is up', async () => {
     const probe = createServer();
     probe.listen(0, '127.0.0.1');
     await once(probe, 'listening');
@@ -301,7 +304,7 @@ describe('item 1: upstream faults (real process)', () => {
     expect(problems).toEqual([]);
   }, 30_000);
 
-  it('DNS failure (ENOTFOUND for a .invalid name, no query leaves the machine) → 502; served once it resolves', async () => {
+  it('DNS failure (ENOTFOUND for a .invalid name, no query leaves the host) → 502; served once resolved', async () => {
     const fake = await startFakeAnthropic();
     servers.push(fake);
     const port = new URL(fake.url).port;

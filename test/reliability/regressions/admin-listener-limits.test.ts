@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 describe('regression: admin listener limits', () => {
-  it(`${N} half-sent-header connections: at most the cap held, closed after the headers timeout, RSS bounded, probes answered again`, {
+  it(`${N} half-sent-header connections: the cap held, closed on headers timeout, RSS bounded, probes answer`, {
     timeout: 120_000,
   }, async () => {
     const t0 = Date.now();
@@ -50,7 +50,9 @@ describe('regression: admin listener limits', () => {
       await until(() => closed >= N - CAP, 30_000, 'connections over the cap are closed').catch(() => undefined);
       const during = procStats(proxy.pid);
       console.log(
-        `admin listener: RSS ${Math.round(before.rssBytes / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB (peak ${Math.round(during.peakRssBytes / MiB)}) with ${N} half-sent connections, ${during.sockets} sockets held, ${closed} closed`,
+        `admin listener: RSS ${Math.round(before.rssBytes / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB ` +
+          `(peak ${Math.round(during.peakRssBytes / MiB)}) with ${N} half-sent connections, ` +
+          `${during.sockets} sockets held, ${closed} closed`,
       );
       expect(closed).toBeGreaterThanOrEqual(N - CAP);
       // The cap, plus the agent-facing listener, the admin listener, stdio and its own sockets.

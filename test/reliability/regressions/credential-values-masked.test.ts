@@ -52,7 +52,9 @@ async function call(s: Shim) {
 
 const litellmEnvelope = JSON.stringify({
   error: {
-    message: `Authentication Error, Invalid proxy server token passed. Received API Key = ${JWT_KEY}, Key Hash (Token) =abc`,
+    message:
+      'Authentication Error, Invalid proxy server token passed. ' +
+      `Received API Key = ${JWT_KEY}, Key Hash (Token) =abc`,
     type: 'auth_error',
     param: 'None',
     code: '401',
@@ -148,7 +150,7 @@ describe("regression: the shim's credential values are masked by value", () => {
 });
 
 describe('regression: a secret in AUTH_SHIM_UPSTREAM_URL is never logged', () => {
-  it('path segments that are not plain names are masked in the listening line; requests still use the real path', async () => {
+  it('path segments that are not plain names are masked in the listening line; requests use the real one', async () => {
     fake = await startFakeAnthropic();
     const secretSegment = 'sk-gw-9fQ2mZkW7xLp0aB3';
     const opaque = 'X9fQ2mZkTq81Lw';

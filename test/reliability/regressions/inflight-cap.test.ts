@@ -46,7 +46,7 @@ async function post(url: string, client: Agent) {
 }
 
 describe('regression: requests in flight are capped', () => {
-  it('over AUTH_SHIM_MAX_INFLIGHT_REQUESTS: 429 rate_limit_error with retry-after, nothing forwarded, counted', async () => {
+  it('over AUTH_SHIM_MAX_INFLIGHT_REQUESTS: 429 rate_limit_error, retry-after, none forwarded, counted', async () => {
     const CAP = 8;
     fake = await silentUpstream();
     shim = await startShim({ upstream: fake, env: { AUTH_SHIM_MAX_INFLIGHT_REQUESTS: String(CAP) } });
@@ -116,7 +116,8 @@ describe('regression: requests in flight are capped', () => {
       expect(statuses.filter((s) => s === 429)).toHaveLength(300);
       expect(statuses.filter((s) => s === 200)).toHaveLength(cap);
       console.log(
-        `inflight cap ${cap}: RSS ${Math.round(before / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB with ${cap} held and 300 refused`,
+        `inflight cap ${cap}: RSS ${Math.round(before / MiB)} → ${Math.round(during.rssBytes / MiB)} MiB ` +
+          `with ${cap} held and 300 refused`,
       );
       recordFigures('15-4-inflight-cap', {
         item: '15.4 In-flight cap (auto) against a non-answering upstream',

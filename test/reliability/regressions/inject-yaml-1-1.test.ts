@@ -215,7 +215,8 @@ items:
       Buffer.from('"}\n---\n'),
     ]);
     const pod = Buffer.from(
-      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  containers: [{name: p, image: p}]\n',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\n' +
+        'spec:\n  containers: [{name: p, image: p}]\n',
     );
     const r = injectManifestBytes(Buffer.concat([bad, pod]), 'bytes.yaml', config, { all: false });
     expect(r.problems).toEqual([]);

@@ -83,7 +83,9 @@ function patchOf(a: Answer): Array<{ path: string; value: unknown }> {
 describe('regression: injector admission gaps', () => {
   it('a pod nested 5,000 levels deep gets an AdmissionReview denial with the reason, not a 500', async () => {
     const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
-    const object = `{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"auth-shim.io/inject":"true"}},"spec":{"containers":[{"name":"a","image":"b","env":[{"name":"X","value":"y","deep":${deep}}]}]}}`;
+    const object =
+      '{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"auth-shim.io/inject":"true"}},' +
+      `"spec":{"containers":[{"name":"a","image":"b","env":[{"name":"X","value":"y","deep":${deep}}]}]}}`;
     const a = await reviewText(object);
     expect(a.status).toBe(200);
     expect(a.response).toMatchObject({
@@ -93,7 +95,9 @@ describe('regression: injector admission gaps', () => {
     // Not annotated: the same answer, nothing recursive ran on it either.
     expect((await reviewText(object.replace('"auth-shim.io/inject":"true"', '"x":"y"'))).status).toBe(200);
     // `inject` reports it as a problem instead of crashing.
-    const yaml = `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  containers: [{name: p, image: p, x: ${'['.repeat(5000)}${']'.repeat(5000)}}]\n`;
+    const yaml =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n' +
+      `  containers: [{name: p, image: p, x: ${'['.repeat(5000)}${']'.repeat(5000)}}]\n`;
     expect(injectManifests(yaml, 'deep.yaml', config, { all: false }).problems.join()).toMatch(
       /nests more than 100 levels|cannot be read|not valid YAML/,
     );
@@ -110,7 +114,7 @@ describe('regression: injector admission gaps', () => {
     }
   });
 
-  it('in an opted-in namespace only "injected" with the sidecar skips; any other status is denied with the reason', async () => {
+  it('opted-in namespace: only "injected" plus the sidecar skips; other statuses are denied, with why', async () => {
     for (const status of ['skip-me', 'Injected', '']) {
       const a = await review(pod({ 'auth-shim.io/status': status }), { optedIn: true });
       expect(a.response, status).toMatchObject({
@@ -132,7 +136,7 @@ describe('regression: injector admission gaps', () => {
     expect((await review(pod({ 'auth-shim.io/status': 'skip-me' }))).response).toEqual({ uid: 'u-1', allowed: true });
   });
 
-  it('shareProcessNamespace: a warning in every mode, a denial in shim-only unless the annotation accepts it', async () => {
+  it('shareProcessNamespace: a warning in every mode, denied in shim-only unless annotated to accept it', async () => {
     const shared = { shareProcessNamespace: true };
     const clientFirst = await review(pod({ 'auth-shim.io/inject': 'true' }, shared));
     expect(clientFirst.response.allowed).toBe(true);
@@ -151,7 +155,9 @@ describe('regression: injector admission gaps', () => {
     expect((await review(pod(shimOnly))).response.warnings).toBeUndefined();
 
     // `inject` says the same on stderr (its notes).
-    const yaml = `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n  shareProcessNamespace: true\n  containers: [{name: p, image: p}]\n`;
+    const yaml =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true"}}\nspec:\n' +
+      '  shareProcessNamespace: true\n  containers: [{name: p, image: p}]\n';
     expect(injectManifests(yaml, 'shared.yaml', config, { all: false }).notes.join()).toContain(
       'shareProcessNamespace: true',
     );

@@ -71,7 +71,7 @@ describe('regression: upstream interim responses', () => {
     'HTTP/1.1 102 Processing\r\n\r\n',
     'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: <x>\r\n\r\n',
   ]) {
-    it(`skips ${JSON.stringify(interim.slice(9, 24))}…: the client gets the final response and its pipelined next one`, async () => {
+    it(`skips ${JSON.stringify(interim.slice(9, 24))}…: the client gets the final response and the next`, async () => {
       const url = await rawUpstream([(p) => interim + FINAL(p), (p) => FINAL(p)]);
       shim = await startShim({ upstreamUrl: url });
       const text = await exchange(shim, get('/v1/models/first') + get('/v1/models/second', true));

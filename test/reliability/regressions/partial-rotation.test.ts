@@ -61,7 +61,7 @@ function expectHeldLogged(s: Shim): void {
 }
 
 describe('regression: a partial rotation never pairs an old token with a new key', () => {
-  it('kubelet-style Secret volume: an empty token next to a new LiteLLM key keeps the whole previous snapshot', async () => {
+  it('kubelet-style Secret volume: an empty token beside a new LiteLLM key keeps the whole old snapshot', async () => {
     dir = await mkdtemp(join(tmpdir(), 'auth-shim-partial-'));
     await writeKubeletSecret(dir, { token: `${OAUTH}\n`, litellm: LITELLM_KEY });
     shim = await startShim({

@@ -116,7 +116,8 @@ describe("regression: node:http's own errors are Anthropic-shaped", () => {
       (
         await rawExchange(
           port(shim),
-          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\nx-api-key: ${API_KEY}\r\ncontent-length: 2\r\n\r\n{}`,
+          `POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\nx-api-key: ${API_KEY}\r\n` +
+            'content-length: 2\r\n\r\n{}',
         )
       ).text,
     );

@@ -116,7 +116,7 @@ describe('regression: SIGUSR1 opens no debugger in the sidecar', () => {
     expect(injectedEnv()['NODE_OPTIONS']?.split(' ')).toContain('--disable-sigusr1');
   });
 
-  it('started as injected (ENTRYPOINT flags + injected env), as the image alone, as the env alone: no listener, still serving', async () => {
+  it('started as injected (ENTRYPOINT flags + env), the image alone, the env alone: no listener, serving', async () => {
     const injected = injectedEnv();
     const { NODE_OPTIONS: _omitted, ...withoutOptions } = injected;
     const before = {

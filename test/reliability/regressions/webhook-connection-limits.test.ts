@@ -58,14 +58,16 @@ function closedBy(sock: Socket, boundMs = BOUND_MS): Promise<string> {
   });
 }
 
+const head = (length: number): string =>
+  `POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\n` +
+  `content-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
+
 describe('regression: webhook connection limits (real TLS)', () => {
   it('a slow body is cut at AUTH_SHIM_WEBHOOK_REQUEST_TIMEOUT_MS with a 408', async () => {
     const s = await start(1000);
     const sock = await tls(s);
     const body = Buffer.from(review);
-    sock.write(
-      `POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
-    );
+    sock.write(head(body.length));
     let i = 0;
     const trickle = setInterval(() => {
       if (i < body.length && !sock.destroyed) sock.write(body.subarray(i, ++i));
@@ -96,9 +98,7 @@ describe('regression: webhook connection limits (real TLS)', () => {
 
     const used = await tls(s);
     const body = Buffer.from(review);
-    used.write(
-      `POST /mutate HTTP/1.1\r\nhost: ${SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
-    );
+    used.write(head(body.length));
     used.write(body);
     const text = await closedBy(used); // answered, then idle past the keep-alive timeout
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
@@ -106,7 +106,7 @@ describe('regression: webhook connection limits (real TLS)', () => {
     expect(text.toLowerCase()).toContain('keep-alive: timeout=5');
   });
 
-  it(`connections past ${WEBHOOK_LIMITS.maxConnections} are closed on accept; reviews work again once they go`, async () => {
+  it(`connections past ${WEBHOOK_LIMITS.maxConnections} are closed on accept; reviews work once they go`, async () => {
     const s = await start(10_000);
     const EXTRA = 20;
     let closed = 0;
