@@ -93,7 +93,8 @@ describe('proxy configuration', () => {
 
   it('cross-field rules', () => {
     expect(problems({ ...base, AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only' })).toEqual([
-      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)',
+      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE ' +
+        '(or their AUTH_SHIM_SECRET_*_KEY)',
     ]);
     expect(problems({ ...base, AUTH_SHIM_OAUTH_TOKEN_FILE: '/t', AUTH_SHIM_ALLOWED_CREDENTIALS: 'api-key' })).toEqual([
       'AUTH_SHIM_OAUTH_TOKEN_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth',

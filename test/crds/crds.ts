@@ -55,7 +55,8 @@ export function publishedCrdFiles(): string[] {
     const dir = join(crdsDir(), `${module}@${version}`);
     if (!existsSync(join(dir, '.complete'))) {
       throw new Error(
-        `the published CRDs of ${module}@${version} are not fetched (${dir}): run \`bash test/crds/fetch.sh\` (.ci/run does)`,
+        `the published CRDs of ${module}@${version} are not fetched (${dir}): ` +
+          'run `bash test/crds/fetch.sh` (.ci/run does)',
       );
     }
     return readdirSync(dir)

@@ -32,7 +32,7 @@ async function send(s: Shim): Promise<number> {
 }
 
 describe('credential rotation through a kubelet-style Secret volume', () => {
-  it('100 rotations under continuous traffic: 0 failed requests, never a mixed pair, each visible within 2 s', async () => {
+  it('100 rotations under steady traffic: 0 failed requests, never a mixed pair, each visible within 2 s', async () => {
     const secretDir = join('/tmp', `auth-shim-rot-${process.pid}-${Date.now()}`);
     await writeKubeletSecret(secretDir, { token: `${token(0)}\n`, litellm: key(0) });
     shim = await startShim({

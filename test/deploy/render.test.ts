@@ -44,7 +44,7 @@ describe.each(DIRS)('deploy/%s', (dir) => {
 });
 
 describe('deploy/ fits together', () => {
-  it('the injector HelmRelease uses the chart from its HelmRepository, and its values pass the chart schema', async () => {
+  it('the injector HelmRelease uses the chart from its HelmRepository; its values pass the chart schema', async () => {
     const { release, objects } = await injectorFromHelmRelease();
     const spec = release['spec'] as { chart: { spec: { chart: string; sourceRef: { kind: string; name: string } } } };
     expect(spec.chart.spec.chart).toBe('auth-shim');
@@ -107,7 +107,7 @@ describe('deploy/ fits together', () => {
     expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port)).sort()).toEqual([4000, 53, 53]);
   });
 
-  it("the admin NetworkPolicy admits only the scraper's namespace, to the injected sidecar's admin port alone", async () => {
+  it("the admin NetworkPolicy admits only the scraper's namespace, to the sidecar's admin port alone", async () => {
     const objects = await kustomize(join(DEPLOY, 'agent'));
     type Ingress = {
       from: { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: unknown; ipBlock?: unknown }[];
@@ -143,7 +143,7 @@ describe('deploy/ fits together', () => {
 });
 
 describe('deploy/litellm', () => {
-  it('runs a LiteLLM that can carry OAuth, never a compromised release (the verdict auth-shim check uses)', async () => {
+  it('runs a LiteLLM that can carry OAuth, never a compromised release (the verdict of auth-shim check)', async () => {
     const d = find(await kustomize(join(DEPLOY, 'litellm')), 'Deployment') as K8sObject & {
       spec: { template: { spec: { containers: { image: string; env: { name: string }[] }[] } } };
     };

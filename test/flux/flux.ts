@@ -51,7 +51,8 @@ export function fluxBinary(name: string): string {
   );
   if (!existsSync(bin))
     throw new Error(
-      `${name} ${c.version} is not built (${bin}): run \`bash test/flux/build.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`,
+      `${name} ${c.version} is not built (${bin}): run \`bash test/flux/build.sh\` ` +
+        '(Go; see docs/KUBERNETES.md for the cold cost)',
     );
   return bin;
 }
@@ -62,7 +63,10 @@ export interface RunningController {
   readonly proc: Proc;
 }
 
-/** Starts a controller against `cp` (the control plane, or the test cluster) with loopback-only listeners; extra args per controller. */
+/**
+ * Starts a controller against `cp` (the control plane, or the test cluster) with loopback-only listeners;
+ * extra args per controller.
+ */
 export async function startController(
   cp: Pick<ControlPlane, 'kubeconfig'>,
   dir: string,
@@ -94,7 +98,8 @@ export async function startFluxControllers(
   dir: string,
 ): Promise<RunningController[]> {
   const storage = await freePort();
-  await mkdir(join(dir, 'storage'), { recursive: true }); // source-controller refuses a storage path that does not exist
+  // source-controller refuses a storage path that does not exist
+  await mkdir(join(dir, 'storage'), { recursive: true });
   const started: RunningController[] = [];
   try {
     started.push(

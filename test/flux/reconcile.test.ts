@@ -116,7 +116,7 @@ describe('deploy/flux/auth-shim reconciled by Flux', () => {
     ]);
   });
 
-  it('the Kustomization applies deploy/flux/auth-shim from Git; the HelmRelease becomes Ready with the chart from the loopback repository and its values', async () => {
+  it('Kustomization applies deploy/flux/auth-shim from Git; its HelmRelease gets Ready (loopback chart)', async () => {
     await apply(cp, [
       {
         apiVersion: 'source.toolkit.fluxcd.io/v1',

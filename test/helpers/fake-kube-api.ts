@@ -111,7 +111,8 @@ export async function startFakeKubeApi(namespace: string, name: string): Promise
           apiVersion: 'v1',
           kind: 'Config',
           'current-context': 'fake',
-          clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }], // plain HTTP on loopback
+          // plain HTTP on loopback
+          clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
           users: [{ name: 'u', user: { token: 'fake-sa-token' } }],
           contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'u', namespace } }],
         }),

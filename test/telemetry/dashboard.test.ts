@@ -101,7 +101,7 @@ describe('Grafana dashboard (charts/auth-shim/files/grafana-dashboard.json)', ()
     expect(dashboardErrors(await load())).toEqual([]);
   });
 
-  it('panel options, field config and queries are valid for their plugin (timeseries, stat, row, prometheus target)', async () => {
+  it('panel options, field config and queries fit their plugin (timeseries, stat, row, prometheus)', async () => {
     expect(panelErrors(await load())).toEqual([]);
   });
 
@@ -204,7 +204,7 @@ describe('Grafana dashboard (charts/auth-shim/files/grafana-dashboard.json)', ()
     }
   });
 
-  it('has unique panel ids, uses the datasource variable, and lays panels out on the 24-column grid without overlap', async () => {
+  it('unique panel ids, the datasource variable, panels on the 24-column grid without overlap', async () => {
     const d = await load();
     const ids = d.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);

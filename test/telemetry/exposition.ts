@@ -3,8 +3,7 @@ import { expectGolden as expectGoldenFile } from '../helpers/golden.js';
 /** Histograms of durations: bucket counts and sums depend on the machine, `_count` does not. */
 const TIMING = /^(auth_shim_request_duration_seconds|auth_shim_upstream_first_byte_seconds)_(bucket|sum)[{ ]/;
 /** Gauges holding "now" when something happened. */
-const CLOCK =
-  /^(auth_shim_credential_last_load_timestamp_seconds|auth_shim_ratelimit_last_seen_timestamp_seconds|auth_shim_oauth_token_expires_in_seconds)[{ ]/;
+const CLOCK = /^auth_shim_((credential_last_load|ratelimit_last_seen)_timestamp|oauth_token_expires_in)_seconds[{ ]/;
 /**
  * Credential re-reads other than `loaded`: the file watcher may look again any number of times
  * (each sees `unchanged` or the same `invalid`); the script forces each result at least once.

@@ -9,11 +9,16 @@
 import type { DataQuery } from '@grafana/schema';
 import type { Dashboard, RowPanel } from '@grafana/schema/dist/esm/raw/dashboard/x/Dashboard_types.gen';
 import type * as Stat from '@grafana/schema/dist/esm/raw/composable/stat/panelcfg/x/StatPanelCfg_types.gen';
-import type * as TimeSeries from '@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen';
+// biome-ignore format: the module name alone would make the line longer than 120 characters (issue 16)
+import type * as TimeSeries from
+  '@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen';
 
 /** The dashboard (schemaVersion 4x, "v1") model, as generated from Grafana's dashboard kind. */
 export type GrafanaDashboard = Dashboard;
-/** A `type: "row"` panel. The dashboard schema accepts rows as plain panels too, so rows are checked against this as well. */
+/**
+ * A `type: "row"` panel. The dashboard schema accepts rows as plain panels too, so rows are checked against this
+ * as well.
+ */
 export type GrafanaRowPanel = RowPanel;
 /** `options` of a `timeseries` panel. */
 export type TimeSeriesOptions = TimeSeries.Options;

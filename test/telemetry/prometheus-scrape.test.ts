@@ -97,7 +97,7 @@ describe('a real Prometheus scraping real shims', () => {
     }, 30_000);
   });
 
-  it('the expired token fires AuthShimOAuthTokenExpired for that pod only; the near one is AuthShimOAuthTokenExpiringSoon (pending its `for: 1h`)', async () => {
+  it('AuthShimOAuthTokenExpired fires for the expired pod only; AuthShimOAuthTokenExpiringSoon pends', async () => {
     let alerts: Alert[] = [];
     const active = (name: string, pod: string) =>
       alerts.find((a) => a.labels['alertname'] === name && a.labels['pod'] === pod);
@@ -121,7 +121,7 @@ describe('a real Prometheus scraping real shims', () => {
     expect(active('AuthShimSubscriptionRejected', NEAR.pod)).toBeUndefined();
   });
 
-  it('every selector of every dashboard query matches series in the real scrape, and every `by` label is on them', async () => {
+  it('every selector of every dashboard query matches series in the real scrape, with every `by` label', async () => {
     const dashboard = JSON.parse(
       await readFile(new URL('../../charts/auth-shim/files/grafana-dashboard.json', import.meta.url), 'utf8'),
     ) as { panels: Panel[] };

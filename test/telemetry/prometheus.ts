@@ -35,7 +35,8 @@ export function prometheusWithKubernetesSd(): string {
   );
   if (!existsSync(bin))
     throw new Error(
-      `Prometheus with Kubernetes SD is not built (${bin}): run \`bash test/telemetry/build-prometheus.sh\` (Go; see docs/KUBERNETES.md for the cold cost)`,
+      `Prometheus with Kubernetes SD is not built (${bin}): run \`bash test/telemetry/build-prometheus.sh\` ` +
+        '(Go; see docs/KUBERNETES.md for the cold cost)',
     );
   return bin;
 }

@@ -37,7 +37,10 @@ interface Case {
   readonly name: string;
   readonly input: readonly Input[];
   readonly at: string;
-  /** Expected firing alerts: their labels besides alertname, and the rendered summary (and description, when templated). */
+  /**
+   * Expected firing alerts: their labels besides alertname, and the rendered summary (and description, when
+   * templated).
+   */
   readonly fires: ReadonlyArray<{ labels: Record<string, string>; summary: string; description?: string }>;
 }
 
@@ -56,7 +59,9 @@ const CASES: Case[] = [
         labels: { ...WHO, slot: 'oauth', severity: 'warning' },
         summary: 'auth-shim in agents/claude-agent-0 cannot load its oauth credential',
         description:
-          'The mounted Secret for oauth is missing, unreadable or holds the wrong kind of credential; the sidecar keeps the last good value (if any). Check the Secret and the auth-shim logs (event credential_rejected).',
+          'The mounted Secret for oauth is missing, unreadable or holds the wrong kind of credential; ' +
+          'the sidecar keeps the last good value (if any). ' +
+          'Check the Secret and the auth-shim logs (event credential_rejected).',
       },
     ],
   },

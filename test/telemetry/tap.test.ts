@@ -76,7 +76,7 @@ describe('token usage tap (through a real shim)', () => {
     expect(text).toContain('auth_shim_tokens_total{type="output",model="claude-opus-4-1"} 7');
   });
 
-  it("puts each request's usage on its log line, streamed or not, so traffic LiteLLM books at 0 can be summed per agent (issue 18)", async () => {
+  it("puts each request's usage on its log line, streamed or not: what LiteLLM books at 0 (issue 18)", async () => {
     const s = await start();
     await post(s, { model: 'claude-haiku-4-5', max_tokens: 10, messages: [] });
     s.fake.respond = (_req, res) => {
@@ -150,7 +150,8 @@ describe('token usage tap (through a real shim)', () => {
     expect(text).toContain('auth_shim_ratelimit_limit{resource="input_tokens"} 400000');
     expect(text).toContain('auth_shim_ratelimit_remaining{resource="input_tokens"} 399000');
     expect(text).toContain(
-      `auth_shim_ratelimit_reset_timestamp_seconds{resource="input_tokens"} ${Date.parse('2026-01-01T00:01:00Z') / 1000}`,
+      'auth_shim_ratelimit_reset_timestamp_seconds{resource="input_tokens"} ' +
+        `${Date.parse('2026-01-01T00:01:00Z') / 1000}`,
     );
   });
 
