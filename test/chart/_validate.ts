@@ -14,8 +14,16 @@ interface Model {
 }
 type ModelClass = new (data: Obj) => Model;
 
-const BUILT_IN =
-  /^(v1|apps\/v1|batch\/v1|policy\/v1|rbac\.authorization\.k8s\.io\/v1|admissionregistration\.k8s\.io\/v1|networking\.k8s\.io\/v1|autoscaling\/v2)$/;
+const BUILT_IN = new Set([
+  'v1',
+  'apps/v1',
+  'batch/v1',
+  'policy/v1',
+  'rbac.authorization.k8s.io/v1',
+  'admissionregistration.k8s.io/v1',
+  'networking.k8s.io/v1',
+  'autoscaling/v2',
+]);
 
 /** Every problem with `obj`, as `Kind/name: message` lines; empty when it is valid. */
 export async function manifestProblems(obj: Obj): Promise<string[]> {
@@ -31,7 +39,8 @@ export async function manifestProblems(obj: Obj): Promise<string[]> {
     if (validate(obj)) return [];
     return (validate.errors ?? []).map(
       (e) =>
-        `${where}: ${e.instancePath || '/'} ${e.message ?? ''}${e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : ''}`,
+        `${where}: ${e.instancePath || '/'} ${e.message ?? ''}` +
+        (e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : ''),
     );
   }
   const path = `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${kind}`;
@@ -50,7 +59,7 @@ export async function manifestProblems(obj: Obj): Promise<string[]> {
   } catch (err) {
     problems.push(`${where}: ${(err as Error).message}`);
   }
-  if (BUILT_IN.test(apiVersion)) {
+  if (BUILT_IN.has(apiVersion)) {
     for (const field of unknownFields(obj, `V${apiVersion.split('/').pop()?.slice(1) ?? '1'}${kind}`))
       problems.push(`${where}: unknown field ${field}`);
   }

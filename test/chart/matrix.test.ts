@@ -85,7 +85,10 @@ const EXPECTED_KINDS: Record<string, string[]> = {
   ],
 };
 
-/** Files a reviewer should read as rendered YAML; monitoring is left out (its bulk is files/, owned by the telemetry tests). */
+/**
+ * Files a reviewer should read as rendered YAML; monitoring is left out (its bulk is files/, owned by the
+ * telemetry tests).
+ */
 const GOLDEN = [
   'defaults-values.yaml',
   'cert-manager-values.yaml',

@@ -90,7 +90,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
     }
   });
 
-  it('selectors: each pod goes to exactly one entry, never the system namespaces, the release namespace or the injector itself', async () => {
+  it('selectors: each pod goes to one entry, never system namespaces, the release one or the injector', async () => {
     const objects = await renderChart(['-f', ciValuesPath(file)]);
     const [byNamespace, byObject] = get<Webhook[]>(find(objects, 'MutatingWebhookConfiguration'), 'webhooks');
     if (byNamespace === undefined || byObject === undefined) throw new Error('two webhook entries expected');
@@ -139,7 +139,7 @@ describe.each(CI_VALUES)('objects of one release agree (ci/%s)', (file) => {
 });
 
 describe('certificate modes', () => {
-  it('auto: RBAC names exactly the Secret and webhook configuration the webhook is told, and the caBundle is left to it', async () => {
+  it('auto: RBAC names only the Secret and webhook config the webhook is told; caBundle is left to it', async () => {
     const objects = await renderChart();
     const c = webhookContainer(objects);
     const { webhook } = loadWebhookConfig(resolvedEnv(c.env), []);
@@ -169,7 +169,7 @@ describe('certificate modes', () => {
     expect(get(podTemplate(objects), 'spec.automountServiceAccountToken')).toBe(true);
   });
 
-  it("cert-manager: the mounted Secret is the Certificate's, it names the Service, and the cainjector points at it", async () => {
+  it("cert-manager: the mounted Secret is the Certificate's, names the Service; cainjector points at it", async () => {
     const objects = await renderChart(['-f', ciValuesPath('cert-manager-values.yaml')]);
     const service = find(objects, 'Service').metadata.name;
     const cert = find(objects, 'Certificate', (o) => o.metadata.name === service);
@@ -230,7 +230,7 @@ describe('failurePolicy', () => {
 });
 
 describe('availability', () => {
-  it('two replicas by default, a PodDisruptionBudget, spread across nodes, no unavailable replica while rolling', async () => {
+  it('two replicas by default, a PodDisruptionBudget, spread over nodes, none unavailable while rolling', async () => {
     const objects = await renderChart();
     const d = find(objects, 'Deployment');
     expect(get(d, 'spec.replicas')).toBe(2);

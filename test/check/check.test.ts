@@ -51,7 +51,10 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Which of LiteLLM's routes state its version: readiness up to 1.8x, the model hub info in 1.82.6 and 1.106.4, the OpenAPI document always. */
+/**
+ * Which of LiteLLM's routes state its version: readiness up to 1.8x, the model hub info in 1.82.6 and 1.106.4,
+ * the OpenAPI document always.
+ */
 type VersionRoutes = 'readiness' | 'hub' | 'openapi-only';
 
 /** A stand-in for LiteLLM's readiness, version and model-list routes (the real one runs in test/e2e). */
@@ -114,7 +117,8 @@ describe('runChecks', () => {
   it('fails on a missing file, a token expiring soon warns, an expired one fails, a refused key fails', async () => {
     const up = await fakeLitellm('1.106.4', 'something-else');
     const d = await files({ token: OAUTH });
-    // Another directory (another Secret): a missing key in the token's own Secret would hold the token too (all or nothing).
+    // Another directory (another Secret): a missing key in the token's own Secret would hold the token too
+    // (all or nothing).
     const soon = await runChecks(
       loadProxyConfig({
         AUTH_SHIM_UPSTREAM_URL: up,
@@ -166,7 +170,7 @@ describe('runChecks', () => {
     },
   );
 
-  it('a LiteLLM that forwards the virtual key to Anthropic is a warning when a key is configured, and only then', async () => {
+  it('a LiteLLM forwarding the virtual key to Anthropic is a warning when a key is configured, only then', async () => {
     const up = await fakeLitellm('1.102.4', LITELLM_KEY);
     const d = await files({ key: LITELLM_KEY });
     const withKey = await runChecks(

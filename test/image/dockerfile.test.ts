@@ -38,7 +38,7 @@ async function runtimeStage(): Promise<Instruction[]> {
 }
 
 describe('Dockerfile', () => {
-  it('ends in a distroless Node 24 stage running as 65532:65532 with the CLI as entrypoint and `proxy` by default', async () => {
+  it('ends in a distroless Node 24 stage run as 65532:65532, the CLI as entrypoint, `proxy` by default', async () => {
     const all = await instructions();
     const stage = await runtimeStage();
     const runtimeArg = all.find((i) => i.op === 'ARG' && i.args.startsWith('RUNTIME_IMAGE='))?.args;

@@ -155,7 +155,8 @@ describe('the image runtime tree (production dependencies + dist/)', () => {
 
   it('runs `auth-shim inject` on a manifest', async () => {
     const pod =
-      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: ai\n  annotations:\n    auth-shim.io/inject: "true"\nspec:\n  containers:\n    - name: agent\n      image: agent:1\n';
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: ai\n  annotations:\n' +
+      '    auth-shim.io/inject: "true"\nspec:\n  containers:\n    - name: agent\n      image: agent:1\n';
     const s = start(
       ['inject', '-'],
       {

@@ -69,7 +69,8 @@ describe('client disconnects abort the upstream at once (an abandoned generation
     const sock = connect(Number(new URL(shim.proxy.url).port), '127.0.0.1');
     await once(sock, 'connect');
     sock.write(
-      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 100000\r\n\r\n${'a'.repeat(5000)}`,
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: 100000\r\n\r\n` +
+        'a'.repeat(5000),
     );
     await eventually(() => upstreamSaw === 5000);
     sock.destroy();
@@ -112,7 +113,7 @@ describe('backpressure', () => {
     expect(received).toBe(total * chunk.length);
   });
 
-  it("an upstream that stops reading the request body stalls the client's upload instead of the shim buffering it", async () => {
+  it("an upstream that stops reading the body stalls the client's upload, the shim does not buffer it", async () => {
     shim = await startShim({ env: { AUTH_SHIM_MAX_BODY_BYTES: String(256 * 1024 * 1024) } });
     let upstreamRead = 0;
     let resumeUpstream: () => void = () => undefined;

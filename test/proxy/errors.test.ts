@@ -82,7 +82,7 @@ describe('errors the shim makes itself (nothing forwarded)', () => {
     expect(shim.fake.requests).toHaveLength(0);
   });
 
-  it('404 not_found_error + x-should-retry: false for paths outside the allowlist, LiteLLM key never sent', async () => {
+  it('404 not_found_error + x-should-retry: false for paths off the allowlist, LiteLLM key never sent', async () => {
     shim = await startShim({ files: { k: LITELLM_KEY }, env: { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/k' } });
     for (const p of [
       '/key/generate',
@@ -194,7 +194,10 @@ describe('upstream failures', () => {
     expect(r.text.startsWith((events[0] as string) + events[1])).toBe(true);
     const tail = r.text.slice(((events[0] as string) + events[1]).length);
     expect(tail).toMatch(
-      /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"auth-shim: .*stopped sending.*"\}\}\n\n$/,
+      new RegExp(
+        String.raw`^event: error\ndata: \{"type":"error","error":\{"type":"api_error",` +
+          String.raw`"message":"auth-shim: .*stopped sending.*"\}\}\n\n$`,
+      ),
     );
   });
 
@@ -235,7 +238,8 @@ describe('upstream errors pass through; old LiteLLM envelopes are un-wrapped', (
   it('an Anthropic error passes byte for byte with its headers', async () => {
     shim = await startShim();
     const body =
-      '{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_1"}';
+      '{"type":"error","error":{"type":"rate_limit_error",' +
+      '"message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_1"}';
     shim.fake.respond = (_req, res) => {
       res.writeHead(429, {
         'content-type': 'application/json',

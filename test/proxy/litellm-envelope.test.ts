@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodePythonBytesRepr, unwrapLitellmError } from '../../src/proxy/litellm-envelope.js';
 
 const inner =
-  '{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed your account\'s rate limit."},"request_id":"req_011CTest"}';
+  '{"type":"error","error":{"type":"rate_limit_error",' +
+  '"message":"This request would exceed your account\'s rate limit."},"request_id":"req_011CTest"}';
 
 /** What Python's repr(bytes) prints for these bytes (quote choice and escapes as CPython does). */
 function pyBytesRepr(bytes: Buffer): string {
@@ -57,7 +58,8 @@ describe('LiteLLM error envelope (LiteLLM before PR #32133)', () => {
     const body = JSON.stringify({
       error: {
         message:
-          'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...ab12, Key Hash (Token)=7f3a',
+          'Authentication Error, Invalid proxy server token passed. ' +
+          'Received API Key = sk-...ab12, Key Hash (Token)=7f3a',
         type: 'auth_error',
         param: 'None',
         code: '401',
@@ -71,7 +73,8 @@ describe('LiteLLM error envelope (LiteLLM before PR #32133)', () => {
       error: {
         type: 'authentication_error',
         message:
-          'LiteLLM: Authentication Error, Invalid proxy server token passed. Received API Key = sk-***, Key Hash (Token)=7f3a',
+          'LiteLLM: Authentication Error, Invalid proxy server token passed. ' +
+          'Received API Key = sk-***, Key Hash (Token)=7f3a',
       },
     });
   });

@@ -36,7 +36,8 @@ describe('raw HTTP/1.1 behaviour', () => {
     shim = await startShim();
     const sock = await open(shim);
     sock.write(
-      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n`,
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\n` +
+        'content-type: application/json\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n',
     );
     expect(await readUntil(sock, (t) => t.includes('\r\n\r\n'))).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
     sock.write('{}');
@@ -62,7 +63,9 @@ describe('raw HTTP/1.1 behaviour', () => {
     shim = await startShim();
     const sock = await open(shim);
     sock.write(
-      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /key/generate HTTP/1.1\r\nhost: x\r\n\r\n`,
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\n` +
+        'content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n' +
+        'GET /key/generate HTTP/1.1\r\nhost: x\r\n\r\n',
     );
     const text = await readUntil(sock, () => false);
     expect(text).toMatch(/^HTTP\/1\.1 400 /);

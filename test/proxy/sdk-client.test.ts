@@ -66,7 +66,9 @@ describe('the real Anthropic TypeScript SDK (1.x) through the shim', () => {
     shim.fake.respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(
-        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",' +
+          '"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,' +
+          '"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
       );
     };
     const stream = sdk(shim, OAUTH).messages.stream(params);

@@ -67,7 +67,7 @@ afterEach(async () => {
 });
 
 describe('small request bodies go upstream with their head', () => {
-  it('a body under the bound goes upstream right behind its head, byte for byte, and is counted in bytes_in', async () => {
+  it('a body under the bound goes upstream right behind its head, byte for byte, counted in bytes_in', async () => {
     upstream = await startRawUpstream();
     shim = await startShim({ upstreamUrl: upstream.url });
     const body = JSON.stringify({
@@ -113,7 +113,7 @@ describe('small request bodies go upstream with their head', () => {
     expect(wire.subarray(wire.indexOf('\r\n\r\n') + 4).toString('utf8')).toBe(body);
   });
 
-  it('a client that leaves before its small body ends: nothing goes upstream, one log line, nothing left in flight', async () => {
+  it('a client that leaves before its small body ends: nothing upstream, one log line, none in flight', async () => {
     upstream = await startRawUpstream();
     shim = await startShim({ upstreamUrl: upstream.url });
     const sock = connect(Number(new URL(shim.proxy.url).port), '127.0.0.1');
@@ -133,7 +133,7 @@ describe('small request bodies go upstream with their head', () => {
     expect(inflight?.values[0]?.value).toBe(0);
   });
 
-  it('a body over the bound still streams: its first bytes go upstream before the client has sent the rest', async () => {
+  it('a body over the bound still streams: its first bytes go upstream before the client sent the rest', async () => {
     upstream = await startRawUpstream();
     shim = await startShim({ upstreamUrl: upstream.url });
     const length = SMALL_BODY_BYTES + 1;
@@ -141,7 +141,8 @@ describe('small request bodies go upstream with their head', () => {
     sock.on('error', () => {});
     await once(sock, 'connect');
     sock.write(
-      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: ${length}\r\n\r\n${'a'.repeat(1000)}`,
+      `POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${OAUTH}\r\ncontent-length: ${length}\r\n\r\n` +
+        'a'.repeat(1000),
     );
     const wire = (): Buffer => Buffer.concat(upstream?.reads[0] ?? []);
     await eventually(() => wire().includes(`\r\n\r\n${'a'.repeat(1000)}`));

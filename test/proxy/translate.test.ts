@@ -100,7 +100,7 @@ describe('credential translation — the README table, row by row', () => {
     expect(JSON.stringify(r.headers)).not.toContain('placeholder');
   });
 
-  it('a non-Anthropic value (placeholder, LiteLLM key, Basic auth) is never forwarded; the shim credential is used', () => {
+  it("a non-Anthropic value (placeholder, LiteLLM key, Basic auth) is never forwarded; the shim's is used", () => {
     for (const raw of [
       ['x-api-key', 'placeholder'],
       ['x-api-key', LITELLM_KEY],
