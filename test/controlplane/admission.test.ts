@@ -234,7 +234,7 @@ describe("the injector's golden AdmissionReviews, admitted by a real kube-apiser
 });
 
 describe('stored pods (golden files in test/controlplane/golden)', () => {
-  it('an annotated pod gets a native sidecar that passes validation and the restricted Pod Security Standard', async () => {
+  it('an annotated pod gets a native sidecar that passes validation and restricted Pod Security', async () => {
     const stored = await createOk(cp, agentPod('agent', 'restricted', { 'auth-shim.io/inject': 'true' }));
     expect(initContainers(stored)[0]).toMatchObject({ name: SIDECAR, restartPolicy: 'Always' });
     // Issue 15: the ServiceAccount admission plugin (which also runs after the webhook) gives the
@@ -447,7 +447,7 @@ describe('auth-shim inject output is accepted by the API server', () => {
 });
 
 describe('updates never inject twice', () => {
-  it('labelling and annotating an injected pod keeps exactly one sidecar, also when UPDATE is sent to the webhook', async () => {
+  it('labelling and annotating an injected pod keeps one sidecar, also when UPDATE goes to the webhook', async () => {
     await createOk(cp, agentPod('updated', 'ai', { 'auth-shim.io/inject': 'true' }));
     await cp.kubectlOk(['label', 'pod', 'updated', '-n', 'ai', 'round=1']);
     // The injector answers UPDATE with no patch; a patch would be refused (a pod's spec is immutable).
@@ -548,7 +548,7 @@ describe('auto certificate mode against the real API server', () => {
     await stopChild(auto);
   });
 
-  it('creates the Secret, patches caBundle with the RBAC the chart grants, and the API server then trusts it', async () => {
+  it('creates the Secret, patches caBundle with the RBAC the chart grants; the API server then trusts it', async () => {
     await stopChild(webhook);
     webhook = undefined;
     autoPort = await freePort();

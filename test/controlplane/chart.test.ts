@@ -316,7 +316,7 @@ describe('helm install into the real API server', () => {
     });
   }
 
-  it("installs; the webhook run with the Deployment's environment and ServiceAccount patches caBundle and injects", async () => {
+  it("installs; the webhook, with the Deployment's env and ServiceAccount, patches caBundle and injects", async () => {
     port = await freePort();
     const kc = ['--kubeconfig', cp.kubeconfig];
     await helmOk(['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...kc, ...setValues()]);

@@ -50,7 +50,8 @@ export function apiserverBinary(): string {
   if (!existsSync(bin)) {
     throw new Error(
       `kube-apiserver ${kubernetesVersion()} is not built (${bin}). Run \`bash test/controlplane/prepare.sh\` ` +
-        '(installs etcd, builds kube-apiserver and kube-controller-manager with Go: ~6 min cold; .ci/run does this before `npm test`).',
+        '(installs etcd, builds kube-apiserver and kube-controller-manager with Go: ~6 min cold; ' +
+        '.ci/run does this before `npm test`).',
     );
   }
   return bin;
@@ -540,7 +541,8 @@ async function cli(cmd: string | undefined): Promise<number> {
     await rm(STATE_DIR, { recursive: true, force: true });
     const cp = await startControlPlane({ detached: true, dir: STATE_DIR, controllers: DEFAULT_CONTROLLERS });
     process.stderr.write(
-      `control plane ready in ${cp.startMs} ms: ${cp.server} (logs in ${STATE_DIR}); stop it with \`node test/controlplane/cluster.ts down\`\n`,
+      `control plane ready in ${cp.startMs} ms: ${cp.server} (logs in ${STATE_DIR}); ` +
+        'stop it with `node test/controlplane/cluster.ts down`\n',
     );
     process.stdout.write(`${cp.kubeconfig}\n`);
     return 0;

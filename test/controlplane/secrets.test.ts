@@ -90,9 +90,8 @@ async function untilToken(want: string, boundMs: number, t0 = Date.now()): Promi
     if (last === want) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(
-    `the proxy still used ${last.startsWith('sk-') ? `…${last.slice(-3)}` : last} after ${boundMs} ms, not …${want.slice(-3)}`,
-  );
+  const used = last.startsWith('sk-') ? `…${last.slice(-3)}` : last;
+  throw new Error(`the proxy still used ${used} after ${boundMs} ms, not …${want.slice(-3)}`);
 }
 
 /**

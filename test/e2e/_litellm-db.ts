@@ -22,16 +22,20 @@ const HOOKS = fileURLToPath(new URL('../../bench/hooks.ts', import.meta.url));
 export async function engineBinaries(dir: string): Promise<{ query: string; schema: string }> {
   const query = join(dir, 'query-engine');
   const schema = join(dir, 'schema-engine');
-  // The query engine is this project's WebAssembly-backed server (prisma-engine/server.ts), run by the Node that runs the tests.
+  // The query engine is this project's WebAssembly-backed server (prisma-engine/server.ts), run by the Node that
+  // runs the tests.
   await writeFile(
     query,
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(HOOKS)} ${JSON.stringify(join(ENGINE_DIR, 'server.ts'))} "$@"\n`,
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(HOOKS)} ` +
+      `${JSON.stringify(join(ENGINE_DIR, 'server.ts'))} "$@"\n`,
   );
   // No schema engine: the schema comes from SQL migrations (applyMigrations); LiteLLM's boot-time
   // `prisma migrate diff` fails against this stub and LiteLLM carries on ("no diff").
   await writeFile(
     schema,
-    `#!/bin/sh\n[ "$1" = --version ] && echo "schema-engine-cli 393aa359c9ad4a4bb28630fb5613f9c281cde053" && exit 0\nexit 1\n`,
+    '#!/bin/sh\n' +
+      '[ "$1" = --version ] && echo "schema-engine-cli 393aa359c9ad4a4bb28630fb5613f9c281cde053" && exit 0\n' +
+      'exit 1\n',
   );
   await chmod(query, 0o755);
   await chmod(schema, 0o755);
@@ -170,7 +174,10 @@ export async function startLitellmDb(
 export interface Chain {
   fake: FakeAnthropic;
   litellm: LitellmDb;
-  /** The virtual key (`/key/generate`, no budget) the shim holds as its LiteLLM key: what users run, not the master key. */
+  /**
+   * The virtual key (`/key/generate`, no budget) the shim holds as its LiteLLM key: what users run, not the
+   * master key.
+   */
   key: string;
   /** The shim in front of LiteLLM's `/anthropic`, holding `key`. */
   shim: Shim;

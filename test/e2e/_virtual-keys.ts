@@ -60,7 +60,7 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     expect(r.text, `${peer()}: a key fragment reached the client`).not.toMatch(/sk-(?!\*\*\*)[A-Za-z0-9.]/);
   };
 
-  it("a virtual key over its budget: an Anthropic billing_error with LiteLLM's message, x-should-retry: false; the SDK stops at once", async () => {
+  it("a key over its budget: billing_error with LiteLLM's message, x-should-retry: false; the SDK stops", async () => {
     chain.fake.respond = defaultResponder;
     const key = await chain.litellm.generateKey({ max_budget: 1e-7, key_alias: 'e2e-tiny-budget' });
     await withKey(key, async (s) => {
@@ -92,7 +92,7 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     });
   });
 
-  it("an unknown virtual key and a revoked one: authentication_error with LiteLLM's message, x-should-retry: false, nothing upstream", async () => {
+  it("unknown, revoked keys: authentication_error, LiteLLM's message, x-should-retry: false; none sent", async () => {
     chain.fake.respond = defaultResponder;
     const before = chain.fake.requests.length;
     await withKey('sk-e2e-never-issued-0000000000', async (s) => {
@@ -110,7 +110,7 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     });
   });
 
-  it("a streamed request: LiteLLM books it at spend 0 (its upstream is not api.anthropic.com), the shim's log line carries its usage", async () => {
+  it('a streamed request: LiteLLM books spend 0 (upstream not api.anthropic.com); the shim logs usage', async () => {
     chain.fake.respond = defaultResponder;
     const key = await chain.litellm.generateKey({ key_alias: 'e2e-stream-spend' });
     await withKey(key, async (s) => {
@@ -134,7 +134,9 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
           await chain.litellm.postgres.psql([
             '-At',
             '-c',
-            `SELECT l.spend || '/' || l.total_tokens FROM "LiteLLM_SpendLogs" l JOIN "LiteLLM_VerificationToken" t ON l.api_key = t.token WHERE t.key_alias = 'e2e-stream-spend' ORDER BY l."startTime"`,
+            `SELECT l.spend || '/' || l.total_tokens FROM "LiteLLM_SpendLogs" l ` +
+              `JOIN "LiteLLM_VerificationToken" t ON l.api_key = t.token ` +
+              `WHERE t.key_alias = 'e2e-stream-spend' ORDER BY l."startTime"`,
           ])
         )
           .split('\n')
@@ -156,7 +158,7 @@ export function virtualKeyCases(chain: Chain, budgetStatus: number): void {
     });
   });
 
-  it('a key rotated in its Secret (new key created, file swapped kubelet-style, old key deleted) under a request loop: no failed request', async () => {
+  it('a key rotated in its Secret (created, swapped kubelet-style, old deleted) under load: none failed', async () => {
     chain.fake.respond = defaultResponder;
     const secretDir = await mkdtemp(join(tmpdir(), 'e2e-litellm-secret-'));
     const oldKey = await chain.litellm.generateKey({ key_alias: 'e2e-rotate-old' });

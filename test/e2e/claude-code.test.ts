@@ -73,7 +73,7 @@ describe(`real ${peer} through the shim`, () => {
     await shim?.close();
   });
 
-  it('ANTHROPIC_API_KEY=sk-ant-oat… (sent as x-api-key): completes, and Anthropic receives Bearer + the oauth beta', async () => {
+  it('ANTHROPIC_API_KEY=sk-ant-oat… (sent as x-api-key): completes; Anthropic gets Bearer + oauth beta', async () => {
     const before = fake.requests.length;
     const r = await runClaude(shim.proxy.url, { ANTHROPIC_API_KEY: OAUTH });
     expect(r.code, `${peer}: exit code; stderr: ${r.stderr.slice(-500)}`).toBe(0);
@@ -88,7 +88,7 @@ describe(`real ${peer} through the shim`, () => {
     }
   });
 
-  it('CLAUDE_CODE_OAUTH_TOKEN (Bearer, sends the oauth beta itself): completes, the beta is not duplicated', async () => {
+  it('CLAUDE_CODE_OAUTH_TOKEN (Bearer, sends the oauth beta itself): completes, the beta not duplicated', async () => {
     const before = fake.requests.length;
     const r = await runClaude(shim.proxy.url, { CLAUDE_CODE_OAUTH_TOKEN: OAUTH });
     expect(r.code, `${peer}: exit code; stderr: ${r.stderr.slice(-500)}`).toBe(0);
@@ -146,7 +146,7 @@ describe(`real ${peer} → shim → real LiteLLM ${LITELLM_NEW} → Anthropic`, 
       expect(g.headers['x-api-key'], `LiteLLM ${LITELLM_NEW}: x-api-key`).toBeUndefined();
     }
   });
-  it("a virtual key over its budget: the CLI stops on the billing_error with LiteLLM's message instead of retrying", async () => {
+  it("a virtual key over its budget: the CLI stops on the billing_error with LiteLLM's message, no retry", async () => {
     const key = await chain.litellm.generateKey({ max_budget: 1e-7, key_alias: 'e2e-cli-budget' });
     const s = await startShim({
       upstream: fake,

@@ -66,7 +66,8 @@ describe(`real LiteLLM ${LITELLM_NONE_KEY}`, () => {
     expect(code, `${peer}: check must fail`).toBe(1);
     expect(out).toMatch(
       new RegExp(
-        `FAIL  litellm version +${LITELLM_NONE_KEY.replaceAll('.', '\\.')} \\(from GET /health/readiness\\): cannot carry OAuth tokens`,
+        `FAIL  litellm version +${LITELLM_NONE_KEY.replaceAll('.', '\\.')} ` +
+          '\\(from GET /health/readiness\\): cannot carry OAuth tokens',
       ),
     );
     expect(out).toContain('/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5');
@@ -83,7 +84,7 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
   // 1.82.6 answers an exhausted budget with 400.
   virtualKeyCases(env, 400);
 
-  it('passes the Bearer token without `x-api-key: None` (contrary to facts.md), but forwards x-litellm-api-key to Anthropic', async () => {
+  it('passes the Bearer token without `x-api-key: None`, but forwards x-litellm-api-key to Anthropic', async () => {
     env.fake.respond = defaultResponder;
     await post(env, false);
     const got = env.fake.requests.at(-1);
@@ -94,7 +95,7 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
   });
 
   it.each([false, true])(
-    'wraps Anthropic errors in its envelope (stream: %s); the shim returns the inner error with its status and request-id',
+    'wraps Anthropic errors in its envelope (stream: %s); the shim returns the inner error, status, request-id',
     async (stream) => {
       let sentBody = '';
       env.fake.respond = (_req, res) => {
@@ -131,13 +132,15 @@ describe(`real LiteLLM ${LITELLM_OLD}`, () => {
     const { code, out } = await check(env, false);
     expect(out).toMatch(
       new RegExp(
-        `ok {4}litellm version +${LITELLM_OLD.replaceAll('.', '\\.')} \\(from GET /health/readiness\\): can carry OAuth tokens`,
+        `ok {4}litellm version +${LITELLM_OLD.replaceAll('.', '\\.')} ` +
+          '\\(from GET /health/readiness\\): can carry OAuth tokens',
       ),
     );
     // Bisected (docs/PEERS.md): releases before 1.103.0 send the virtual key on to Anthropic.
     expect(out).toMatch(
       new RegExp(
-        `WARN  litellm key exposure +LiteLLM ${LITELLM_OLD.replaceAll('.', '\\.')} forwards x-litellm-api-key to Anthropic`,
+        `WARN  litellm key exposure +LiteLLM ${LITELLM_OLD.replaceAll('.', '\\.')} ` +
+          'forwards x-litellm-api-key to Anthropic',
       ),
     );
     expect(out).toMatch(/ok {4}litellm key +accepted by LiteLLM/);

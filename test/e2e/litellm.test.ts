@@ -39,7 +39,7 @@ describe(`virtual keys through real ${peer} on PostgreSQL`, () => {
 });
 
 describe(`through real ${peer}`, () => {
-  it('a Claude-Code-shaped streaming request: Bearer token, no x-api-key, oauth beta, other headers unchanged, SSE event for event', async () => {
+  it('a Claude-Code-shaped stream: Bearer, no x-api-key, oauth beta, others kept, SSE event for event', async () => {
     const events = sseEvents('claude-sonnet-4-5', ['one', ' two', ' three']);
     fake.respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_e2e_stream' });
@@ -134,7 +134,7 @@ describe(`through real ${peer}`, () => {
     }
   });
 
-  it('LiteLLM authenticates the injected key: a wrong key is refused, and the refusal reaches the client Anthropic-shaped', async () => {
+  it('LiteLLM authenticates the injected key: a wrong one is refused, Anthropic-shaped, to the client', async () => {
     const wrong = await startShim({
       upstream: fake,
       upstreamUrl: litellm.anthropicUrl,

@@ -126,7 +126,8 @@ describe("prisma-engine (WebAssembly query engine behind the native engine's HTT
     const res = await gql(`mutation {
   result: queryRaw
   (
-    query: "SELECT 1 AS one, '\\"LiteLLM_BudgetTable\\"'::regclass AS rel, ARRAY['a','b']::name[] AS names, pg_sleep(0) AS nothing, '{\\"a\\": [1]}'::jsonb AS doc"
+    query: "SELECT 1 AS one, '\\"LiteLLM_BudgetTable\\"'::regclass AS rel, ARRAY['a','b']::name[] AS names, \
+pg_sleep(0) AS nothing, '{\\"a\\": [1]}'::jsonb AS doc"
     parameters: "[]"
   )
 }`);

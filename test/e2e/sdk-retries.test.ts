@@ -31,7 +31,7 @@ describe(`${pkg} retries through the shim`, () => {
     expect(shim.fake.requests.map((r) => r.headers['x-stainless-retry-count']?.[0])).toEqual(['0', '1', '2']);
   });
 
-  it('529 overloaded every time: 3 attempts upstream, and the final error says overloaded_error with status 529', async () => {
+  it('529 overloaded every time: 3 attempts upstream; the final error says overloaded_error, status 529', async () => {
     shim = await startShim();
     shim.fake.respond = (_req, res) =>
       anthropicError(res, 529, 'overloaded_error', 'Overloaded', { 'retry-after': '0' });

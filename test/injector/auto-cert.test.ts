@@ -162,7 +162,7 @@ async function setup(): Promise<{ api: FakeApi; opts: AutoCertOptions }> {
 const pem = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
 
 describe('auto TLS mode against a fake Kubernetes API', () => {
-  it('creates the Secret when absent, patches caBundle, and serves a certificate the API server will trust', async () => {
+  it('creates the Secret when absent, patches caBundle, serves a certificate the API server will trust', async () => {
     const { api, opts } = await setup();
     const s = await startWebhook({
       injector: goldenConfig(),
@@ -198,7 +198,7 @@ describe('auto TLS mode against a fake Kubernetes API', () => {
     }
   });
 
-  it('three replicas starting at once: one creates, the others get 409, read it and use the same certificate', async () => {
+  it('three replicas starting at once: one creates, others get 409, read it, use the same certificate', async () => {
     const { api, opts } = await setup();
     api.barrier = 3;
     const results = await Promise.all([ensureCertificate(opts), ensureCertificate(opts), ensureCertificate(opts)]);

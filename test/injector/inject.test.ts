@@ -147,7 +147,11 @@ describe('injectManifests', () => {
   });
 
   it('injects the items of a List', () => {
-    const list = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, annotations: {auth-shim.io/inject: "true"}}\n  spec: {containers: [{name: a, image: a}]}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n`;
+    const list =
+      'apiVersion: v1\nkind: List\nitems:\n' +
+      '- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, annotations: {auth-shim.io/inject: "true"}}\n' +
+      '  spec: {containers: [{name: a, image: a}]}\n' +
+      '- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n';
     const out = docs(injectManifests(list, 'list', config, { all: false }).output)[0] as {
       items: [{ spec: { initContainers: { name: string }[] } }, unknown];
     };
@@ -156,7 +160,10 @@ describe('injectManifests', () => {
   });
 
   it('reports a pod it cannot inject and a YAML error with the file and document', () => {
-    const bad = `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "true", auth-shim.io/upstream: "ftp://x"}}\nspec: {containers: [{name: p}]}\n---\na: [\n`;
+    const bad =
+      'apiVersion: v1\nkind: Pod\n' +
+      'metadata: {name: p, annotations: {auth-shim.io/inject: "true", auth-shim.io/upstream: "ftp://x"}}\n' +
+      'spec: {containers: [{name: p}]}\n---\na: [\n';
     const r = injectManifests(bad, 'bad.yaml', config, { all: false });
     expect(r.problems).toEqual([
       'bad.yaml: document 1 (Pod p): auth-shim.io/upstream must be an http(s) URL, got "ftp://x"',
@@ -201,7 +208,8 @@ describe('auth-shim inject', () => {
 
   it('writes nothing and exits 1 when a pod cannot be injected', async () => {
     const t = io(
-      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "maybe"}}\nspec: {containers: [{name: p}]}\n',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {auth-shim.io/inject: "maybe"}}\n' +
+        'spec: {containers: [{name: p}]}\n',
     );
     expect(await runInject([], t.io)).toBe(1);
     expect(t.result().stdout).toBe('');

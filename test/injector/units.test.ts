@@ -135,7 +135,7 @@ describe('mutate', () => {
       problems: [expect.stringContaining('shim-only needs an OAuth token or API key Secret')],
     });
   });
-  it('a token pasted where a Secret name belongs is refused without being echoed (the denial reaches kubectl and events)', () => {
+  it('a token pasted where a Secret name belongs is refused, not echoed (the denial reaches kubectl, events)', () => {
     const token = `sk-ant-oat01-${'Q'.repeat(90)}`;
     const m = mutate({
       pod: pod({
@@ -186,9 +186,11 @@ describe('injector configuration', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems).toEqual([
-      'AUTH_SHIM_SIDECAR_IMAGE is required (Image of the injected sidecar (this image, run as `auth-shim proxy`), e.g. `ghcr.io/org/auth-shim:0.1.0`.)',
+      'AUTH_SHIM_SIDECAR_IMAGE is required (Image of the injected sidecar (this image, run as `auth-shim proxy`), ' +
+        'e.g. `ghcr.io/org/auth-shim:0.1.0`.)',
       'AUTH_SHIM_SIDECAR_CPU_REQUEST must be a Kubernetes quantity greater than 0 such as 10m, 64Mi or 0.5, got "-1"',
-      "AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate's DNS names live there)",
+      'AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto ' +
+        "(the Secret and the certificate's DNS names live there)",
       'AUTH_SHIM_WEBHOOK_LISTEN and AUTH_SHIM_ADMIN_LISTEN must use different ports, both are 9464',
     ]);
   });

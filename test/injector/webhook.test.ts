@@ -82,7 +82,8 @@ describe('auth-shim webhook over real TLS', () => {
     ['no request', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}', /has no request/],
     [
       'no uid',
-      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",' +
+        '"request":{"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE"}}',
       /uid/,
     ],
     ['array', '[]', /JSON object/],

@@ -132,8 +132,10 @@ class Parser {
   }
 }
 
-const ACTION =
-  /^(findUnique|findFirst|findMany|createOne|createMany|updateOne|updateMany|upsertOne|deleteOne|deleteMany|aggregate|groupBy)(\w+?)(OrThrow)?$/;
+const ACTION = new RegExp(
+  '^(findUnique|findFirst|findMany|createOne|createMany|updateOne|updateMany|upsertOne|deleteOne|deleteMany|' +
+    String.raw`aggregate|groupBy)(\w+?)(OrThrow)?$`,
+);
 
 export interface Translated {
   /** The JSON-protocol query. */
@@ -205,7 +207,10 @@ export function untag(value: unknown): unknown {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, untag(v)]));
 }
 
-/** A JSON-protocol single answer (`{"data":{"findUniqueX":…}}`) as the GraphQL protocol shaped it (`{"data":{"result":…}}`). */
+/**
+ * A JSON-protocol single answer (`{"data":{"findUniqueX":…}}`) as the GraphQL protocol shaped it
+ * (`{"data":{"result":…}}`).
+ */
 export function answer(json: Record<string, unknown>, alias: string): Record<string, unknown> {
   const data = json['data'];
   if (data === undefined || data === null || typeof data !== 'object') return json;
