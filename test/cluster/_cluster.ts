@@ -116,7 +116,8 @@ export async function requireCluster(): Promise<void> {
   const missing = [KUBECONFIG, join(BIN, 'kubectl'), join(BIN, 'helm')].filter((f) => !existsSync(f));
   if (missing.length > 0)
     throw new Error(
-      `no test cluster (${missing.join(', ')} missing): run \`npm run cluster -- up\` first (.ci/run does before \`npm test\`)`,
+      `no test cluster (${missing.join(', ')} missing): ` +
+        'run `npm run cluster -- up` first (.ci/run does before `npm test`)',
     );
   const r = await kube.kubectl([
     'get',

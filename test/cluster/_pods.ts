@@ -26,7 +26,10 @@ export const AGENT_MOUNTS = [
   { name: 'home', mountPath: '/home/agent' },
   { name: 'tmp', mountPath: '/tmp' },
 ];
-/** What the e2e tests give the CLI: offline, no telemetry or update checks (`CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`, Claude Code's settings docs). */
+/**
+ * What the e2e tests give the CLI: offline, no telemetry or update checks
+ * (`CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`, Claude Code's settings docs).
+ */
 export const CLAUDE_ENV = [
   { name: 'HOME', value: '/home/agent' },
   { name: 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', value: '1' },

@@ -188,7 +188,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     await kube.kubectlOk(['-n', NS, 'rollout', 'status', 'deploy/claude-agent', '--timeout=600s']);
   }, 900_000);
 
-  it('the pod is injected (the docs\' status command prints "injected") and passes the restricted Pod Security Standard the namespace enforces', async () => {
+  it('the pod is injected (the status command prints "injected"), passes the namespace\'s restricted PSS', async () => {
     expect(await shOk(shown('kubectl -n agents get pod -l app.kubernetes.io/name=claude-agent'))).toBe('injected');
     // Troubleshooting: "read the webhook log of every replica (one line per review)"; the review of
     // this pod went to one of the two replicas.
@@ -220,7 +220,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     expect(bad.stderr).toMatch(/violates PodSecurity "restricted/);
   }, 300_000);
 
-  it('claude -p gets the streamed answer; Anthropic receives Bearer + the OAuth beta, never x-api-key; LiteLLM took x-litellm-api-key', async () => {
+  it('claude -p streams its answer; Anthropic gets Bearer, OAuth beta, no x-api-key; LiteLLM got its key', async () => {
     const result = await waitFor(
       'Claude Code finishing in the agent container',
       async () => {
@@ -298,7 +298,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     expect(r.stdout).toMatch(/litellm/i);
   }, 300_000);
 
-  it('a Secret rotation reaches the running sidecar through the kubelet, with a request loop running: no failed request', async () => {
+  it('a Secret rotation reaches the running sidecar via the kubelet under a request loop: none failed', async () => {
     const loop = await startRequestLoop(NS, 'deploy/claude-agent');
     let applied: number;
     let summary: LoopSummary | undefined;
@@ -336,11 +336,12 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     expect(summary.failed, summary.output).toBe(0);
     expect(summary.ok).toBeGreaterThan(20);
     process.stderr.write(
-      `[cluster] kubelet Secret rotation: applied ${applied} ms after kubectl apply; ${summary.ok} requests, ${summary.failed} failed\n`,
+      `[cluster] kubelet Secret rotation: applied ${applied} ms after kubectl apply; ` +
+        `${summary.ok} requests, ${summary.failed} failed\n`,
     );
   }, 900_000);
 
-  it('a Job and a CronJob-spawned Job with the native sidecar run to Complete (the real CLI, its own subscription token)', async () => {
+  it("a Job and a CronJob's Job with the native sidecar run to Complete (real CLI, own token)", async () => {
     const token = `${OAUTH}-JOB`;
     const annotations = {
       'auth-shim.io/inject': 'true',
@@ -411,7 +412,7 @@ describe('deploy/agent: the real Claude Code CLI with the injected sidecar, thro
     }
   }, 1_200_000);
 
-  it('no injected pod of this suite was evicted while it ran (the kubelet checks volume limits every ~10 s)', async () => {
+  it('no injected pod of this suite was evicted while it ran (kubelet checks volume limits every ~10 s)', async () => {
     // Regression: the emptyDir that keeps the API token out of the sidecar had sizeLimit 1Ki, and the
     // kubelet counts the empty directory's own 4 KiB block, so every injected pod was evicted about a
     // minute after it started. The tests above keep pods running for minutes.
@@ -548,7 +549,7 @@ describe('deleting a pod during an open stream', () => {
 });
 
 describe('webhook down (its Deployment scaled to 0), as docs/KUBERNETES.md describes failurePolicy', () => {
-  it('an opted-in namespace refuses pods (Fail); an annotated pod elsewhere is admitted without the sidecar (Ignore)', async () => {
+  it('opted-in namespace refuses pods (Fail); an annotated pod elsewhere gets in sidecar-less (Ignore)', async () => {
     await shOk(shown('kubectl label namespace agents auth-shim.io/inject=enabled'));
     await createNamespace(ELSEWHERE_NS);
     await kube.kubectlOk(['-n', RELEASE_NS, 'scale', 'deploy/auth-shim', '--replicas=0']);

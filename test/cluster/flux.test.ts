@@ -226,7 +226,7 @@ async function readyRelease(name: string, ns: string, generation = 1): Promise<O
 }
 
 describe('deploy/agent-chart reconciled by Flux on the test cluster', () => {
-  it('the HelmRelease with the post-renderer patch becomes Ready, and its pod is exactly what `auth-shim inject` makes of the same rendering', async () => {
+  it('HelmRelease with a post-renderer patch gets Ready; its pod is what `auth-shim inject` makes of it', async () => {
     const shipped = await shippedRelease();
     const patch = shipped.spec.postRenderers[0]?.kustomize.patches[0]?.patch ?? '';
     expect(patch).toContain(SHIPPED_SIDECAR_IMAGE);
@@ -327,7 +327,7 @@ describe('deploy/agent-chart reconciled by Flux on the test cluster', () => {
 });
 
 describe('deploy/flux/auth-shim reconciled by Flux on the test cluster', () => {
-  it('the HelmRelease becomes Ready with Helm waiting for the webhook pods and `helm test` passing; the webhook it installed injects an annotated pod', async () => {
+  it('HelmRelease gets Ready (Helm waits for webhook pods, `helm test` passes); its webhook injects', async () => {
     await apply(kube, [
       gitRepository(),
       {
@@ -377,7 +377,8 @@ describe('deploy/flux/auth-shim reconciled by Flux on the test cluster', () => {
     expect(status.readyReplicas).toBe(status.replicas);
     expect(status.replicas).toBeGreaterThan(0);
 
-    // The webhook it runs mutates an annotated pod in the namespace it was limited to (server-side dry-run: nothing is stored).
+    // The webhook it runs mutates an annotated pod in the namespace it was limited to (server-side dry-run:
+    // nothing is stored).
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',

@@ -56,7 +56,7 @@ afterAll(async () => {
   await fake?.close();
 }, 900_000);
 
-it("a pod with the README's RBAC reads its credentials through the API, and a rotation applies within seconds while requests run", async () => {
+it("a pod with the README's RBAC reads Secrets via the API; a rotation applies in seconds under load", async () => {
   await kube.kubectlOk(['-n', NS, 'create', 'serviceaccount', 'my-agent']);
   const rbac = docBlock(README, 'auth-shim-credentials')
     .split(/^---$/m)
@@ -130,6 +130,7 @@ it("a pod with the README's RBAC reads its credentials through the API, and a ro
   };
   expect((stored.spec.volumes ?? []).filter((v) => v.secret !== undefined)).toEqual([]);
   process.stderr.write(
-    `[cluster] API-mode rotation: applied ${appliedMs} ms after kubectl apply; ${summary.ok} requests, ${summary.failed} failed\n`,
+    `[cluster] API-mode rotation: applied ${appliedMs} ms after kubectl apply; ` +
+      `${summary.ok} requests, ${summary.failed} failed\n`,
   );
 }, 900_000);

@@ -158,7 +158,8 @@ async function containerdConfig(): Promise<string> {
     `version = 2
 root = "${join(STATE_DIR, 'containerd')}"
 state = "${join(RUN_DIR, 'containerd')}"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", \
+"io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
 [grpc]
   address = "${CONTAINERD_SOCK}"
 [ttrpc]
@@ -169,7 +170,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   path = "${join(STATE_DIR, 'containerd-opt')}"
 [${cri}]
   sandbox_image = "${IMAGES.pause}"
-  # No CAP_SYS_RESOURCE here: without this every sandbox fails with "can't get final child's PID from pipe" (runc may not lower oom_score_adj).
+  # No CAP_SYS_RESOURCE here: without this every sandbox fails with "can't get final child's PID from pipe" \
+(runc may not lower oom_score_adj).
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
