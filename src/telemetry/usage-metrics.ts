@@ -17,13 +17,17 @@ export class UsageMetrics {
     const registers = [registry];
     this.tokens = new Counter({
       name: 'auth_shim_tokens_total',
-      help: 'Tokens reported in successful responses (JSON usage, SSE message_start/message_delta), by type (input, output, cache_read, cache_creation) and model (first 20 seen, then other).',
+      help:
+        'Tokens reported in successful responses (JSON usage, SSE message_start/message_delta), ' +
+        'by type (input, output, cache_read, cache_creation) and model (first 20 seen, then other).',
       labelNames: ['type', 'model'],
       registers,
     });
     this.skipped = new Counter({
       name: 'auth_shim_token_usage_skipped_total',
-      help: 'Successful responses whose token usage was not counted, by reason (too_large: JSON body over 1 MiB or SSE line over 64 KiB; encoded: compressed body; unparseable).',
+      help:
+        'Successful responses whose token usage was not counted, by reason ' +
+        '(too_large: JSON body over 1 MiB or SSE line over 64 KiB; encoded: compressed body; unparseable).',
       labelNames: ['reason'],
       registers,
     });

@@ -15,7 +15,9 @@ export class WebhookMetrics {
     const registers = [registry];
     this.reviews = new Counter({
       name: 'auth_shim_webhook_reviews_total',
-      help: 'AdmissionReviews answered, by decision (injected, skipped, denied, invalid, error) and dry run; skipped ones also by reason (a code from docs/INJECTION.md).',
+      help:
+        'AdmissionReviews answered, by decision (injected, skipped, denied, invalid, error) and dry run; ' +
+        'skipped ones also by reason (a code from docs/INJECTION.md).',
       labelNames: ['decision', 'dry_run', 'reason'],
       registers,
     });
