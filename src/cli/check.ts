@@ -4,6 +4,8 @@ import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
 import { EXIT_CONFIG, wantsHelp } from './load-config.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+const ABOUT =
+  'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping (--json for machines)';
 
 /**
  * `auth-shim check`: reads the same configuration as `proxy` (environment and flags) and reports
@@ -13,14 +15,7 @@ const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 export async function runCheck(args: string[]): Promise<number> {
   const json = args.includes('--json');
   if (wantsHelp(args)) {
-    process.stdout.write(
-      `${optionsHelp(
-        'check',
-        'diagnose a configuration: credentials, upstream, LiteLLM version and key, header mapping ' +
-          '(--json for machines)',
-        PROXY_OPTIONS,
-      )}\n`,
-    );
+    process.stdout.write(`${optionsHelp('check', ABOUT, PROXY_OPTIONS)}\n`);
     return 0;
   }
   let config;
@@ -31,14 +26,8 @@ export async function runCheck(args: string[]): Promise<number> {
     );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (json)
-      process.stdout.write(
-        `${JSON.stringify(
-          { ok: false, checks: err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p })) },
-          null,
-          2,
-        )}\n`,
-      );
+    const checks = err.problems.map((p) => ({ name: 'configuration', status: 'fail', detail: p }));
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, checks }, null, 2)}\n`);
     else process.stderr.write(`auth-shim check: ${err.message}\n`);
     return EXIT_CONFIG;
   }
