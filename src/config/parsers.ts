@@ -158,3 +158,12 @@ export function timestamp(raw: string, env: string): Parsed<Date> {
   }
   return ok(new Date(ms));
 }
+
+/**
+ * An identifier of a fixed shape (Workload Identity Federation's `fdrl_…`, `svac_…`, `wrkspc_…`, a UUID);
+ * `shape` is how the message describes it.
+ */
+export function shapedId(pattern: RegExp, shape: string) {
+  return (raw: string, env: string): Parsed<string> =>
+    pattern.test(raw) ? ok(raw) : problem(`${env} must be ${shape}, got ${quoteValue(raw)}`);
+}
