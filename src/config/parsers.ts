@@ -167,3 +167,10 @@ export function shapedId(pattern: RegExp, shape: string) {
   return (raw: string, env: string): Parsed<string> =>
     pattern.test(raw) ? ok(raw) : problem(`${env} must be ${shape}, got ${quoteValue(raw)}`);
 }
+
+/** A file path that is not the JWT itself (pasted by mistake it would be echoed in "cannot be read"). */
+export function jwtFilePath(raw: string, env: string): Parsed<string> {
+  if (/^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/.test(raw.trim()))
+    return problem(`${env} must be the path of a file holding the token, not the token itself`);
+  return filePath(raw, env);
+}

@@ -9,6 +9,7 @@ import {
   hostPort,
   httpUrl,
   isLoopback,
+  jwtFilePath,
   logLevel,
   nonNegativeInt,
   oneOf,
@@ -75,7 +76,7 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_IDENTITY_TOKEN_FILE',
     description:
       'Workload Identity Federation: the OIDC JWT file (a projected service-account token, audience `https://api.anthropic.com`), re-read for every exchange. With the three IDs below it makes the shim exchange the JWT for short-lived OAuth tokens and use them as its own OAuth credential.',
-    parse: filePath,
+    parse: jwtFilePath,
   }),
   federationRuleId: option({
     env: 'AUTH_SHIM_FEDERATION_RULE_ID',

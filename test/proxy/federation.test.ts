@@ -264,4 +264,39 @@ describe('Workload Identity Federation in the proxy', () => {
       await fake.close();
     }
   });
+  it('concurrent callers share one exchange', async () => {
+    const { shim: s, endpoint } = await startFederated();
+    await Promise.all(Array.from({ length: 5 }, () => s.proxy.credentials.reloadAll()));
+    expect(endpoint.exchanges).toHaveLength(2);
+  });
+
+  it('failures are retried while the token is valid; once it expires requests get 503 naming the refusal; recovery follows', async () => {
+    const { shim: s, endpoint, jwt } = await startFederated({ ttlSeconds: 2 });
+    endpoint.refuse = { status: 400, error: 'invalid_grant', description: 'the federation rule was deleted' };
+    // The refresh at half-life fails and is retried; the token in hand still serves requests meanwhile.
+    await eventually(() => endpoint.exchanges.filter((e) => !e.accepted).length >= 1, 10_000);
+    const first = endpoint.issued[0] as { expiresAt: number };
+    await eventually(() => Date.now() > first.expiresAt + 50, 10_000);
+    const res = await send(s);
+    expect(res.status).toBe(503);
+    expect(res.headers['x-auth-shim-error']).toBe('federation_unavailable');
+    const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+    expect(message).toMatch(
+      /the federated token expired at .*; last exchange: .*invalid_grant: the federation rule was deleted/,
+    );
+    const ready = await readyz(s);
+    expect(ready.status).toBe(503);
+    expect(ready.body).toContain('the federated token expired at');
+    // No request was forwarded with the expired token.
+    expect(endpoint.checks.filter((c) => c.refused !== undefined)).toHaveLength(0);
+
+    endpoint.refuse = undefined;
+    await eventually(() => endpoint.accepted().length >= 2, 20_000);
+    await eventually(async () => (await send(s)).status === 200, 10_000);
+    expect((await readyz(s)).status).toBe(200);
+    const warnings = logLines(s).filter((l) => l['event'] === 'federation_exchange' && l['result'] === 'refused');
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const line of s.logs) expect(line).not.toContain(jwt);
+    for (const t of endpoint.issued) for (const line of s.logs) expect(line).not.toContain(t.token);
+  });
 });
