@@ -6,8 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ANTHROPIC_AUDIENCE,
-  FEDERATION_IDS,
-  JWT_BEARER_GRANT,
+  grantBody,
   startFakeTokenEndpoint,
   type TokenServer,
 } from '../helpers/fake-token-endpoint.js';
@@ -38,13 +37,7 @@ async function exchange(assertion: string): Promise<{ status: number; body: Reco
   const r = await request(tokens.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: JWT_BEARER_GRANT,
-      assertion,
-      federation_rule_id: FEDERATION_IDS.federationRuleId,
-      organization_id: FEDERATION_IDS.organizationId,
-      service_account_id: FEDERATION_IDS.serviceAccountId,
-    }),
+    body: JSON.stringify(grantBody(assertion)),
   });
   return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> };
 }

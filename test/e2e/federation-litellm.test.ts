@@ -1,19 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
-import { type FakeAnthropic, startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import type { FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import {
-  createFakeTokenEndpoint,
   createTestIssuer,
   FEDERATION_IDS,
   type FakeTokenEndpoint,
+  federationEnv,
+  grantBody,
   JWT_BEARER_GRANT,
   OAUTH_BETA,
+  startFederatedAnthropic,
   type TestIssuer,
   TOKEN_PATH,
 } from '../helpers/fake-token-endpoint.js';
-import { eventually, type Shim, startShim } from '../helpers/shim.js';
+import { eventually, type Shim, sendClaudeCode, startShim } from '../helpers/shim.js';
 import { LITELLM_NEW, type Litellm, startLitellm } from './_peers.js';
 
 /**
@@ -38,9 +39,11 @@ let litellm: Litellm;
 
 beforeAll(async () => {
   issuer = await createTestIssuer();
-  fake = await startFakeAnthropic();
-  endpoint = createFakeTokenEndpoint({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer, ttlSeconds: 4 });
-  endpoint.attach(fake);
+  ({ fake, endpoint } = await startFederatedAnthropic({
+    keys: { jwks: issuer.jwks },
+    issuer: issuer.issuer,
+    ttlSeconds: 4,
+  }));
   litellm = await startLitellm(LITELLM_NEW, fake.url, {
     generalSettings: {
       pass_through_endpoints: [
@@ -71,28 +74,9 @@ async function startFederatedShim(env: Record<string, string> = {}): Promise<Shi
     upstreamUrl: litellm.anthropicUrl,
     logLevel: 'info',
     files: { token: await issuer.sign(), litellm: litellm.masterKey },
-    env: {
-      AUTH_SHIM_IDENTITY_TOKEN_FILE: '{dir}/token',
-      AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm',
-      AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-      AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-      AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
-      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
-      ...env,
-    },
+    env: { ...federationEnv('{dir}/token'), AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm', ...env },
   });
   return shim;
-}
-
-async function send(s: Shim): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { headers, body } = claudeCodeRequest('auth-shim-placeholder');
-  const res = await request(`${s.proxy.url}/v1/messages?beta=true`, {
-    method: 'POST',
-    headers,
-    body,
-    dispatcher: s.client,
-  });
-  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
 describe(`the token exchange through real ${peer}`, () => {
@@ -101,13 +85,7 @@ describe(`the token exchange through real ${peer}`, () => {
     const res = await request(`${litellm.anthropicUrl}${TOKEN_PATH}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-litellm-api-key': litellm.masterKey },
-      body: JSON.stringify({
-        grant_type: JWT_BEARER_GRANT,
-        assertion: await issuer.sign(),
-        federation_rule_id: FEDERATION_IDS.federationRuleId,
-        organization_id: FEDERATION_IDS.organizationId,
-        service_account_id: FEDERATION_IDS.serviceAccountId,
-      }),
+      body: JSON.stringify(grantBody(await issuer.sign())),
     });
     const body = (await res.body.json()) as { detail?: string };
     expect(res.statusCode, `${peer}: status`).toBe(401);
@@ -123,7 +101,7 @@ describe(`the token exchange through real ${peer}`, () => {
     expect(ready.statusCode).toBe(503);
     expect(readyBody).toContain(`${new URL(litellm.anthropicUrl).origin}/anthropic/v1/oauth/token`);
     expect(readyBody).toContain('401');
-    const res = await send(s);
+    const res = await sendClaudeCode(s);
     expect(res.status).toBe(503);
     expect(res.headers['x-should-retry']).toBe('true');
     for (const text of [...s.logs, readyBody, res.body, await s.proxy.registry.metrics()])
@@ -145,7 +123,8 @@ describe(`the token exchange through real ${peer}`, () => {
 
     // 4 s tokens: the loop crosses refreshes, each one through LiteLLM again.
     const statuses: number[] = [];
-    while (endpoint.accepted().length < before + 3 && statuses.length < 5_000) statuses.push((await send(s)).status);
+    while (endpoint.accepted().length < before + 3 && statuses.length < 5_000)
+      statuses.push((await sendClaudeCode(s)).status);
     expect(endpoint.accepted().length).toBeGreaterThanOrEqual(before + 3);
     expect(statuses.filter((c) => c !== 200)).toEqual([]);
     const last = fake.requests.filter((r) => r.url.startsWith('/v1/messages')).at(-1);

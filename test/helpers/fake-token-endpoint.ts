@@ -331,6 +331,39 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
   return endpoint;
 }
 
+/** A recording fake Anthropic whose Messages API accepts only the tokens its own token endpoint issued. */
+export async function startFederatedAnthropic(
+  opts: TokenEndpointOptions,
+): Promise<{ fake: FakeAnthropic; endpoint: FakeTokenEndpoint }> {
+  const fake = await startFakeAnthropic();
+  const endpoint = createFakeTokenEndpoint(opts);
+  endpoint.attach(fake);
+  return { fake, endpoint };
+}
+
+/** The JSON body of a jwt-bearer exchange with the made-up IDs, as Anthropic documents it. */
+export function grantBody(assertion: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    grant_type: JWT_BEARER_GRANT,
+    assertion,
+    federation_rule_id: FEDERATION_IDS.federationRuleId,
+    organization_id: FEDERATION_IDS.organizationId,
+    service_account_id: FEDERATION_IDS.serviceAccountId,
+    ...extra,
+  };
+}
+
+/** The proxy options that turn federation on with the made-up IDs; the agent holds no credential. */
+export function federationEnv(identityTokenFile: string): Record<string, string> {
+  return {
+    AUTH_SHIM_IDENTITY_TOKEN_FILE: identityTokenFile,
+    AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
+    AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
+    AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
+    AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+  };
+}
+
 export interface TokenServer {
   readonly endpoint: FakeTokenEndpoint;
   /** The full token URL, for AUTH_SHIM_TOKEN_URL. */
