@@ -1,31 +1,22 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
-import { startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import {
-  createFakeTokenEndpoint,
+  federationEnv,
+  startFederatedAnthropic,
   createTestIssuer,
   FEDERATION_IDS,
   type FakeTokenEndpoint,
   type TestIssuer,
 } from '../helpers/fake-token-endpoint.js';
-import { eventually, LITELLM_KEY, logLines, type Shim, startShim } from '../helpers/shim.js';
+import { eventually, LITELLM_KEY, logLines, type Shim, sendClaudeCode, startShim } from '../helpers/shim.js';
 
 /*
  * Workload Identity Federation on the proxy (issue 17, items 1 and 3): a real shim exchanges a real signed
  * JWT at a fake token endpoint that verifies it with jose, then forwards requests with the federated token,
  * which the fake Anthropic accepts only while the endpoint's own record says it is unexpired.
  */
-
-/** The federation options for a shim whose temp directory holds the JWT as `token`. */
-const FEDERATION_ENV = {
-  AUTH_SHIM_IDENTITY_TOKEN_FILE: '{dir}/token',
-  AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-  AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-  AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
-};
 
 let shim: Shim | undefined;
 afterEach(async () => {
@@ -40,12 +31,9 @@ interface Started {
   readonly jwt: string;
 }
 
-async function startFederated(
-  opts: { ttlSeconds?: number; env?: Record<string, string>; litellm?: boolean; refuse?: boolean } = {},
-): Promise<Started> {
+async function startFederated(opts: { ttlSeconds?: number; refuse?: boolean } = {}): Promise<Started> {
   const issuer = await createTestIssuer();
-  const fake = await startFakeAnthropic();
-  const endpoint = createFakeTokenEndpoint({
+  const { fake, endpoint } = await startFederatedAnthropic({
     keys: { jwks: issuer.jwks },
     issuer: issuer.issuer,
     ttlSeconds: opts.ttlSeconds ?? 3600,
@@ -53,18 +41,11 @@ async function startFederated(
       ? { refuse: { status: 400, error: 'invalid_grant', description: 'no federation rule matches the subject' } }
       : {}),
   });
-  endpoint.attach(fake);
   const jwt = await issuer.sign();
-  const litellm = opts.litellm ?? true;
   const s = await startShim({
     upstream: fake,
-    files: { token: jwt, ...(litellm ? { litellm: `${LITELLM_KEY}\n` } : {}) },
-    env: {
-      ...FEDERATION_ENV,
-      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
-      ...(litellm ? { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } : {}),
-      ...opts.env,
-    },
+    files: { token: jwt, litellm: `${LITELLM_KEY}\n` },
+    env: { ...federationEnv('{dir}/token'), AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
   });
   shim = s;
   const closeFake = s.close;
@@ -75,16 +56,7 @@ async function startFederated(
   return { shim: s, endpoint, issuer, jwt };
 }
 
-async function send(s: Shim): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { headers, body } = claudeCodeRequest('placeholder-not-a-key');
-  const res = await request(`${s.proxy.url}/v1/messages?beta=true`, {
-    method: 'POST',
-    headers,
-    body,
-    dispatcher: s.client,
-  });
-  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-}
+const send = (s: Shim) => sendClaudeCode(s);
 
 async function readyz(s: Shim): Promise<{ status: number; body: string }> {
   const res = await request(`${s.proxy.adminUrl}/readyz`, { dispatcher: s.client });
@@ -135,18 +107,16 @@ describe('Workload Identity Federation in the proxy', () => {
 
   it('sends workspace_id when configured', async () => {
     const issuer = await createTestIssuer();
-    const fake = await startFakeAnthropic();
-    const endpoint = createFakeTokenEndpoint({
+    const { fake, endpoint } = await startFederatedAnthropic({
       keys: { jwks: issuer.jwks },
       issuer: issuer.issuer,
       ids: { ...FEDERATION_IDS, workspaceId: 'wrkspc_01TESTWRKSPC0123456789ab' },
     });
-    endpoint.attach(fake);
     shim = await startShim({
       upstream: fake,
       files: { token: await issuer.sign() },
       env: {
-        ...FEDERATION_ENV,
+        ...federationEnv('{dir}/token'),
         AUTH_SHIM_WORKSPACE_ID: 'wrkspc_01TESTWRKSPC0123456789ab',
       },
     });
@@ -229,20 +199,16 @@ describe('Workload Identity Federation in the proxy', () => {
   });
 
   it('waits for the LiteLLM key before exchanging through LiteLLM', async () => {
-    const { shim: s, endpoint } = await startFederated({ litellm: false, env: {} });
-    expect(endpoint.accepted()).toHaveLength(1); // no key configured: nothing to wait for
-    await s.close();
-    shim = undefined;
-
     const issuer = await createTestIssuer();
-    const fake = await startFakeAnthropic();
-    const ep = createFakeTokenEndpoint({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
-    ep.attach(fake);
+    const { fake, endpoint: ep } = await startFederatedAnthropic({
+      keys: { jwks: issuer.jwks },
+      issuer: issuer.issuer,
+    });
     shim = await startShim({
       upstream: fake,
       files: { token: await issuer.sign() },
       env: {
-        ...FEDERATION_ENV,
+        ...federationEnv('{dir}/token'),
         AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/keys/litellm',
       },
     });
@@ -251,7 +217,6 @@ describe('Workload Identity Federation in the proxy', () => {
       const ready = await readyz(shim);
       expect(ready.status).toBe(503);
       expect(ready.body).toContain('waiting for the LiteLLM key');
-      const { mkdir } = await import('node:fs/promises');
       await mkdir(join(shim.dir, 'keys'));
       await writeFile(join(shim.dir, 'keys', 'litellm'), LITELLM_KEY);
       await shim.proxy.credentials.reloadAll();
