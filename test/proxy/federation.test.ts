@@ -31,7 +31,9 @@ interface Started {
   readonly jwt: string;
 }
 
-async function startFederated(opts: { ttlSeconds?: number; refuse?: boolean } = {}): Promise<Started> {
+async function startFederated(
+  opts: { ttlSeconds?: number; refuse?: boolean; logLevel?: string } = {},
+): Promise<Started> {
   const issuer = await createTestIssuer();
   const { fake, endpoint } = await startFederatedAnthropic({
     keys: { jwks: issuer.jwks },
@@ -44,6 +46,7 @@ async function startFederated(opts: { ttlSeconds?: number; refuse?: boolean } = 
   const jwt = await issuer.sign();
   const s = await startShim({
     upstream: fake,
+    ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
     files: { token: jwt, litellm: `${LITELLM_KEY}\n` },
     env: { ...federationEnv('{dir}/token'), AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
   });
@@ -263,5 +266,29 @@ describe('Workload Identity Federation in the proxy', () => {
     expect(warnings.length).toBeGreaterThan(0);
     for (const line of s.logs) expect(line).not.toContain(jwt);
     for (const t of endpoint.issued) for (const line of s.logs) expect(line).not.toContain(t.token);
+  });
+  it('neither the JWT nor a federated token reaches a log line (trace), a response or /metrics — not even echoed by the upstream', async () => {
+    const { shim: s, endpoint, jwt } = await startFederated({ logLevel: 'trace' });
+    const token = endpoint.issued[0]?.token as string;
+    const seen: string[] = [];
+    const record = (r: { headers: Record<string, unknown>; body: string }) =>
+      seen.push(JSON.stringify(r.headers), r.body);
+    record(await send(s));
+    // An upstream that quotes the credential it got back in its error body.
+    s.fake.respond = (req, res) => {
+      const auth = req.headers['authorization']?.[0] ?? '';
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `bad: ${auth}` } }));
+    };
+    const echoed = await send(s);
+    expect(echoed.status).toBe(400);
+    expect(echoed.body).toContain('bad: Bearer sk-ant-oat01-***');
+    record(echoed);
+    endpoint.refuse = { status: 400, error: 'invalid_grant', description: `replayed ${jwt}` };
+    await s.proxy.credentials.reloadAll();
+    seen.push((await readyz(s)).body, await metricsText(s), ...s.logs);
+    const tokens = [jwt, jwt.split('.')[1] as string, jwt.split('.')[2] as string, token, LITELLM_KEY];
+    for (const text of seen) for (const secret of tokens) expect(text).not.toContain(secret);
+    expect(s.logs.some((l) => l.includes('replayed <identity token>'))).toBe(true);
   });
 });
