@@ -221,7 +221,9 @@ describe('Workload Identity Federation with the API server as issuer', () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    // 8 concurrent clients share the event loop with the exchange: its refresh margin is 1.5 s (half of
+    // 3 s), and one exchange measured up to 1 s with 16 of them on a loaded machine.
+    await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
     expect(failed).toBe(0);
     expect(f.endpoint.accepted().length).toBeGreaterThanOrEqual(7);
