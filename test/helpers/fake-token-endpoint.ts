@@ -23,7 +23,7 @@ import {
 } from '../../src/demo/fake-anthropic.js';
 
 /**
- * A fake of Anthropic's Workload Identity Federation token endpoint (issue 17, facts §6):
+ * A fake of Anthropic's Workload Identity Federation token endpoint (issue 17; Anthropic's wif-reference docs):
  * `POST /v1/oauth/token` with the RFC 7523 jwt-bearer grant as JSON, answered as RFC 6749 §5.1
  * (`access_token`, `token_type`, `expires_in`, `scope`) or §5.2 (`error`, `error_description`).
  * The assertion is verified for real — signature against a JWKS (the API server's own
