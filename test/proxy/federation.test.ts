@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import {
   type FakeTokenEndpoint,
   type TestIssuer,
 } from '../helpers/fake-token-endpoint.js';
+import { startFakeKubeApi } from '../helpers/fake-kube-api.js';
 import { eventually, LITELLM_KEY, logLines, type Shim, sendClaudeCode, startShim } from '../helpers/shim.js';
 
 /*
@@ -290,5 +292,40 @@ describe('Workload Identity Federation in the proxy', () => {
     const tokens = [jwt, jwt.split('.')[1] as string, jwt.split('.')[2] as string, token, LITELLM_KEY];
     for (const text of seen) for (const secret of tokens) expect(text).not.toContain(secret);
     expect(s.logs.some((l) => l.includes('replayed <identity token>'))).toBe(true);
+  });
+  it('the LiteLLM key from a Secret through the Kubernetes API: the exchange waits for it, then goes with it', async () => {
+    const api = await startFakeKubeApi('agents', 'litellm');
+    const issuer = await createTestIssuer();
+    const { fake, endpoint } = await startFederatedAnthropic({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
+    const dir = await mkdtemp(join(tmpdir(), 'auth-shim-fed-kube-'));
+    await api.writeKubeconfig(join(dir, 'kubeconfig'));
+    process.env['KUBECONFIG'] = join(dir, 'kubeconfig');
+    try {
+      shim = await startShim({
+        upstream: fake,
+        files: { token: await issuer.sign() },
+        env: {
+          ...federationEnv('{dir}/token'),
+          AUTH_SHIM_SECRET: 'agents/litellm',
+          AUTH_SHIM_SECRET_LITELLM_KEY_KEY: 'key',
+        },
+      });
+      expect(endpoint.exchanges).toHaveLength(0);
+      expect((await readyz(shim)).body).toContain('waiting for the LiteLLM key');
+      api.setSecret({ key: LITELLM_KEY });
+      await eventually(() => endpoint.accepted().length === 1, 10_000);
+      expect(endpoint.exchanges[0]?.headers['x-litellm-api-key']).toEqual([LITELLM_KEY]);
+      await eventually(async () => (await readyz(shim as Shim)).status === 200, 10_000);
+      const res = await send(shim);
+      expect(res.status).toBe(200);
+      expect(shim.fake.requests.at(-1)?.headers['x-litellm-api-key']).toEqual([LITELLM_KEY]);
+    } finally {
+      await shim?.close();
+      shim = undefined;
+      await fake.close();
+      await api.close();
+      delete process.env['KUBECONFIG'];
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
