@@ -107,6 +107,19 @@ describe('service-account tokens from the real API server', () => {
     expect(other.body['error_description']).toMatch(/"sub"/);
   });
 
+  it('has the endpoint refuse a JWT once its exp has passed', async () => {
+    const jwt = await requestToken(cp, { namespace: NS, serviceAccount: SA });
+    tokens.endpoint.clockAheadSeconds = 601;
+    try {
+      const late = await exchange(jwt);
+      expect(late.status).toBe(400);
+      expect(late.body['error_description']).toMatch(/"exp"/);
+    } finally {
+      tokens.endpoint.clockAheadSeconds = 0;
+    }
+    expect((await exchange(jwt)).status).toBe(200);
+  });
+
   it('writes a pod-bound token kubelet-style and swaps it atomically on rotation', async () => {
     const pod = await createPod(cp, NS, 'agent-0', SA);
     const projected = await projectedToken(cp, dir, { namespace: NS, serviceAccount: SA, pod });

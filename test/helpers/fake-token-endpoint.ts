@@ -131,6 +131,11 @@ export interface FakeTokenEndpoint {
   singleUse: boolean;
   refuse: TokenError | undefined;
   subject: string | undefined;
+  /**
+   * Seconds the endpoint's clock runs ahead when it checks `exp` (0 by default): how a test presents a
+   * real API-server JWT, which lives at least 10 minutes, as an expired one.
+   */
+  clockAheadSeconds: number;
   /** The token is refused from now on, as a revoked one would be. */
   revoke(token: string): void;
   /** Installs the route and the bearer check on a fake Anthropic. */
@@ -233,6 +238,9 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
         issuer: opts.issuer,
         audience,
         ...(endpoint.subject !== undefined ? { subject: endpoint.subject } : {}),
+        ...(endpoint.clockAheadSeconds !== 0
+          ? { currentDate: new Date(Date.now() + endpoint.clockAheadSeconds * 1000) }
+          : {}),
         requiredClaims: ['exp', 'sub'],
       });
       sub = payload.sub as string;
@@ -317,6 +325,7 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
     singleUse: opts.singleUse ?? false,
     refuse: opts.refuse,
     subject: opts.subject,
+    clockAheadSeconds: 0,
     revoke(token) {
       revoked.add(token);
     },
