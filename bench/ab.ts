@@ -12,7 +12,7 @@ import { wrk, writeScript } from './lib/wrk.js';
 
 /**
  * `npm run bench:ab -- <cli-a.js> [<cli-b.js> …] [--rounds N] [--seconds S]`: an A/B of builds of the
- * CLI under the bench's load, rounds interleaved A, B, A, B … so drift in the machine hits both
+ * CLI under the bench's load, rounds interleaved A, B, B, A … so drift in the machine hits both
  * alike. To compare a change: `npm run build && cp -r dist /tmp/before` on the old commit (with a
  * `node_modules` symlink beside it), then `npm run bench:ab -- /tmp/before/cli.js dist/cli.js` on the
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
@@ -79,7 +79,9 @@ const script = await writeScript(dir, 'shim', {
 });
 try {
   for (let r = 0; r < rounds; r++) {
-    for (const cli of clis) {
+    // Every other round runs the builds in reverse (A B, B A, …): whatever the machine does between
+    // two measurements then falls on each build alike.
+    for (const cli of r % 2 === 0 ? clis : [...clis].reverse()) {
       const [path = CLI, flags] = cli.split('@');
       const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
       const shim = await startShim({

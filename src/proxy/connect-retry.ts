@@ -3,11 +3,9 @@ import { isConnectFailure } from './upstream-errors.js';
 
 type ResponseHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2];
 
-export interface ConnectRetryPolicy {
-  /** Retries after the first attempt (AUTH_SHIM_UPSTREAM_CONNECT_RETRIES). */
-  readonly retries: number;
-  /** True once the client has gone: nobody is left to answer. */
-  readonly clientGone: () => boolean;
+/** The client's response: once it is destroyed, nobody is left to answer. */
+export interface ClientSide {
+  readonly destroyed: boolean;
 }
 
 /**
@@ -19,7 +17,8 @@ export class ConnectRetry implements Dispatcher.DispatchHandler {
   readonly #inner: Dispatcher.DispatchHandler;
   readonly #dispatcher: Dispatcher;
   readonly #options: Dispatcher.DispatchOptions;
-  readonly #policy: ConnectRetryPolicy;
+  readonly #retries: number;
+  readonly #client: ClientSide;
   #attempts = 0;
   #started = false;
 
@@ -27,17 +26,20 @@ export class ConnectRetry implements Dispatcher.DispatchHandler {
     inner: Dispatcher.DispatchHandler,
     dispatcher: Dispatcher,
     options: Dispatcher.DispatchOptions,
-    policy: ConnectRetryPolicy,
+    retries: number,
+    client: ClientSide,
   ) {
     this.#inner = inner;
     this.#dispatcher = dispatcher;
     this.#options = options;
-    this.#policy = policy;
+    this.#retries = retries;
+    this.#client = client;
   }
 
-  readonly dispatch = (): void => {
+  /** Sends the request as `options` stand now. */
+  dispatch(): void {
     this.#dispatcher.dispatch(this.#options, this);
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.#started = true;
@@ -72,9 +74,9 @@ export class ConnectRetry implements Dispatcher.DispatchHandler {
   }
 
   #retry(err: Error): boolean {
-    if (this.#attempts >= this.#policy.retries || !isConnectFailure(err) || this.#policy.clientGone()) return false;
+    if (this.#attempts >= this.#retries || !isConnectFailure(err) || this.#client.destroyed) return false;
     this.#attempts++;
-    setTimeout(this.dispatch, 100 * this.#attempts).unref();
+    setTimeout(() => this.dispatch(), 100 * this.#attempts).unref();
     return true;
   }
 }

@@ -33,10 +33,23 @@ export interface ForwardSetup {
   readonly done: (outcome: ForwardOutcome) => void;
 }
 
-export interface Forward {
-  dispatch(): void;
+export class Forward {
+  readonly #retry: ConnectRetry;
+  readonly #core: ForwardCore;
+
+  constructor(retry: ConnectRetry, core: ForwardCore) {
+    this.#retry = retry;
+    this.#core = core;
+  }
+
+  dispatch(): void {
+    this.#retry.dispatch();
+  }
+
   /** Ends an exchange that was never dispatched (the client left before its request was complete). */
-  abandon(): void;
+  abandon(): void {
+    this.#core.abandon();
+  }
 }
 
 /** One exchange's chain: connect retry → upstream response → decorators → core. */
@@ -47,9 +60,5 @@ export function createForward(s: ForwardSetup): Forward {
   let inner: ResponseHandler = core;
   for (let i = DECORATORS.length - 1; i >= 0; i--) inner = (DECORATORS[i] as DecoratorFactory)(inner, exchange);
   const entry = new UpstreamResponse(inner, outcome, s.upstreamHost, s.onHead);
-  const retry = new ConnectRetry(entry, s.dispatcher, s.options, {
-    retries: s.connectRetries,
-    clientGone: () => s.res.destroyed,
-  });
-  return { dispatch: retry.dispatch, abandon: () => core.abandon() };
+  return new Forward(new ConnectRetry(entry, s.dispatcher, s.options, s.connectRetries, s.res), core);
 }

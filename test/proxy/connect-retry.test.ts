@@ -59,7 +59,7 @@ describe('ConnectRetry: only a connection that failed before any byte was sent i
     open.push(pool);
     const dispatcher = counting(pool);
     const inner = recorder();
-    new ConnectRetry(inner, dispatcher, post(), { retries: 2, clientGone: () => false }).dispatch();
+    new ConnectRetry(inner, dispatcher, post(), 2, { destroyed: false }).dispatch();
     await inner.settled;
     expect(dispatcher.calls).toBe(3);
     expect(inner.events).toEqual(['error ECONNREFUSED']);
@@ -86,7 +86,7 @@ describe('ConnectRetry: only a connection that failed before any byte was sent i
       if (n === 1) setImmediate(() => server.listen(port, '127.0.0.1'));
     });
     const inner = recorder();
-    new ConnectRetry(inner, dispatcher, post(), { retries: 1, clientGone: () => false }).dispatch();
+    new ConnectRetry(inner, dispatcher, post(), 1, { destroyed: false }).dispatch();
     await inner.settled;
     expect(dispatcher.calls).toBe(2);
     expect(inner.events).toEqual(['request-start', 'response 200', 'end']);
@@ -101,7 +101,7 @@ describe('ConnectRetry: only a connection that failed before any byte was sent i
     open.push(pool);
     const dispatcher = counting(pool);
     const inner = recorder();
-    new ConnectRetry(inner, dispatcher, post(), { retries: 3, clientGone: () => false }).dispatch();
+    new ConnectRetry(inner, dispatcher, post(), 3, { destroyed: false }).dispatch();
     await inner.settled;
     expect(dispatcher.calls).toBe(1);
     expect(inner.events[0]).toBe('request-start');
@@ -113,7 +113,7 @@ describe('ConnectRetry: only a connection that failed before any byte was sent i
     open.push(pool);
     const dispatcher = counting(pool);
     const inner = recorder();
-    new ConnectRetry(inner, dispatcher, post(), { retries: 3, clientGone: () => true }).dispatch();
+    new ConnectRetry(inner, dispatcher, post(), 3, { destroyed: true }).dispatch();
     await inner.settled;
     expect(dispatcher.calls).toBe(1);
     expect(inner.events).toEqual(['error ECONNREFUSED']);
