@@ -12,7 +12,7 @@ import { wrk, writeScript } from './lib/wrk.js';
 
 /**
  * `npm run bench:ab -- <cli-a.js> [<cli-b.js> …] [--rounds N] [--seconds S]`: an A/B of builds of the
- * CLI under the bench's load, rounds interleaved A, B, A, B … so drift in the machine hits both
+ * CLI under the bench's load, rounds interleaved A, B, B, A … so drift in the machine hits both
  * alike. To compare a change: `npm run build && cp -r dist /tmp/before` on the old commit (with a
  * `node_modules` symlink beside it), then `npm run bench:ab -- /tmp/before/cli.js dist/cli.js` on the
  * new one. Each round starts a fresh shim as injected, warms it, then measures c=1 latency (wrk),
@@ -20,7 +20,9 @@ import { wrk, writeScript } from './lib/wrk.js';
  * Prints one line per round and the medians.
  * A build may carry its own node flags after an `@`, comma-separated (`dist/cli.js@--max-semi-space-size=2`);
  * the default is the image's `--max-semi-space-size=4`. `--body-kib N` pads the request's conversation
- * to about N KiB (past `SMALL_BODY_BYTES` the body streams upstream). The injector's NODE_OPTIONS always apply, and a
+ * to about N KiB (past `SMALL_BODY_BYTES` the body streams upstream). `--stream N` asks for a streamed answer
+ * instead: N `content_block_delta` events from the SSE fake, one per timer tick (its c=1 latency is then the fake's
+ * pacing; CPU per request is the figure to read). The injector's NODE_OPTIONS always apply, and a
  * flag given here overrides the same flag there.
  */
 const args = process.argv.slice(2);
@@ -32,6 +34,8 @@ const rounds = opt('--rounds', 3);
 const seconds = opt('--seconds', 8);
 /** Pads the request to about this many KiB (a longer conversation), 0 for the bench's ~1.9 KB request. */
 const bodyKiB = opt('--body-kib', 0);
+/** Events per streamed answer; 0 for the fixed JSON answer. */
+const streamEvents = opt('--stream', 0);
 const clis = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (clis.length === 0) clis.push(CLI);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -63,12 +67,22 @@ const keyFile = join(dir, 'key');
 await writeFile(keyFile, `${LITELLM_KEY}\n`);
 const script = await writeScript(dir, 'shim', {
   path: PATH,
-  headers: agentHeaders(),
-  body: bodyKiB > 0 ? conversationBody(bodyKiB) : requestBody(false),
+  headers:
+    streamEvents > 0
+      ? [
+          ...agentHeaders(),
+          ['x-bench-stream', '1'],
+          ['x-bench-events', String(streamEvents)],
+          ['x-bench-spacing-ms', '0'],
+        ]
+      : agentHeaders(),
+  body: bodyKiB > 0 ? conversationBody(bodyKiB) : requestBody(streamEvents > 0),
 });
 try {
   for (let r = 0; r < rounds; r++) {
-    for (const cli of clis) {
+    // Every other round runs the builds in reverse (A B, B A, …): whatever the machine does between
+    // two measurements then falls on each build alike.
+    for (const cli of r % 2 === 0 ? clis : [...clis].reverse()) {
       const [path = CLI, flags] = cli.split('@');
       const nodeFlags = flags === undefined ? ['--max-semi-space-size=4'] : flags.split(',');
       const shim = await startShim({
@@ -113,5 +127,9 @@ try {
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 for (const [cli, rows] of results) {
   const keys = Object.keys(rows[0] ?? {}) as Array<keyof Row>;
-  log(`median ${cli}: ${keys.map((k) => `${k}=${med(rows.map((x) => x[k]))}`).join(' ')}`);
+  const spread = (k: keyof Row): string => {
+    const xs = rows.map((x) => x[k]);
+    return `${k}=${med(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
+  };
+  log(`median (min–max) ${cli}: ${keys.map(spread).join(' ')}`);
 }

@@ -7,11 +7,12 @@ import type { CredentialSnapshot } from '../credentials/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
 import { ERRORS, errorBody, errorHeaders, type ErrorKind } from './errors.js';
-import { ForwardHandler, type ForwardHooks, type ForwardOutcome } from './forward.js';
+import type { ForwardOutcome } from './chain.js';
+import { createForward } from './forward-chain.js';
 import { decide, type AdmissionPolicy } from './decide.js';
 import { createPathPolicy } from './paths.js';
 import { createTranslator } from './translate.js';
-import { BodyTooLargeError, isConnectFailure } from './upstream-errors.js';
+import { BodyTooLargeError } from './upstream-errors.js';
 import type { RequestUsage, ResponseObserver } from '../vocabulary/response.js';
 
 /** What the handler needs from the credential store: a snapshot per request, and why it is not ready. */
@@ -189,29 +190,6 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
 
     const tap = deps.observe?.start();
-    let attempts = 0;
-    const hooks: ForwardHooks = {
-      onHeaders(head, status) {
-        options.body = null; // sent; no retry from here on
-        metrics.firstByte.observe((performance.now() - started) / 1000);
-        // Issue 17: a refused federated token is exchanged early; this request is not resent.
-        if (status === 401 && federation && v.origin === 'shim' && v.credential === 'oauth' && creds.oauth)
-          federation.unauthorized(creds.oauth);
-        tap?.headers(head, status);
-      },
-      ...(tap === undefined ? {} : { onData: (chunk: Buffer) => tap.data(chunk) }),
-      retry(err) {
-        // Only a connection that failed before any byte was sent is retried: safe even for POST.
-        if (attempts >= config.connectRetries || !isConnectFailure(err) || res.destroyed) return false;
-        attempts++;
-        setTimeout(dispatch, 100 * attempts).unref();
-        return true;
-      },
-      done(outcome) {
-        finish(req, v.route, started, v.credential, v.origin, outcome, tap?.end());
-      },
-    };
-    const forward = new ForwardHandler(req, res, hooks, upstreamHost, mask);
     const options: Dispatcher.DispatchOptions = {
       path: config.upstreamBasePath + v.path + v.query,
       method: req.method as Dispatcher.HttpMethod,
@@ -220,9 +198,23 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
     };
-    function dispatch(): void {
-      dispatcher.dispatch(options, forward);
-    }
+    const forward = createForward({
+      res,
+      method: req.method,
+      dispatcher,
+      options,
+      upstreamHost,
+      connectRetries: config.connectRetries,
+      mask,
+      tap,
+      onHead: (status) => {
+        metrics.firstByte.observe((performance.now() - started) / 1000);
+        // Issue 17: a refused federated token is exchanged early; this request is not resent.
+        if (status === 401 && federation && v.origin === 'shim' && v.credential === 'oauth' && creds.oauth)
+          federation.unauthorized(creds.oauth);
+      },
+      done: (outcome) => finish(req, v.route, started, v.credential, v.origin, outcome, tap?.end()),
+    });
     const length = declared === undefined ? Number.NaN : Number(declared);
     if (req.method === 'POST' && length > 0 && length <= SMALL_BODY_BYTES) {
       // A small body of declared length is read whole, then sent with the request head in one
@@ -233,12 +225,12 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
           return;
         }
         options.body = body;
-        dispatch();
+        forward.dispatch();
       });
       return;
     }
     options.body = requestBody(req, declared, config.maxBodyBytes);
-    dispatch();
+    forward.dispatch();
   } as ProxyHandler;
 
   handler.inflight = () => inflight;

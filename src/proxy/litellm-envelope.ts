@@ -1,4 +1,8 @@
 import { isObject } from '../vocabulary/guards.js';
+import type { ResponseHead } from '../vocabulary/response.js';
+import type { DecoratorFactory } from './chain.js';
+import { HeldBody, type HeldRewrite } from './held-error-body.js';
+import { setHeader } from './response-headers.js';
 
 /**
  * LiteLLM answers errors in its own envelope, `{"error":{"message":…,"type":…,"param":…,"code":…}}`,
@@ -12,8 +16,59 @@ import { isObject } from '../vocabulary/guards.js';
  * A body that is not exactly this envelope is left alone.
  */
 
-/** Error bodies larger than this are never inspected (the envelope is a few hundred bytes). */
-export const MAX_ENVELOPE_BYTES = 64 * 1024;
+/**
+ * The forward chain's link for LiteLLM before PR #32133: a small JSON error body is held back and, when it
+ * is LiteLLM's envelope, replaced by the Anthropic error (its request id and retry hint restored). Dropping
+ * support for those releases is deleting this file and its entry in `forward-chain.ts`.
+ */
+class UnwrapLitellmEnvelope extends HeldBody {
+  protected override holds(status: number, head: ResponseHead): boolean {
+    return super.holds(status, head) && head.contentType.startsWith('application/json');
+  }
+
+  protected rewrite(status: number, head: ResponseHead, body: Buffer): HeldRewrite {
+    const r = unwrapHeldBody(head, status, body);
+    if (r.head === head) return r;
+    const outcome = this.exchange.outcome;
+    outcome.unwrapped = true;
+    if (r.head.requestId !== head.requestId) outcome.requestId = r.head.requestId;
+    return r;
+  }
+}
+
+export const unwrapLitellmEnvelope: DecoratorFactory = (inner, exchange) => new UnwrapLitellmEnvelope(inner, exchange);
+
+/**
+ * A held-back JSON error body as the client gets it: LiteLLM's envelope replaced by the Anthropic error,
+ * `request-id` (when the headers had none) and `x-should-retry` restored; anything else unchanged.
+ */
+export function unwrapHeldBody(head: ResponseHead, status: number, raw: Buffer): HeldRewrite {
+  const unwrapped = unwrapLitellmError(raw.toString('utf8'), status);
+  if (unwrapped === undefined) return { head, body: raw };
+  const headers = [...head.headers];
+  const body = Buffer.from(unwrapped.body, 'utf8');
+  setHeader(headers, 'content-length', String(body.length));
+  setHeader(headers, 'content-type', 'application/json');
+  let requestId = head.requestId;
+  if (requestId === undefined && unwrapped.requestId !== undefined) {
+    headers.push('request-id', unwrapped.requestId);
+    requestId = unwrapped.requestId;
+  }
+  if (unwrapped.retry !== undefined && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-should-retry')) {
+    headers.push('x-should-retry', String(unwrapped.retry));
+  }
+  headers.push('x-auth-shim-unwrapped', unwrapped.kind === 'wrapped' ? 'litellm-error-envelope' : 'litellm-error');
+  return {
+    head: {
+      headers,
+      contentType: 'application/json',
+      contentLength: body.length,
+      contentEncoding: head.contentEncoding,
+      requestId,
+    },
+    body,
+  };
+}
 
 export interface UnwrappedError {
   /** `wrapped`: the inner Anthropic error as LiteLLM received it; `litellm`: LiteLLM's own error, reshaped. */

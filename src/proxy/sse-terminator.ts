@@ -1,4 +1,7 @@
+import type { ResponseHead } from '../vocabulary/response.js';
+import { type Controller, Decorator, type DecoratorFactory } from './chain.js';
 import { errorEvent } from './errors.js';
+import { UpstreamFailure } from './upstream-errors.js';
 
 /**
  * Ends a cut event stream the way Anthropic fails one after 200: an `event: error` the SDK raises, instead
@@ -29,3 +32,30 @@ export class SseTerminator {
     return this.atEventBoundary() ? errorEvent(type, message) : undefined;
   }
 }
+
+/**
+ * The forward chain's link that ends a cut event stream with `event: error` (an open-ended
+ * `text/event-stream` response only: a length-framed body cannot take appended bytes).
+ */
+class SseErrorEnding extends Decorator {
+  #tracker: SseTerminator | undefined;
+
+  override onResponseStart(controller: Controller, statusCode: number, head: ResponseHead): void {
+    if (head.contentType.startsWith('text/event-stream') && head.contentLength === undefined)
+      this.#tracker = new SseTerminator();
+    this.inner.onResponseStart(controller, statusCode, head);
+  }
+
+  override onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#tracker?.track(chunk);
+    this.inner.onResponseData(controller, chunk);
+  }
+
+  override onResponseError(controller: Controller, err: Error): void {
+    if (this.#tracker !== undefined && err instanceof UpstreamFailure)
+      err.ending = this.#tracker.closing(err.kind.type, err.message);
+    this.inner.onResponseError(controller, err);
+  }
+}
+
+export const sseErrorEnding: DecoratorFactory = (inner) => new SseErrorEnding(inner);

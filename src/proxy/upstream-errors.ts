@@ -98,6 +98,24 @@ export function describeUpstreamError(kind: ErrorKind, err: unknown, upstreamHos
   }
 }
 
+/**
+ * A transport failure as the forward chain passes it inward: classified once (`upstream-response.ts`), with
+ * the secret-free message for the client and the cause's code for the log line. A decorator may set
+ * `ending`: bytes that end a response already under way (SSE `event: error`) instead of cutting it.
+ */
+export class UpstreamFailure extends Error {
+  readonly kind: ErrorKind;
+  readonly causeCode: string;
+  ending: string | undefined;
+
+  constructor(err: Error, upstreamHost: string) {
+    const kind = classifyUpstreamError(err);
+    super(describeUpstreamError(kind, err, upstreamHost), { cause: err });
+    this.kind = kind;
+    this.causeCode = (err as { code?: string }).code ?? err.name;
+  }
+}
+
 /** Errors where nothing reached the upstream, so sending the request again is safe. */
 export function isConnectFailure(err: unknown): boolean {
   const kind = classifyUpstreamError(err);

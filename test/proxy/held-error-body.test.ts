@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { holdsBack, rewriteHeldBody } from '../../src/proxy/held-error-body.js';
-import { MAX_ENVELOPE_BYTES } from '../../src/proxy/litellm-envelope.js';
+import {
+  holdsBack,
+  MAX_HELD_BYTES as MAX_ENVELOPE_BYTES,
+  maskHeldErrorBody,
+  rewriteHeldBody,
+} from '../../src/proxy/held-error-body.js';
 import type { ResponseHead } from '../../src/vocabulary/response.js';
+import { exchange, feed, head, Recorder } from './_chain.js';
 
-function head(over: Partial<ResponseHead> = {}): ResponseHead {
-  return {
-    headers: ['content-type', 'application/json', 'content-length', '10'],
-    contentType: 'application/json',
-    contentLength: 10,
-    contentEncoding: '',
-    requestId: undefined,
-    ...over,
-  };
-}
 const noMask = (t: string): string => t;
 const header = (h: string[], name: string): string | undefined =>
   h[h.findIndex((x, i) => i % 2 === 0 && x.toLowerCase() === name) + 1];
@@ -35,33 +30,50 @@ describe('rewriteHeldBody', () => {
   it('an untouched body keeps the very bytes and headers', () => {
     const raw = Buffer.from('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}');
     const h = head();
-    const r = rewriteHeldBody(h, 429, raw, noMask);
+    const r = rewriteHeldBody(h, raw, noMask);
     expect(r.body).toBe(raw);
-    expect(r.headers).toBe(h.headers);
-    expect(r.unwrapped).toBe(false);
+    expect(r.head.headers).toBe(h.headers);
   });
 
   it('masks a credential the upstream echoed and fixes content-length', () => {
     const secret = 'sk-litellm-virtual-TESTKEY-0123456789abcdef';
     const raw = Buffer.from(`{"detail":"bad key ${secret}"}`);
-    const r = rewriteHeldBody(head({ contentType: 'text/plain' }), 401, raw, (t) => t.replaceAll(secret, '***'));
+    const r = rewriteHeldBody(head({ contentType: 'text/plain' }), raw, (t) => t.replaceAll(secret, '***'));
     expect(r.body.toString()).toBe('{"detail":"bad key ***"}');
-    expect(header(r.headers, 'content-length')).toBe(String(r.body.length));
+    expect(header(r.head.headers, 'content-length')).toBe(String(r.body.length));
+    expect(r.head.contentLength).toBe(r.body.length);
+  });
+});
+
+describe('maskHeldErrorBody: the chain link', () => {
+  const secret = 'sk-ant-api03-TESTSECRET';
+  const mask = (t: string): string => t.replaceAll(secret, 'sk-ant-***');
+
+  it('holds a small error body back and passes on head, masked body, end', () => {
+    const next = new Recorder();
+    const link = maskHeldErrorBody(next, exchange({ mask }));
+    feed(link, 401, head({ contentLength: undefined, headers: ['content-type', 'application/json'] }), [
+      '{"detail":"bad ',
+      `key ${secret}"}`,
+    ]);
+    expect(next.events.map((e) => e.on)).toEqual(['start', 'data', 'end']);
+    expect(next.body()).toBe('{"detail":"bad key sk-ant-***"}');
+    const start = next.events[0] as { head: ResponseHead };
+    expect(header(start.head.headers, 'content-length')).toBe(String(next.body().length));
   });
 
-  it("un-wraps an old LiteLLM envelope: Anthropic's error, request id and retry hint restored", () => {
-    const inner = JSON.stringify({
-      type: 'error',
-      error: { type: 'rate_limit_error', message: 'slow down' },
-      request_id: 'req_011',
-    });
-    const raw = Buffer.from(JSON.stringify({ error: { message: inner, type: 'None', param: 'None', code: '429' } }));
-    const r = rewriteHeldBody(head(), 429, raw, noMask);
-    expect(r.unwrapped).toBe(true);
-    expect(JSON.parse(r.body.toString())).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
-    expect(r.requestId).toBe('req_011');
-    expect(header(r.headers, 'request-id')).toBe('req_011');
-    expect(header(r.headers, 'x-auth-shim-unwrapped')).toBe('litellm-error-envelope');
-    expect(header(r.headers, 'content-length')).toBe(String(r.body.length));
+  it('passes a success through chunk by chunk, untouched', () => {
+    const next = new Recorder();
+    feed(maskHeldErrorBody(next, exchange({ mask })), 200, head(), [secret, 'b']);
+    expect(next.events.map((e) => e.on)).toEqual(['start', 'data', 'data', 'end']);
+    expect(next.body()).toBe(`${secret}b`);
+  });
+
+  it('gives up holding a body that outgrows the bound and streams it unchanged', () => {
+    const next = new Recorder();
+    const big = 'x'.repeat(MAX_ENVELOPE_BYTES);
+    feed(maskHeldErrorBody(next, exchange({ mask })), 500, head({ contentLength: undefined }), [secret, big, 'tail']);
+    expect(next.events.map((e) => e.on)).toEqual(['start', 'data', 'data', 'data', 'end']);
+    expect(next.body()).toBe(`${secret}${big}tail`);
   });
 });
