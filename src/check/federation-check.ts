@@ -40,7 +40,9 @@ export async function checkFederation(
     checks.push({
       name: 'identity token',
       status: 'warn',
-      detail: `${settings.identityTokenFile}: a JWT whose claims do not decode; the token endpoint will likely refuse it`,
+      detail:
+        `${settings.identityTokenFile}: a JWT whose claims do not decode; ` +
+        'the token endpoint will likely refuse it',
     });
   } else {
     let status: CheckStatus = 'ok';

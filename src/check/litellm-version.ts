@@ -56,11 +56,13 @@ export function litellmVerdict(version: string): LitellmVerdict {
   const oauth = atLeast(v, [1, 82, 5]);
   if (!oauth) {
     notes.push(
-      '/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)',
+      '/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the ' +
+        'LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)',
     );
   } else {
     notes.push(
-      "OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through Anthropic deployment (a server credential wins over the client's)",
+      'OAuth works if the LiteLLM pod has no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN and no use_in_pass_through ' +
+        "Anthropic deployment (a server credential wins over the client's)",
     );
   }
   const forwardsKey = !atLeast(v, parseVersion(KEY_FORWARDING_FIXED) as [number, number, number]);

@@ -151,7 +151,8 @@ async function checkUpstream(
       name: 'litellm version',
       status: 'warn',
       detail:
-        'the upstream did not report a LiteLLM version (/health/readiness, /public/model_hub/info, /openapi.json): not LiteLLM, or those routes are not exposed',
+        'the upstream did not report a LiteLLM version (/health/readiness, /public/model_hub/info, /openapi.json): ' +
+        'not LiteLLM, or those routes are not exposed',
     });
     return undefined;
   }
@@ -162,14 +163,19 @@ async function checkUpstream(
   checks.push({
     name: 'litellm version',
     status,
-    detail: `${version} (from ${source}): ${verdict.oauth ? 'can carry OAuth tokens' : 'cannot carry OAuth tokens'}. ${verdict.notes.join('. ')}`,
+    detail:
+      `${version} (from ${source}): ${verdict.oauth ? 'can carry OAuth tokens' : 'cannot carry OAuth tokens'}. ` +
+      `${verdict.notes.join('. ')}`,
   });
 
   if (snap.litellmKey !== undefined && verdict.forwardsKey) {
     checks.push({
       name: 'litellm key exposure',
       status: 'warn',
-      detail: `LiteLLM ${version} forwards x-litellm-api-key to Anthropic with every /anthropic request: the virtual key leaves for a third party. ${KEY_FORWARDING_FIXED} stopped this; upgrade, and give each agent its own low-privilege key meanwhile`,
+      detail:
+        `LiteLLM ${version} forwards x-litellm-api-key to Anthropic with every /anthropic request: the virtual key ` +
+        `leaves for a third party. ${KEY_FORWARDING_FIXED} stopped this; upgrade, and give each agent its own ` +
+        'low-privilege key meanwhile',
     });
   }
   if (snap.litellmKey !== undefined) {

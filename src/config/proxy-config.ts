@@ -35,7 +35,8 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_UPSTREAM_URL',
     required: true,
     description:
-      'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
+      'LiteLLM `/anthropic` route (or any Anthropic-compatible base URL); the request path and query are appended to ' +
+      'its path, e.g. `http://litellm.ai.svc:4000/anthropic`.',
     parse: httpUrl,
   }),
   listen: option({
@@ -54,7 +55,8 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_ADMIN_MAX_CONNECTIONS',
     default: '64',
     description:
-      'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a few; with headers due in 5 s a flood frees its slots quickly.',
+      'Most connections the admin listener holds at once; more are closed on accept. Probes and one scraper need a ' +
+      'few; with headers due in 5 s a flood frees its slots quickly.',
     parse: positiveInt('connections'),
   }),
   oauthTokenFile: option({
@@ -75,7 +77,9 @@ export const PROXY_OPTIONS = {
   identityTokenFile: option({
     env: 'AUTH_SHIM_IDENTITY_TOKEN_FILE',
     description:
-      'Workload Identity Federation: the OIDC JWT file (a projected service-account token, audience `https://api.anthropic.com`), re-read for every exchange. With the three IDs below it makes the shim exchange the JWT for short-lived OAuth tokens and use them as its own OAuth credential.',
+      'Workload Identity Federation: the OIDC JWT file (a projected service-account token, audience ' +
+      '`https://api.anthropic.com`), re-read for every exchange. With the three IDs below it makes the shim ' +
+      'exchange the JWT for short-lived OAuth tokens and use them as its own OAuth credential.',
     parse: jwtFilePath,
   }),
   federationRuleId: option({
@@ -96,19 +100,23 @@ export const PROXY_OPTIONS = {
   workspaceId: option({
     env: 'AUTH_SHIM_WORKSPACE_ID',
     description:
-      'Workload Identity Federation: the workspace (`wrkspc_…` or `default`); needed only when the rule allows several.',
+      'Workload Identity Federation: the workspace (`wrkspc_…` or `default`); ' +
+      'needed only when the rule allows several.',
     parse: shapedId(/^(default|wrkspc_[A-Za-z0-9]+)$/, 'a workspace ID (wrkspc_…) or default'),
   }),
   tokenUrl: option({
     env: 'AUTH_SHIM_TOKEN_URL',
     description:
-      "Workload Identity Federation: the token endpoint. Default: the upstream URL + `/v1/oauth/token` (through LiteLLM, with the LiteLLM key header; LiteLLM 1.106's `/anthropic` route refuses it, so point this at a LiteLLM pass-through endpoint). The LiteLLM key is sent only to the upstream's origin.",
+      'Workload Identity Federation: the token endpoint. Default: the upstream URL + `/v1/oauth/token` ' +
+      "(through LiteLLM, with the LiteLLM key header; LiteLLM 1.106's `/anthropic` route refuses it, so point " +
+      "this at a LiteLLM pass-through endpoint). The LiteLLM key is sent only to the upstream's origin.",
     parse: httpUrl,
   }),
   secret: option({
     env: 'AUTH_SHIM_SECRET',
     description:
-      'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: rotations apply within seconds. Needs get/list/watch on it.',
+      'Read credentials from this Secret through the Kubernetes API (`<namespace>/<name>`) instead of files: ' +
+      'rotations apply within seconds. Needs get/list/watch on it.',
     parse: secretRef,
   }),
   secretOauthTokenKey: option({
@@ -130,7 +138,8 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_CREDENTIAL_SOURCE',
     default: 'client-first',
     description:
-      "`client-first`: the client's Anthropic credential if it sent one, else the shim's. `shim-only`: client credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim's.",
+      "`client-first`: the client's Anthropic credential if it sent one, else the shim's. `shim-only`: client " +
+      "credentials are always stripped (the agent holds a placeholder). `client-only`: never the shim's.",
     parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   allowedCredentials: option({
@@ -173,7 +182,8 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_UPSTREAM_CONNECTIONS',
     default: '0',
     description:
-      'Most connections to the upstream; `0` means no limit. A limit queues the next request behind generations that can run for minutes.',
+      'Most connections to the upstream; `0` means no limit. ' +
+      'A limit queues the next request behind generations that can run for minutes.',
     parse: nonNegativeInt('connections'),
   }),
   connectRetries: option({
@@ -193,21 +203,24 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS',
     default: 'auto',
     description:
-      "Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. `auto`: the V8 heap limit / 128 KiB (1,120 with the injector's 256Mi default); `0`: no limit.",
+      'Most requests proxied at once; more get 429 `rate_limit_error` with `retry-after: 1`, nothing forwarded. ' +
+      "`auto`: the V8 heap limit / 128 KiB (1,120 with the injector's 256Mi default); `0`: no limit.",
     parse: maxInflight,
   }),
   clientHeadersTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS',
     default: '60000',
     description:
-      'Time a client may take to send its request headers before the connection is answered 408 and closed (slowloris).',
+      'Time a client may take to send its request headers before the connection is answered 408 and closed ' +
+      '(slowloris).',
     parse: positiveMs,
   }),
   clientRequestTimeoutMs: option({
     env: 'AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS',
     default: '300000',
     description:
-      'Time a client may take to send its whole request, body included (→ 408, connection closed); the response may stream for longer.',
+      'Time a client may take to send its whole request, body included (→ 408, connection closed); ' +
+      'the response may stream for longer.',
     parse: positiveMs,
   }),
   drainTimeoutMs: option({
@@ -232,7 +245,8 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_LOG_LEVEL',
     default: 'info',
     description:
-      '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), `trace`, `silent`.',
+      '`fatal`, `error`, `warn`, `info` (one line per request), `debug` (header names before/after translation), ' +
+      '`trace`, `silent`.',
     parse: logLevel,
   }),
 };
@@ -303,7 +317,8 @@ function listenerProblems(v: ProxyOptionValues): string[] {
   const problems: string[] = [];
   if (v.listen !== undefined && !isLoopback(v.listen.host)) {
     problems.push(
-      `AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: the shim attaches credentials to every request it forwards`,
+      `AUTH_SHIM_LISTEN must be a loopback address (127.0.0.1, ::1 or localhost), got ${quoteValue(v.listen.host)}: ` +
+        'the shim attaches credentials to every request it forwards',
     );
   }
   if (
@@ -334,7 +349,8 @@ function credentialProblems(v: ProxyOptionValues): string[] {
     }
     if (keyOptions.every((k) => k === undefined)) {
       problems.push(
-        'AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, AUTH_SHIM_SECRET_LITELLM_KEY_KEY',
+        'AUTH_SHIM_SECRET needs at least one of AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY, AUTH_SHIM_SECRET_API_KEY_KEY, ' +
+          'AUTH_SHIM_SECRET_LITELLM_KEY_KEY',
       );
     }
   } else if (keyOptions.some((k) => k !== undefined)) {
@@ -350,7 +366,8 @@ function credentialProblems(v: ProxyOptionValues): string[] {
   if (federationOn(v)) {
     if (v.oauthTokenFile !== undefined || v.secretOauthTokenKey !== undefined)
       problems.push(
-        `${oauthFrom ?? 'AUTH_SHIM_OAUTH_TOKEN_FILE'} and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)`,
+        `${oauthFrom ?? 'AUTH_SHIM_OAUTH_TOKEN_FILE'} and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: ` +
+          "both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)",
       );
     oauthFrom ??= 'AUTH_SHIM_IDENTITY_TOKEN_FILE';
   }
@@ -369,7 +386,8 @@ function credentialProblems(v: ProxyOptionValues): string[] {
   }
   if (v.credentialSource === 'shim-only' && oauthFrom === undefined && apiKeyFrom === undefined) {
     problems.push(
-      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE (or their AUTH_SHIM_SECRET_*_KEY)',
+      'AUTH_SHIM_CREDENTIAL_SOURCE=shim-only needs AUTH_SHIM_OAUTH_TOKEN_FILE or AUTH_SHIM_API_KEY_FILE ' +
+        '(or their AUTH_SHIM_SECRET_*_KEY)',
     );
   }
   if (v.credentialSource === 'client-only' && (oauthFrom !== undefined || apiKeyFrom !== undefined)) {
@@ -406,7 +424,8 @@ function federationProblems(v: ProxyOptionValues, given: (key: keyof typeof PROX
   if (set.length > 0 && set.length < FEDERATION_REQUIRED.length) {
     const missing = FEDERATION_REQUIRED.filter(([key]) => !given(key)).map(([, env]) => env);
     problems.push(
-      `Workload Identity Federation needs all of ${FEDERATION_REQUIRED.map(([, env]) => env).join(', ')}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
+      `Workload Identity Federation needs all of ${FEDERATION_REQUIRED.map(([, env]) => env).join(', ')}: ` +
+        `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
     );
   }
   if (set.length === 0) {
@@ -424,7 +443,8 @@ function federationProblems(v: ProxyOptionValues, given: (key: keyof typeof PROX
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       problems.push(
-        `AUTH_SHIM_IDENTITY_TOKEN_FILE ${v.identityTokenFile} cannot be read (${code}): mount the projected service-account token there`,
+        `AUTH_SHIM_IDENTITY_TOKEN_FILE ${v.identityTokenFile} cannot be read (${code}): ` +
+          'mount the projected service-account token there',
       );
     }
   }
@@ -472,7 +492,8 @@ function timeoutProblems(v: ProxyOptionValues): string[] {
     v.clientHeadersTimeoutMs > v.clientRequestTimeoutMs
   ) {
     problems.push(
-      `AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`,
+      `AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS (${v.clientHeadersTimeoutMs} ms) must not exceed ` +
+        `AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS (${v.clientRequestTimeoutMs} ms)`,
     );
   }
   return problems;

@@ -181,7 +181,9 @@ export class CredentialStore {
       s.problem = undefined;
       return 'unchanged';
     }
-    const problem = `new ${LABEL[slot]} not applied: the ${rejected.map((r) => LABEL[r]).join(' and ')} of the same Secret version was rejected`;
+    const problem =
+      `new ${LABEL[slot]} not applied: the ${rejected.map((r) => LABEL[r]).join(' and ')} ` +
+      'of the same Secret version was rejected';
     if (s.problem !== problem) {
       const keeping = s.value === undefined ? 'no value loaded yet' : 'keeping the whole previous snapshot';
       this.#opts.log.warn(

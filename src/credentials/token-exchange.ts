@@ -9,7 +9,10 @@ export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** A token response is a few hundred bytes; a larger body is not one and is not read further. */
 export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
-/** What Anthropic needs besides the JWT to pick the federation rule and the identity (Anthropic's workload-identity-federation reference). */
+/**
+ * What Anthropic needs besides the JWT to pick the federation rule and the identity (Anthropic's
+ * workload-identity-federation reference).
+ */
 export interface ExchangeSettings {
   readonly tokenUrl: URL;
   readonly identityTokenFile: string;

@@ -23,7 +23,10 @@ export function tokenProblem(slot: SlotName, value: string): string | undefined 
     return 'contains characters that are not allowed in an HTTP header (spaces or non-ASCII)';
   const kind = classifyToken(value);
   if (slot !== 'litellm-key' && kind === undefined && value.startsWith(ANTHROPIC_SECRET_PREFIX)) {
-    return 'contains characters that are not part of an Anthropic token (a comma or space usually means two values in one Secret)';
+    return (
+      'contains characters that are not part of an Anthropic token ' +
+      '(a comma or space usually means two values in one Secret)'
+    );
   }
   switch (slot) {
     case 'oauth':

@@ -62,14 +62,16 @@ function describe(err: NodeJS.ErrnoException): [number, string, string] {
       return [
         408,
         'Request Timeout',
-        'the request was not received in time (AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS / AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS)',
+        'the request was not received in time ' +
+          '(AUTH_SHIM_CLIENT_HEADERS_TIMEOUT_MS / AUTH_SHIM_CLIENT_REQUEST_TIMEOUT_MS)',
       ];
     default:
       // llhttp's reason ("Invalid header value char", "Content-Length can't be present with Transfer-Encoding", …)
       return [
         400,
         'Bad Request',
-        `malformed HTTP request (${String((err as { reason?: unknown }).reason ?? err.code ?? 'parse error').slice(0, 120)})`,
+        'malformed HTTP request ' +
+          `(${String((err as { reason?: unknown }).reason ?? err.code ?? 'parse error').slice(0, 120)})`,
       ];
   }
 }

@@ -82,7 +82,8 @@ export function decide(policy: AdmissionPolicy, head: RequestHead, snap: Admissi
     return refuse(
       route,
       ERRORS.bodyTooLarge,
-      `auth-shim: the request body (${declared} bytes) is larger than AUTH_SHIM_MAX_BODY_BYTES (${policy.maxBodyBytes} bytes)`,
+      `auth-shim: the request body (${declared} bytes) is larger than ` +
+        `AUTH_SHIM_MAX_BODY_BYTES (${policy.maxBodyBytes} bytes)`,
     );
   }
   if (policy.litellmKeyRequired && snap.credentials.litellmKey === undefined) {
@@ -104,7 +105,8 @@ export function decide(policy: AdmissionPolicy, head: RequestHead, snap: Admissi
       return refuse(
         route,
         ERRORS.federationUnavailable,
-        `auth-shim: no valid Workload Identity Federation token (${reasons.length > 0 ? reasons.join('; ') : 'no exchange has succeeded yet'})`,
+        'auth-shim: no valid Workload Identity Federation token ' +
+          `(${reasons.length > 0 ? reasons.join('; ') : 'no exchange has succeeded yet'})`,
       );
     }
     const reasons = t.error === ERRORS.missingCredential ? snap.notReadyReasons() : [];

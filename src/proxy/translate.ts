@@ -143,7 +143,8 @@ export function createTranslator(policy: TranslatePolicy): Translator {
     if (!allowed.has(credential)) {
       return fail(
         ERRORS.credentialNotAllowed,
-        `auth-shim: ${describeKind(credential)} credentials are not allowed here (AUTH_SHIM_ALLOWED_CREDENTIALS=${policy.allowed.join(',')})`,
+        `auth-shim: ${describeKind(credential)} credentials are not allowed here ` +
+          `(AUTH_SHIM_ALLOWED_CREDENTIALS=${policy.allowed.join(',')})`,
       );
     }
 
@@ -190,11 +191,15 @@ function whatClientSent(xApiKey: string | undefined, authorization: string | und
   if (authorization !== undefined) parts.push('authorization');
   return parts.length === 0
     ? 'the request has no x-api-key or authorization header'
-    : `the request's ${parts.join(' and ')} header${parts.length > 1 ? 's hold' : ' holds'} no Anthropic credential (expected sk-ant-oat… or sk-ant-api…)`;
+    : `the request's ${parts.join(' and ')} header${parts.length > 1 ? 's hold' : ' holds'} no Anthropic credential ` +
+        '(expected sk-ant-oat… or sk-ant-api…)';
 }
 
 function missingClientMessage(xApiKey: string | undefined, authorization: string | undefined): string {
-  return `auth-shim: no Anthropic credential: ${whatClientSent(xApiKey, authorization)}, and AUTH_SHIM_CREDENTIAL_SOURCE=client-only`;
+  return (
+    `auth-shim: no Anthropic credential: ${whatClientSent(xApiKey, authorization)}, ` +
+    'and AUTH_SHIM_CREDENTIAL_SOURCE=client-only'
+  );
 }
 
 function missingShimMessage(

@@ -80,9 +80,15 @@ export function describeUpstreamError(kind: ErrorKind, err: unknown, upstreamHos
     case 'upstream_connect_timeout':
       return `auth-shim: connecting to the upstream ${upstreamHost} timed out (AUTH_SHIM_UPSTREAM_CONNECT_TIMEOUT_MS)`;
     case 'upstream_headers_timeout':
-      return `auth-shim: the upstream ${upstreamHost} sent no response headers in time (AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS)`;
+      return (
+        `auth-shim: the upstream ${upstreamHost} sent no response headers in time ` +
+        '(AUTH_SHIM_UPSTREAM_HEADERS_TIMEOUT_MS)'
+      );
     case 'upstream_body_timeout':
-      return `auth-shim: the upstream ${upstreamHost} stopped sending the response body (AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS)`;
+      return (
+        `auth-shim: the upstream ${upstreamHost} stopped sending the response body ` +
+        '(AUTH_SHIM_UPSTREAM_BODY_TIMEOUT_MS)'
+      );
     case 'upstream_reset':
       return `auth-shim: the upstream ${upstreamHost} closed the connection (${code})`;
     case 'body_too_large':

@@ -18,7 +18,9 @@ export class FederationMetrics {
     const registers = [registry];
     this.exchanges = new Counter({
       name: 'auth_shim_federation_exchanges_total',
-      help: 'Workload Identity Federation token exchanges, by result (success, refused, invalid_response, unreachable, identity_token_error).',
+      help:
+        'Workload Identity Federation token exchanges, by result ' +
+        '(success, refused, invalid_response, unreachable, identity_token_error).',
       labelNames: ['result'],
       registers,
     });

@@ -58,7 +58,9 @@ export class ProxyMetrics {
     this.inflight = new Gauge({ name: 'auth_shim_inflight_requests', help: 'Requests being proxied now.', registers });
     this.maxInflight = new Gauge({
       name: 'auth_shim_inflight_requests_limit',
-      help: 'AUTH_SHIM_MAX_INFLIGHT_REQUESTS in effect (0: no limit); requests over it are answered 429, counted in auth_shim_rejected_requests_total{reason="too_many_inflight_requests"}.',
+      help:
+        'AUTH_SHIM_MAX_INFLIGHT_REQUESTS in effect (0: no limit); requests over it are answered 429, counted in ' +
+        'auth_shim_rejected_requests_total{reason="too_many_inflight_requests"}.',
       registers,
     });
     this.upstreamErrors = new Counter({
@@ -75,7 +77,9 @@ export class ProxyMetrics {
     });
     this.credentialReloads = new Counter({
       name: 'auth_shim_credential_reloads_total',
-      help: 'Credential reads, by slot and result (loaded, unchanged, invalid, missing, error; held: valid but not applied because another value of the same Secret was rejected).',
+      help:
+        'Credential reads, by slot and result (loaded, unchanged, invalid, missing, error; held: valid but not ' +
+        'applied because another value of the same Secret was rejected).',
       labelNames: ['slot', 'result'],
       registers,
     });
@@ -124,8 +128,9 @@ export class ProxyMetrics {
 
 /**
  * Every metric family auth-shim declares, by the process that exports it: the sidecar's (its own, token
- * usage in usage-metrics.ts, rate limits in ratelimit.ts, federation in federation-metrics.ts) and the webhook's (webhook-metrics.ts). Nothing
- * else in src/ creates a metric; docs/METRICS.md is generated from this list (`npm run docs`).
+ * usage in usage-metrics.ts, rate limits in ratelimit.ts, federation in federation-metrics.ts) and the webhook's
+ * (webhook-metrics.ts). Nothing else in src/ creates a metric; docs/METRICS.md is generated from this list
+ * (`npm run docs`).
  */
 export const METRIC_SETS = {
   proxy: (registry: Registry): ProxyMetrics => new ProxyMetrics(registry, { defaultMetrics: false, federation: true }),
