@@ -57,7 +57,8 @@ export function litellmVerdict(version: string): LitellmVerdict {
   if (!oauth) {
     notes.push(
       '/anthropic cannot carry a subscription OAuth token before LiteLLM 1.82.5: with no Anthropic key on the ' +
-        'LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; upgrade LiteLLM (API keys still work)',
+        'LiteLLM pod it adds `x-api-key: None`, and Anthropic decides on x-api-key; ' +
+        'upgrade LiteLLM (API keys still work)',
     );
   } else {
     notes.push(

@@ -51,7 +51,7 @@ async function setup(claims: { aud?: string; expiresInSeconds?: number } = {}): 
 }
 
 describe('auth-shim check with Workload Identity Federation', () => {
-  it("shows the identity token's claims and a successful exchange; the mapping carries the exchanged token, masked", async () => {
+  it("shows the JWT's claims and a successful exchange; the mapping carries the exchanged token, masked", async () => {
     const { env, jwt, endpoint } = await setup();
     const report = await runChecks(loadProxyConfig(env));
     const byName = new Map(report.checks.map((c) => [c.name, c]));

@@ -73,7 +73,9 @@ describe('Workload Identity Federation options (issue 17)', () => {
     expect(
       problems({ ...base, AUTH_SHIM_FEDERATION_RULE_ID: 'fdrl_1', AUTH_SHIM_SERVICE_ACCOUNT_ID: 'svac_1' }),
     ).toEqual([
-      'Workload Identity Federation needs all of AUTH_SHIM_IDENTITY_TOKEN_FILE, AUTH_SHIM_FEDERATION_RULE_ID, AUTH_SHIM_ORGANIZATION_ID, AUTH_SHIM_SERVICE_ACCOUNT_ID: AUTH_SHIM_IDENTITY_TOKEN_FILE, AUTH_SHIM_ORGANIZATION_ID are not set',
+      'Workload Identity Federation needs all of AUTH_SHIM_IDENTITY_TOKEN_FILE, AUTH_SHIM_FEDERATION_RULE_ID, ' +
+        'AUTH_SHIM_ORGANIZATION_ID, AUTH_SHIM_SERVICE_ACCOUNT_ID: ' +
+        'AUTH_SHIM_IDENTITY_TOKEN_FILE, AUTH_SHIM_ORGANIZATION_ID are not set',
     ]);
     expect(problems({ ...base, AUTH_SHIM_WORKSPACE_ID: 'default', AUTH_SHIM_TOKEN_URL: 'http://x/t' })).toEqual([
       'AUTH_SHIM_WORKSPACE_ID is set but Workload Identity Federation is not (AUTH_SHIM_IDENTITY_TOKEN_FILE)',
@@ -83,7 +85,8 @@ describe('Workload Identity Federation options (issue 17)', () => {
 
   it('the identity token file must be readable when the proxy starts', () => {
     expect(problems({ ...base, ...FED, AUTH_SHIM_IDENTITY_TOKEN_FILE: join(dir, 'absent') })).toEqual([
-      `AUTH_SHIM_IDENTITY_TOKEN_FILE ${join(dir, 'absent')} cannot be read (ENOENT): mount the projected service-account token there`,
+      `AUTH_SHIM_IDENTITY_TOKEN_FILE ${join(dir, 'absent')} cannot be read (ENOENT): ` +
+        'mount the projected service-account token there',
     ]);
     // The most common mistake: the token itself instead of its path; never echoed.
     for (const pasted of ['sk-ant-oat01-abcdefghijkl', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln']) {
@@ -98,15 +101,18 @@ describe('Workload Identity Federation options (issue 17)', () => {
 
   it('excludes a mounted OAuth token (both fill the same slot), client-only, and an allowlist without oauth', () => {
     expect(problems({ ...base, ...FED, AUTH_SHIM_OAUTH_TOKEN_FILE: '/t' })).toEqual([
-      "AUTH_SHIM_OAUTH_TOKEN_FILE and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)",
+      'AUTH_SHIM_OAUTH_TOKEN_FILE and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: ' +
+        "both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)",
     ]);
     expect(
       problems({ ...base, ...FED, AUTH_SHIM_SECRET: 'agents/claude', AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY: 'token' }),
     ).toEqual([
-      "AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)",
+      'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: ' +
+        "both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)",
     ]);
     expect(problems({ ...base, ...FED, AUTH_SHIM_CREDENTIAL_SOURCE: 'client-only' })).toEqual([
-      'AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses AUTH_SHIM_IDENTITY_TOKEN_FILE: unset it or choose client-first',
+      'AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses AUTH_SHIM_IDENTITY_TOKEN_FILE: ' +
+        'unset it or choose client-first',
     ]);
     expect(problems({ ...base, ...FED, AUTH_SHIM_ALLOWED_CREDENTIALS: 'api-key' })).toEqual([
       'AUTH_SHIM_IDENTITY_TOKEN_FILE is set but AUTH_SHIM_ALLOWED_CREDENTIALS does not include oauth',

@@ -133,7 +133,7 @@ async function post(
 }
 
 describe('Workload Identity Federation with the API server as issuer', () => {
-  it('a refused exchange keeps /readyz 503 with the endpoint error, requests get 503; once accepted, 200 — no JWT or token in any output', async () => {
+  it('a refused exchange: /readyz and requests 503 naming the endpoint error, then 200; no secret leaks', async () => {
     const f = await federated({
       refuse: { status: 400, error: 'invalid_grant', description: 'no federation rule matches the subject' },
     });
@@ -195,7 +195,7 @@ describe('Workload Identity Federation with the API server as issuer', () => {
       expect(outputs.includes(secret), 'a JWT part or an access token reached a log line, metric or body').toBe(false);
   });
 
-  it('load: tokens living 3 s, hundreds of SDK requests across many refreshes, 0 failed, each with an unexpired token', async () => {
+  it('load: 3 s tokens, hundreds of SDK requests over many refreshes, 0 failed, each token unexpired', async () => {
     const f = await federated({ ttlSeconds: 3 });
     const s = await shimFor(f);
     const sdk = new Anthropic({ baseURL: s.proxy.url, apiKey: 'auth-shim-placeholder', maxRetries: 0 });
@@ -256,7 +256,7 @@ describe('Workload Identity Federation with the API server as issuer', () => {
     expect((await post(s.proxy.url, s.client)).status).toBe(200);
   });
 
-  it('an issuer that accepts each JWT once: the refused refresh is retried, requests keep succeeding, the rotated JWT is accepted', async () => {
+  it('issuer accepting each JWT once: the refused refresh is retried, requests succeed, new JWT accepted', async () => {
     // 30 s tokens are refreshed at 15 s: the refused refresh leaves ~15 s of retries on a valid token.
     const f = await federated({ ttlSeconds: 30, singleUse: true });
     const s = await shimFor(f);

@@ -69,7 +69,7 @@ function reply(status: number, body: unknown, raw = false) {
 const TOKEN = `sk-ant-oat01-${'x'.repeat(80)}`;
 
 describe('exchangeToken (RFC 7523 request, RFC 6749 §5.1/§5.2 answer)', () => {
-  it('posts the jwt-bearer grant as JSON with the IDs and the given headers; parses the token and its expiry', async () => {
+  it('posts the jwt-bearer grant as JSON with the IDs and given headers; parses the token and its expiry', async () => {
     answer = reply(200, { access_token: TOKEN, token_type: 'Bearer', expires_in: 3600, scope: 'user:inference' });
     const before = Date.now();
     const out = await exchangeToken(settings({ workspaceId: 'default' }), { 'x-litellm-api-key': 'sk-litellm-1' });
@@ -166,10 +166,11 @@ describe('exchangeToken (RFC 7523 request, RFC 6749 §5.1/§5.2 answer)', () => 
     expect(out.problem).toContain(`token endpoint ${url.origin}${url.pathname}`);
   });
 
-  it('an endpoint echoing the assertion (or any token) has it masked; control characters and length are bounded', async () => {
+  it('an endpoint echoing the assertion (or any token) has it masked; control chars and length bounded', async () => {
     answer = reply(400, {
       error: 'invalid_grant',
-      error_description: `bad assertion ${jwt}\r\nInjected: yes, also sk-ant-oat01-${'z'.repeat(30)} ${'a'.repeat(500)}`,
+      error_description:
+        `bad assertion ${jwt}\r\nInjected: yes, ` + `also sk-ant-oat01-${'z'.repeat(30)} ${'a'.repeat(500)}`,
     });
     const out = await exchangeToken(settings());
     expect(out.ok).toBe(false);

@@ -122,7 +122,7 @@ describe(`the token exchange through real LiteLLM ${LITELLM_NEW}`, () => {
     expect(c.tokenRequests(), `${c.peer} forwarded the exchange`).toEqual([]);
   });
 
-  it('with the default token URL (upstream + /v1/oauth/token) the shim stays unready and says what LiteLLM answered', async () => {
+  it('default token URL (upstream + /v1/oauth/token): the shim stays unready, says what LiteLLM answered', async () => {
     const s = await c.startShim();
     const jwt = await readFile(`${s.dir}/token`, 'utf8');
     const ready = await readyz(s);
@@ -137,7 +137,7 @@ describe(`the token exchange through real LiteLLM ${LITELLM_NEW}`, () => {
       expect(text.includes(jwt), 'the JWT reached a log line, metric or body').toBe(false);
   });
 
-  it('AUTH_SHIM_TOKEN_URL at a LiteLLM pass-through route: the exchange and every request go through LiteLLM', async () => {
+  it('AUTH_SHIM_TOKEN_URL at a LiteLLM pass-through route: exchange and every request go through LiteLLM', async () => {
     const s = await c.startShim({ AUTH_SHIM_TOKEN_URL: `${c.litellm.origin}${TOKEN_ROUTE}` });
     expect(c.endpoint.accepted()).toHaveLength(1);
     const exchange = c.tokenRequests()[0];

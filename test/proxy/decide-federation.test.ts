@@ -17,7 +17,8 @@ const LATER = new Date(NOW + 60_000);
 const EARLIER = new Date(NOW - 1);
 const EXACTLY_NOW = new Date(NOW);
 const REASON =
-  'Workload Identity Federation (fdrl_1): token endpoint http://x/v1/oauth/token refused the exchange (400 invalid_grant: no rule matches)';
+  'Workload Identity Federation (fdrl_1): token endpoint http://x/v1/oauth/token refused the exchange ' +
+  '(400 invalid_grant: no rule matches)';
 
 function policy(source: CredentialSourcePolicy, litellmKeyRequired = false): AdmissionPolicy {
   return {

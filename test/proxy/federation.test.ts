@@ -135,7 +135,7 @@ describe('Workload Identity Federation in the proxy', () => {
     }
   });
 
-  it('a refused exchange: listeners up, /readyz 503 and requests 503 naming the endpoint error, never the JWT', async () => {
+  it('a refused exchange: listeners up, /readyz and requests 503 naming the endpoint error, not the JWT', async () => {
     const { shim: s, jwt } = await startFederated({ refuse: true });
     const ready = await readyz(s);
     expect(ready.status).toBe(503);
@@ -161,7 +161,7 @@ describe('Workload Identity Federation in the proxy', () => {
     }
   });
 
-  it('tokens that expire in seconds are refreshed ahead of expiry: every request carries an unexpired one', async () => {
+  it('tokens expiring in seconds are refreshed ahead of expiry: every request carries an unexpired one', async () => {
     const { shim: s, endpoint, issuer } = await startFederated({ ttlSeconds: 3 });
     // Every exchange re-reads the file: a new JWT on disk is the one the next exchange presents.
     const rotated = await issuer.sign({ sub: 'system:serviceaccount:agents:rotated' });
@@ -185,7 +185,7 @@ describe('Workload Identity Federation in the proxy', () => {
     expect(endpoint.accepted()[0]?.sub).toBe('system:serviceaccount:agents:agent');
   });
 
-  it('an upstream 401 on the federated token makes one early exchange for a whole burst, and is not resent', async () => {
+  it('an upstream 401 on the federated token: one early exchange for a whole burst, and it is not resent', async () => {
     const { shim: s, endpoint } = await startFederated();
     expect(endpoint.accepted()).toHaveLength(1);
     endpoint.revoke(endpoint.issued[0]?.token as string);
@@ -240,7 +240,7 @@ describe('Workload Identity Federation in the proxy', () => {
     expect(endpoint.exchanges).toHaveLength(2);
   });
 
-  it('failures are retried while the token is valid; once it expires requests get 503 naming the refusal; recovery follows', async () => {
+  it('failures retried while the token is valid; after expiry 503 naming the refusal; then recovery', async () => {
     const { shim: s, endpoint, jwt } = await startFederated({ ttlSeconds: 2 });
     endpoint.refuse = { status: 400, error: 'invalid_grant', description: 'the federation rule was deleted' };
     // The refresh at half-life fails and is retried; the token in hand still serves requests meanwhile.
@@ -269,7 +269,7 @@ describe('Workload Identity Federation in the proxy', () => {
     for (const line of s.logs) expect(line).not.toContain(jwt);
     for (const t of endpoint.issued) for (const line of s.logs) expect(line).not.toContain(t.token);
   });
-  it('neither the JWT nor a federated token reaches a log line (trace), a response or /metrics — not even echoed by the upstream', async () => {
+  it('no JWT or federated token in a trace log, a response or /metrics, even if the upstream echoes it', async () => {
     const { shim: s, endpoint, jwt } = await startFederated({ logLevel: 'trace' });
     const token = endpoint.issued[0]?.token as string;
     const seen: string[] = [];
@@ -293,7 +293,7 @@ describe('Workload Identity Federation in the proxy', () => {
     for (const text of seen) for (const secret of tokens) expect(text).not.toContain(secret);
     expect(s.logs.some((l) => l.includes('replayed <identity token>'))).toBe(true);
   });
-  it('the LiteLLM key from a Secret through the Kubernetes API: the exchange waits for it, then goes with it', async () => {
+  it('the LiteLLM key from a Secret via the Kubernetes API: the exchange waits for it, then goes with it', async () => {
     const api = await startFakeKubeApi('agents', 'litellm');
     const issuer = await createTestIssuer();
     const { fake, endpoint } = await startFederatedAnthropic({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
