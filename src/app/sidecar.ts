@@ -11,6 +11,8 @@ import { CredentialStore } from '../credentials/store.js';
 import { slotName } from '../vocabulary/credentials.js';
 import type { ResponseObserver } from '../vocabulary/response.js';
 import { credentialFeed } from './credential-feed.js';
+import { sidecarFederation } from './federation.js';
+import { feedChain } from '../credentials/feed-chain.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import { createUsageObserver } from '../telemetry/usage-tap.js';
@@ -41,7 +43,10 @@ export interface StartOptions {
 export async function startProxy(config: ProxyConfig, opts: StartOptions): Promise<RunningProxy> {
   const { log } = opts;
   const registry = opts.registry ?? new Registry();
-  const metrics = new ProxyMetrics(registry, { defaultMetrics: opts.defaultMetrics ?? true });
+  const metrics = new ProxyMetrics(registry, {
+    defaultMetrics: opts.defaultMetrics ?? true,
+    federation: config.federation,
+  });
   const secrets = opts.secrets ?? new KnownSecrets();
   const serving = new ServingState('agent-facing');
 
@@ -56,11 +61,28 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
         const now = Date.now() / 1000;
         for (const slot of changed) metrics.credentialLastLoad.set({ slot: slotName(slot) }, now);
         metrics.credentialGeneration.set(snap.generation);
-        if (snap.oauthExpiresAt !== undefined) metrics.setOauthExpiry(snap.oauthExpiresAt);
+        // A federated token's expiry has its own gauge (federation-metrics.ts), not the subscription token's.
+        if (snap.oauthExpiresAt !== undefined && !config.federation) metrics.setOauthExpiry(snap.oauthExpiresAt);
       },
     },
   });
-  await credentials.start(credentialFeed(config, log));
+  const federation = sidecarFederation(config, log, {
+    onExchange: (result, seconds) => {
+      metrics.federation?.exchanges.inc({ result });
+      metrics.federation?.exchangeDuration.observe(seconds);
+    },
+    onToken: (expiresAt) => metrics.federation?.tokenExpiry.set(expiresAt.getTime() / 1000),
+  });
+  // Files or the Secret first: the exchange may need their LiteLLM key.
+  await credentials.start(feedChain([credentialFeed(config, log), federation]));
+  const expiredReasons = (): string[] => {
+    const reason = federation?.expiredReason(Date.now());
+    return reason === undefined ? [] : [reason];
+  };
+  const snapshots = {
+    snapshot: () => credentials.snapshot(),
+    notReadyReasons: () => [...credentials.notReadyReasons(), ...expiredReasons()],
+  };
 
   const dispatcher = new Pool(config.upstream.origin, {
     connections: config.upstreamConnections === 0 ? null : config.upstreamConnections,
@@ -70,16 +92,17 @@ export async function startProxy(config: ProxyConfig, opts: StartOptions): Promi
   });
   const handler = createProxyHandler({
     config,
-    credentials,
+    credentials: snapshots,
     dispatcher,
     metrics,
     log,
     observe: opts.observe ?? createUsageObserver(metrics),
     mask: secrets.mask,
+    ...(federation === undefined ? {} : { federation }),
   });
 
   const notReadyReasons = (): string[] => {
-    return [...serving.reasons(), ...credentials.notReadyReasons()];
+    return [...serving.reasons(), ...snapshots.notReadyReasons()];
   };
 
   const admin = createAdminServer({ registry, notReadyReasons, maxConnections: config.adminMaxConnections });

@@ -10,6 +10,7 @@ import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
 import { classifyToken } from '../vocabulary/credentials.js';
 import { maskSecret } from '../vocabulary/redaction.js';
 import { createTranslator } from '../proxy/translate.js';
+import { checkFederation } from './federation-check.js';
 import { detectLitellmVersion, type DetectedVersion, type VersionSource } from './litellm-detect.js';
 import { KEY_FORWARDING_FIXED, litellmVerdict } from './litellm-version.js';
 
@@ -46,7 +47,9 @@ export async function runChecks(config: ProxyConfig): Promise<CheckReport> {
     detail: `valid: ${config.credentialSource}, upstream ${displayUrl(config.upstream)}`,
   });
 
-  const snapshot = await checkCredentials(config, checks);
+  const loaded = await checkCredentials(config, checks);
+  const federated = await checkFederation(config, loaded, checks, duration);
+  const snapshot = federated === undefined ? loaded : { ...loaded, oauth: federated };
   const detected = await checkUpstream(config, snapshot, checks);
   const mapping = sampleMapping(config, snapshot);
   return {
@@ -81,6 +84,7 @@ async function checkCredentials(config: ProxyConfig, checks: CheckResult[]): Pro
     litellmKey: config.litellmKeyFile,
   };
   for (const s of store.status()) {
+    if (s.slot === 'oauth' && config.federation) continue; // checkFederation exchanges one itself
     const name = `${slotName(s.slot)}`;
     if (!s.loaded) {
       checks.push({ name, status: 'fail', detail: `${s.source}: ${s.problem ?? 'not loaded'}` });

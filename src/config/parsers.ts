@@ -158,3 +158,19 @@ export function timestamp(raw: string, env: string): Parsed<Date> {
   }
   return ok(new Date(ms));
 }
+
+/**
+ * An identifier of a fixed shape (Workload Identity Federation's `fdrl_…`, `svac_…`, `wrkspc_…`, a UUID);
+ * `shape` is how the message describes it.
+ */
+export function shapedId(pattern: RegExp, shape: string) {
+  return (raw: string, env: string): Parsed<string> =>
+    pattern.test(raw) ? ok(raw) : problem(`${env} must be ${shape}, got ${quoteValue(raw)}`);
+}
+
+/** A file path that is not the JWT itself (pasted by mistake it would be echoed in "cannot be read"). */
+export function jwtFilePath(raw: string, env: string): Parsed<string> {
+  if (/^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/.test(raw.trim()))
+    return problem(`${env} must be the path of a file holding the token, not the token itself`);
+  return filePath(raw, env);
+}

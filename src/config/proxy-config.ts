@@ -1,6 +1,7 @@
+import { accessSync, constants } from 'node:fs';
 import { maxInflight } from './inflight-limit.js';
 import { secretKey, secretRef } from './kube-names.js';
-import { ConfigError, option, parseOptions, type ValuesOf } from './options.js';
+import { ConfigError, flagFor, option, parseOptions, type ValuesOf } from './options.js';
 import {
   commaList,
   filePath,
@@ -8,11 +9,13 @@ import {
   hostPort,
   httpUrl,
   isLoopback,
+  jwtFilePath,
   logLevel,
   nonNegativeInt,
   oneOf,
   positiveInt,
   positiveMs,
+  shapedId,
   subsetOf,
   timestamp,
 } from './parsers.js';
@@ -68,6 +71,39 @@ export const PROXY_OPTIONS = {
     env: 'AUTH_SHIM_LITELLM_KEY_FILE',
     description: 'File holding the LiteLLM virtual key, sent in the LiteLLM key header.',
     parse: filePath,
+  }),
+  identityTokenFile: option({
+    env: 'AUTH_SHIM_IDENTITY_TOKEN_FILE',
+    description:
+      'Workload Identity Federation: the OIDC JWT file (a projected service-account token, audience `https://api.anthropic.com`), re-read for every exchange. With the three IDs below it makes the shim exchange the JWT for short-lived OAuth tokens and use them as its own OAuth credential.',
+    parse: jwtFilePath,
+  }),
+  federationRuleId: option({
+    env: 'AUTH_SHIM_FEDERATION_RULE_ID',
+    description: 'Workload Identity Federation: the federation rule (`fdrl_…`).',
+    parse: shapedId(/^fdrl_[A-Za-z0-9]+$/, 'a federation rule ID (fdrl_…)'),
+  }),
+  organizationId: option({
+    env: 'AUTH_SHIM_ORGANIZATION_ID',
+    description: 'Workload Identity Federation: the Anthropic organization (a UUID).',
+    parse: shapedId(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a UUID'),
+  }),
+  serviceAccountId: option({
+    env: 'AUTH_SHIM_SERVICE_ACCOUNT_ID',
+    description: 'Workload Identity Federation: the Anthropic service account (`svac_…`).',
+    parse: shapedId(/^svac_[A-Za-z0-9]+$/, 'a service account ID (svac_…)'),
+  }),
+  workspaceId: option({
+    env: 'AUTH_SHIM_WORKSPACE_ID',
+    description:
+      'Workload Identity Federation: the workspace (`wrkspc_…` or `default`); needed only when the rule allows several.',
+    parse: shapedId(/^(default|wrkspc_[A-Za-z0-9]+)$/, 'a workspace ID (wrkspc_…) or default'),
+  }),
+  tokenUrl: option({
+    env: 'AUTH_SHIM_TOKEN_URL',
+    description:
+      "Workload Identity Federation: the token endpoint. Default: the upstream URL + `/v1/oauth/token` (through LiteLLM, with the LiteLLM key header); the LiteLLM key is sent only to the upstream's origin.",
+    parse: httpUrl,
   }),
   secret: option({
     env: 'AUTH_SHIM_SECRET',
@@ -215,19 +251,43 @@ export type ProxyConfig = Readonly<
   readonly upstreamBasePath: string;
   /** Kubernetes API mode (`secret` set): the data key of each slot the Secret provides. */
   readonly secretKeys: { readonly [S in CredentialSlot]?: string };
+  /**
+   * Workload Identity Federation is on (the identity token file and the three IDs are set): the OAuth slot
+   * holds exchanged tokens, and `tokenUrl` is set (its default derived from the upstream URL).
+   */
+  readonly federation: boolean;
 };
 
 /** Parses and validates the proxy configuration; throws one ConfigError listing every problem. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): ProxyConfig {
   const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
-  problems.push(...listenerProblems(v), ...credentialProblems(v), ...upstreamProblems(v), ...timeoutProblems(v));
+  const given = (key: keyof typeof PROXY_OPTIONS): boolean => {
+    const spec = PROXY_OPTIONS[key];
+    return (
+      v[key] !== undefined ||
+      (env[spec.env] ?? '') !== '' ||
+      argv.some((a) => a === flagFor(spec.env) || a.startsWith(`${flagFor(spec.env)}=`))
+    );
+  };
+  problems.push(
+    ...listenerProblems(v),
+    ...credentialProblems(v),
+    ...federationProblems(v, given),
+    ...upstreamProblems(v),
+    ...timeoutProblems(v),
+  );
   if (problems.length > 0) throw new ConfigError(problems);
 
   const { upstreamUrl: upstream, secretOauthTokenKey, secretApiKeyKey, secretLitellmKeyKey, ...rest } = v;
+  const upstreamBasePath = upstream.pathname.replace(/\/+$/, '');
+  const federation = FEDERATION_REQUIRED.every(([key]) => v[key] !== undefined);
   return {
     ...rest,
     upstream,
-    upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
+    upstreamBasePath,
+    federation,
+    // The exchange goes where every other call goes (LiteLLM's /anthropic route), unless told otherwise.
+    tokenUrl: federation ? (v.tokenUrl ?? new URL(`${upstreamBasePath}/v1/oauth/token`, upstream.origin)) : undefined,
     secretKeys: {
       ...(secretOauthTokenKey === undefined ? {} : { oauth: secretOauthTokenKey }),
       ...(secretApiKeyKey === undefined ? {} : { apiKey: secretApiKeyKey }),
@@ -281,12 +341,19 @@ function credentialProblems(v: ProxyOptionValues): string[] {
     problems.push('AUTH_SHIM_SECRET_*_KEY options are set but AUTH_SHIM_SECRET is not');
   }
   // One name per slot for the rules below, whichever source provides it.
-  const oauthFrom =
+  let oauthFrom =
     v.oauthTokenFile !== undefined
       ? 'AUTH_SHIM_OAUTH_TOKEN_FILE'
       : v.secretOauthTokenKey !== undefined
         ? 'AUTH_SHIM_SECRET_OAUTH_TOKEN_KEY'
         : undefined;
+  if (federationOn(v)) {
+    if (v.oauthTokenFile !== undefined || v.secretOauthTokenKey !== undefined)
+      problems.push(
+        `${oauthFrom ?? 'AUTH_SHIM_OAUTH_TOKEN_FILE'} and AUTH_SHIM_IDENTITY_TOKEN_FILE are exclusive: both fill the shim's OAuth credential (a mounted token, or one exchanged by Workload Identity Federation)`,
+      );
+    oauthFrom ??= 'AUTH_SHIM_IDENTITY_TOKEN_FILE';
+  }
   const apiKeyFrom =
     v.apiKeyFile !== undefined
       ? 'AUTH_SHIM_API_KEY_FILE'
@@ -310,9 +377,58 @@ function credentialProblems(v: ProxyOptionValues): string[] {
       `AUTH_SHIM_CREDENTIAL_SOURCE=client-only never uses ${oauthFrom ?? apiKeyFrom}: unset it or choose client-first`,
     );
   }
-  if (v.oauthTokenExpiresAt !== undefined && oauthFrom === undefined) {
+  if (v.oauthTokenExpiresAt !== undefined && v.oauthTokenFile === undefined) {
     problems.push('AUTH_SHIM_OAUTH_TOKEN_EXPIRES_AT is set but AUTH_SHIM_OAUTH_TOKEN_FILE is not');
   }
+  return problems;
+}
+
+/** The options Workload Identity Federation needs, all or none. */
+const FEDERATION_REQUIRED = [
+  ['identityTokenFile', 'AUTH_SHIM_IDENTITY_TOKEN_FILE'],
+  ['federationRuleId', 'AUTH_SHIM_FEDERATION_RULE_ID'],
+  ['organizationId', 'AUTH_SHIM_ORGANIZATION_ID'],
+  ['serviceAccountId', 'AUTH_SHIM_SERVICE_ACCOUNT_ID'],
+] as const;
+
+function federationOn(v: ProxyOptionValues): boolean {
+  return FEDERATION_REQUIRED.every(([key]) => v[key] !== undefined);
+}
+
+/**
+ * Workload Identity Federation (issue 17): the four required options together, the optional ones only with
+ * them, the identity token file readable now (the kubelet writes a projected token before any container
+ * starts).
+ */
+function federationProblems(v: ProxyOptionValues, given: (key: keyof typeof PROXY_OPTIONS) => boolean): string[] {
+  const problems: string[] = [];
+  const set = FEDERATION_REQUIRED.filter(([key]) => given(key));
+  if (set.length > 0 && set.length < FEDERATION_REQUIRED.length) {
+    const missing = FEDERATION_REQUIRED.filter(([key]) => !given(key)).map(([, env]) => env);
+    problems.push(
+      `Workload Identity Federation needs all of ${FEDERATION_REQUIRED.map(([, env]) => env).join(', ')}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
+    );
+  }
+  if (set.length === 0) {
+    for (const [key, env] of [
+      ['workspaceId', 'AUTH_SHIM_WORKSPACE_ID'],
+      ['tokenUrl', 'AUTH_SHIM_TOKEN_URL'],
+    ] as const)
+      if (given(key))
+        problems.push(`${env} is set but Workload Identity Federation is not (AUTH_SHIM_IDENTITY_TOKEN_FILE)`);
+    return problems;
+  }
+  if (v.identityTokenFile !== undefined) {
+    try {
+      accessSync(v.identityTokenFile, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      problems.push(
+        `AUTH_SHIM_IDENTITY_TOKEN_FILE ${v.identityTokenFile} cannot be read (${code}): mount the projected service-account token there`,
+      );
+    }
+  }
+  // credential-source client-only is refused with the other slots' rules (credentialProblems).
   return problems;
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { parseCredential, type ReadOutcome } from './read-credential.js';
 import { slotName, type CredentialSlot } from '../vocabulary/credentials.js';
 import type { CredentialFeed, CredentialStore } from './store.js';
+import { backoffDelay } from './backoff.js';
 import { apiStatus, kubeClient } from './kube-client.js';
 
 export interface SecretRef {
@@ -135,8 +136,7 @@ export function secretFeed(opts: SecretFeedOptions): CredentialFeed {
   }
 
   function backoff(): number {
-    const base = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 16));
-    return Math.round(base * (0.8 + Math.random() * 0.4));
+    return backoffDelay(failures, initialMs, maxMs);
   }
 
   /** Restarts the watch, re-reading the Secret first when events may have been missed. */

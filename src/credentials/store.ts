@@ -109,6 +109,15 @@ export class CredentialStore {
     await this.#feed?.refresh();
   }
 
+  /**
+   * Why a slot has no value yet, from a feed that makes its values rather than reading them (federation: the
+   * exchange's problem); readiness and refusals name it. Ignored once the slot holds a value.
+   */
+  note(slot: CredentialSlot, problem: string | undefined): void {
+    const s = this.#slots.get(slot);
+    if (s !== undefined && s.value === undefined) s.problem = problem;
+  }
+
   /** Why the shim is not ready: a configured credential that has never loaded. */
   notReadyReasons(): string[] {
     const reasons: string[] = [];

@@ -15,12 +15,28 @@ export interface RecordedRequest {
 
 export type Responder = (req: RecordedRequest, res: ServerResponse, raw: IncomingMessage) => void | Promise<void>;
 
+/** An extra route answered before `respond`; returns false for requests it does not own. */
+export type ExtraRoute = (req: RecordedRequest, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** Checks a request's credential: a string is why it is refused, `undefined` lets it through. */
+export type CredentialCheck = (req: RecordedRequest) => string | undefined;
+
 export interface FakeAnthropic {
   readonly url: string;
   readonly server: Server;
   readonly requests: RecordedRequest[];
   /** Replace to script the next responses; `defaultResponder` restores the normal behaviour. */
   respond: Responder;
+  /**
+   * Routes tried before `respond` (and before `authenticate`), e.g. a token endpoint: Anthropic's
+   * `/v1/oauth/token` lives on the same host as the Messages API (issue 17).
+   */
+  routes: ExtraRoute[];
+  /**
+   * When set, every request not taken by `routes` must pass it, else the fake answers Anthropic's
+   * 401 `authentication_error` — so a test sees a forwarded credential that Anthropic would refuse.
+   */
+  authenticate: CredentialCheck | undefined;
   /** First value of a header in the last request. */
   lastHeader(name: string): string | undefined;
   close(): Promise<void>;
@@ -45,6 +61,8 @@ export async function startFakeAnthropic(host = '127.0.0.1'): Promise<FakeAnthro
     server: createServer(),
     requests,
     respond: defaultResponder,
+    routes: [],
+    authenticate: undefined,
     lastHeader(name) {
       return requests.at(-1)?.headers[name.toLowerCase()]?.[0];
     },
@@ -72,13 +90,23 @@ export async function startFakeAnthropic(host = '127.0.0.1'): Promise<FakeAnthro
         body: Buffer.concat(chunks),
       };
       requests.push(recorded);
-      Promise.resolve(fake.respond(recorded, res, req)).catch(() => res.destroy());
+      answer(fake, recorded, res, req).catch(() => res.destroy());
     });
   });
   await new Promise<void>((resolve) => fake.server.listen({ host, port: 0 }, resolve));
   const a = fake.server.address() as AddressInfo;
   (fake as { url: string }).url = `http://${host}:${a.port}`;
   return fake;
+}
+
+async function answer(fake: FakeAnthropic, req: RecordedRequest, res: ServerResponse, raw: IncomingMessage) {
+  for (const route of fake.routes) if (await route(req, res)) return;
+  const refused = fake.authenticate?.(req);
+  if (refused !== undefined) {
+    anthropicError(res, 401, 'authentication_error', refused);
+    return;
+  }
+  await fake.respond(req, res, raw);
 }
 
 export function requestId(): string {

@@ -22,6 +22,11 @@ export interface RequestHead {
 export interface AdmissionSnapshot {
   readonly credentials: ShimCredentials;
   notReadyReasons(): string[];
+  /**
+   * Workload Identity Federation is on: the shim's OAuth credential is a federated token, usable only until
+   * it expires; `now` is the request's time (ms), so the verdict stays a function of its inputs.
+   */
+  readonly federation?: { readonly expiresAt: Date | undefined; readonly now: number } | undefined;
 }
 
 export type Verdict =
@@ -57,7 +62,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST']);
 
 /**
  * The admission rules, in order: method, path, declared size, readiness of the LiteLLM key, then the
- * credential decision. Pure: the same head and snapshot always give the same verdict
+ * credential decision (a federated token only while unexpired). Pure: the same head and snapshot always give the same verdict
  * (test/proxy/decide.test.ts walks them row by row).
  */
 export function decide(policy: AdmissionPolicy, head: RequestHead, snap: AdmissionSnapshot): Verdict {
@@ -87,8 +92,21 @@ export function decide(policy: AdmissionPolicy, head: RequestHead, snap: Admissi
       `auth-shim: the LiteLLM key is not loaded yet (${snap.notReadyReasons().join('; ')})`,
     );
   }
-  const t = policy.translate(head.rawHeaders, snap.credentials);
+  const fed = snap.federation;
+  // An expired federated token is no token: never forwarded, the request is refused below instead.
+  const fedUsable =
+    fed === undefined ||
+    (snap.credentials.oauth !== undefined && fed.expiresAt !== undefined && fed.expiresAt.getTime() > fed.now);
+  const t = policy.translate(head.rawHeaders, fedUsable ? snap.credentials : { ...snap.credentials, oauth: undefined });
   if (!t.ok) {
+    if (!fedUsable && t.error === ERRORS.missingCredential && policy.credentialSource !== 'client-only') {
+      const reasons = snap.notReadyReasons();
+      return refuse(
+        route,
+        ERRORS.federationUnavailable,
+        `auth-shim: no valid Workload Identity Federation token (${reasons.length > 0 ? reasons.join('; ') : 'no exchange has succeeded yet'})`,
+      );
+    }
     const reasons = t.error === ERRORS.missingCredential ? snap.notReadyReasons() : [];
     // The shim should hold a credential but its Secret has not loaded: transient, retryable.
     if (reasons.length > 0 && policy.credentialSource !== 'client-only')

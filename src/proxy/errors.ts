@@ -27,6 +27,8 @@ export const ERRORS = Object.freeze({
   // a 5xx says the server failed. Anthropic answers its own concurrency limits the same way.
   tooManyInflight: kind('too_many_inflight_requests', 429, 'rate_limit_error', true),
   notReady: kind('not_ready', 503, 'api_error', true),
+  // Issue 17: the exchange is retried in the background, so a client's retry may well succeed.
+  federationUnavailable: kind('federation_unavailable', 503, 'api_error', true),
   shuttingDown: kind('shutting_down', 503, 'api_error', true),
   upstreamUnreachable: kind('upstream_unreachable', 502, 'api_error', true),
   upstreamConnectTimeout: kind('upstream_connect_timeout', 504, 'api_error', true),

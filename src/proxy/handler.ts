@@ -30,6 +30,8 @@ export interface ProxyHandlerDeps {
   readonly observe?: ResponseObserver;
   /** Masks the shim's own credential values in error bodies it holds back (KnownSecrets.mask). */
   readonly mask?: (text: string) => string;
+  /** Workload Identity Federation is on: told when the upstream answers 401 to the federated token. */
+  readonly federation?: { unauthorized(token: string): void };
 }
 
 export interface ProxyHandler {
@@ -42,7 +44,7 @@ export interface ProxyHandler {
 
 /** Builds the agent-facing request handler; everything config-dependent is compiled here once. */
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
-  const { config, credentials, dispatcher, metrics, log } = deps;
+  const { config, credentials, dispatcher, metrics, log, federation } = deps;
   const translate = createTranslator({
     source: config.credentialSource,
     allowed: config.allowedCredentials,
@@ -164,6 +166,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       {
         credentials: creds,
         notReadyReasons: () => credentials.notReadyReasons(),
+        federation: federation && { expiresAt: creds.oauthExpiresAt, now: Date.now() },
       },
     );
     if (!v.ok) {
@@ -191,6 +194,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       onHeaders(head, status) {
         options.body = null; // sent; no retry from here on
         metrics.firstByte.observe((performance.now() - started) / 1000);
+        // Issue 17: a refused federated token is exchanged early; this request is not resent.
+        if (status === 401 && federation && v.origin === 'shim' && v.credential === 'oauth' && creds.oauth)
+          federation.unauthorized(creds.oauth);
         tap?.headers(head, status);
       },
       ...(tap === undefined ? {} : { onData: (chunk: Buffer) => tap.data(chunk) }),

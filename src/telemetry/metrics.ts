@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { FederationMetrics } from './federation-metrics.js';
 import { RateLimitMetrics } from './ratelimit.js';
 import { UsageMetrics } from './usage-metrics.js';
 import { WebhookMetrics } from './webhook-metrics.js';
@@ -31,8 +32,10 @@ export class ProxyMetrics {
   readonly usage: UsageMetrics;
   /** Anthropic's rate-limit headers as gauges (ratelimit.ts). */
   readonly rateLimits: RateLimitMetrics;
+  /** Workload Identity Federation's exchanges and token (federation-metrics.ts), only when it is on. */
+  readonly federation: FederationMetrics | undefined;
 
-  constructor(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
+  constructor(registry: Registry, options: { defaultMetrics?: boolean; federation?: boolean } = {}) {
     const registers = [registry];
     this.requests = new Counter({
       name: 'auth_shim_requests_total',
@@ -108,6 +111,7 @@ export class ProxyMetrics {
     });
     this.usage = new UsageMetrics(registry);
     this.rateLimits = new RateLimitMetrics(registry);
+    this.federation = options.federation === true ? new FederationMetrics(registry) : undefined;
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'auth_shim_' });
   }
 
@@ -120,11 +124,11 @@ export class ProxyMetrics {
 
 /**
  * Every metric family auth-shim declares, by the process that exports it: the sidecar's (its own, token
- * usage in usage-metrics.ts, rate limits in ratelimit.ts) and the webhook's (webhook-metrics.ts). Nothing
+ * usage in usage-metrics.ts, rate limits in ratelimit.ts, federation in federation-metrics.ts) and the webhook's (webhook-metrics.ts). Nothing
  * else in src/ creates a metric; docs/METRICS.md is generated from this list (`npm run docs`).
  */
 export const METRIC_SETS = {
-  proxy: (registry: Registry): ProxyMetrics => new ProxyMetrics(registry, { defaultMetrics: false }),
+  proxy: (registry: Registry): ProxyMetrics => new ProxyMetrics(registry, { defaultMetrics: false, federation: true }),
   webhook: (registry: Registry): WebhookMetrics => new WebhookMetrics(registry, { defaultMetrics: false }),
 } as const;
 

@@ -1,20 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, flagFor, optionsMarkdown } from '../../src/config/options.js';
+import { flagFor, optionsMarkdown } from '../../src/config/options.js';
 import { loadProxyConfig, PROXY_OPTIONS } from '../../src/config/proxy-config.js';
 import { GENERATED_SECTIONS, renderSections } from '../../src/docs/sections.js';
+import { proxyConfigProblems } from '../helpers/config-problems.js';
 
 const base = { AUTH_SHIM_UPSTREAM_URL: 'http://litellm.ai.svc.cluster.local:4000/anthropic' };
 
-function problems(env: Record<string, string>, argv: string[] = []): readonly string[] {
-  try {
-    loadProxyConfig(env, argv);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = proxyConfigProblems;
 
 describe('proxy configuration', () => {
   it('defaults', () => {

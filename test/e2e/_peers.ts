@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -144,13 +144,24 @@ export interface Litellm {
 export async function startLitellm(
   version: string,
   anthropicBase: string,
-  opts: { host?: string; bin?: string; env?: Record<string, string>; readyTimeoutMs?: number } = {},
+  opts: {
+    host?: string;
+    bin?: string;
+    env?: Record<string, string>;
+    readyTimeoutMs?: number;
+    /** More `general_settings` (e.g. `pass_through_endpoints`) next to the master key. */
+    generalSettings?: Record<string, unknown>;
+  } = {},
 ): Promise<Litellm> {
   const host = opts.host ?? '127.0.0.1';
   const bin = opts.bin ?? (await ensureLitellm(version));
   const dir = await mkdtemp(join(tmpdir(), `litellm-${version}-`));
   const masterKey = `sk-${randomBytes(16).toString('hex')}`;
-  await writeFile(join(dir, 'config.yaml'), `general_settings:\n  master_key: ${masterKey}\n`);
+  // JSON is YAML.
+  await writeFile(
+    join(dir, 'config.yaml'),
+    JSON.stringify({ general_settings: { master_key: masterKey, ...opts.generalSettings } }),
+  );
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
@@ -162,9 +173,11 @@ export async function startLitellm(
     NO_PROXY: '*',
     ...opts.env,
   };
+  // Run by the virtualenv's own python, not by the script's shebang: pip writes the absolute path of
+  // the venv it installed into there, and `.peers/` is shared by worktrees that come and go.
   const child: ChildProcess = spawn(
-    bin,
-    ['--config', join(dir, 'config.yaml'), '--host', host, '--port', String(port), '--num_workers', '1'],
+    join(dirname(bin), 'python'),
+    [bin, '--config', join(dir, 'config.yaml'), '--host', host, '--port', String(port), '--num_workers', '1'],
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   const logs: string[] = [];

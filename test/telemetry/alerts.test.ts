@@ -37,6 +37,8 @@ describe('PrometheusRule (charts/auth-shim/files/prometheus-rules.yaml)', () => 
     const { rules } = await load();
     expect(rules.map((r) => r.alert).sort()).toEqual([
       'AuthShimCredentialReloadFailing',
+      'AuthShimFederationExchangesFailing',
+      'AuthShimFederationNoValidToken',
       'AuthShimNoSuccessfulRequests',
       'AuthShimOAuthTokenExpired',
       'AuthShimOAuthTokenExpiringSoon',

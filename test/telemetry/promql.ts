@@ -35,7 +35,7 @@ export function parsePromql(expr: string): ParsedPromql {
 /** Every series name `/metrics` can expose, process default metrics and histogram series included. */
 export function exportedSeriesNames(): Set<string> {
   const registry = new Registry();
-  new ProxyMetrics(registry, { defaultMetrics: true });
+  new ProxyMetrics(registry, { defaultMetrics: true, federation: true });
   const names = new Set<string>();
   for (const m of registry.getMetricsAsArray()) {
     const { name, type } = m as unknown as { name: string; type: string };

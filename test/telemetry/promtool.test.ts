@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { exposedSeries, promtool, ruleFile, shippedRuleGroups, withLabels, type RuleGroup } from './prometheus.js';
+import { runFederatedScript } from './federated-traffic.js';
 import { runShimCredentialScript } from './scripted-traffic.js';
 
 /*
@@ -273,6 +274,78 @@ const CASES: Case[] = [
   },
 ];
 
+const HOUR = 3_600;
+CASES.push(
+  {
+    alert: 'AuthShimFederationNoValidToken',
+    name: 'the token expired and no exchange has succeeded since',
+    at: '2h',
+    input: [{ series: 'auth_shim_federation_token_expiry_timestamp_seconds', values: `${HOUR}x180` }],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'critical' },
+        summary: 'auth-shim in agents/claude-agent-0 holds no valid Workload Identity Federation token',
+      },
+    ],
+  },
+  {
+    alert: 'AuthShimFederationNoValidToken',
+    name: 'never a token (0 since start)',
+    at: '10m',
+    input: [{ series: 'auth_shim_federation_token_expiry_timestamp_seconds', values: '0x20' }],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'critical' },
+        summary: 'auth-shim in agents/claude-agent-0 holds no valid Workload Identity Federation token',
+      },
+    ],
+  },
+  {
+    alert: 'AuthShimFederationNoValidToken',
+    name: 'hourly refreshes keep the expiry ahead; an expiry briefly passed (1 min) is not yet an alert',
+    at: '3h',
+    input: [
+      // Refreshed at 55 min of every hour: the expiry steps ahead by an hour each time.
+      {
+        series: 'auth_shim_federation_token_expiry_timestamp_seconds',
+        values: `${HOUR}x55 ${2 * HOUR}x60 ${3 * HOUR}x60 ${4 * HOUR}x20`,
+      },
+      {
+        series: 'auth_shim_federation_token_expiry_timestamp_seconds',
+        values: `${3 * HOUR - 60}x180`,
+        target: OTHER_POD,
+      },
+    ],
+    fires: [],
+  },
+  {
+    alert: 'AuthShimFederationExchangesFailing',
+    name: 'a refresh keeps being refused for 15 minutes',
+    at: '30m',
+    input: [
+      { series: 'auth_shim_federation_exchanges_total{result="success"}', values: '1x15 1x30' },
+      { series: 'auth_shim_federation_exchanges_total{result="refused"}', values: '0x15 0+2x30' },
+    ],
+    fires: [
+      {
+        labels: { ...WHO, severity: 'warning' },
+        summary: 'Workload Identity Federation token exchanges of agents/claude-agent-0 are failing',
+      },
+    ],
+  },
+  {
+    alert: 'AuthShimFederationExchangesFailing',
+    name: 'a refused exchange followed by a success (retried in time), and steady hourly successes',
+    at: '30m',
+    input: [
+      { series: 'auth_shim_federation_exchanges_total{result="success"}', values: '1x20 2x20' },
+      { series: 'auth_shim_federation_exchanges_total{result="refused"}', values: '0x18 1 2x21' },
+      { series: 'auth_shim_federation_exchanges_total{result="success"}', values: '1x40', target: OTHER_POD },
+    ],
+    fires: [],
+  },
+);
+
 let groups: RuleGroup[];
 let exposed: Map<string, number>;
 let dir: string;
@@ -286,6 +359,14 @@ beforeAll(async () => {
     exposed = exposedSeries(await res.body.text());
   } finally {
     await shim.close();
+  }
+  // Federation's series exist only in a sidecar with Workload Identity Federation (issue 17).
+  const federated = await runFederatedScript();
+  try {
+    const res = await request(`${federated.shim.proxy.adminUrl}/metrics`, { dispatcher: federated.shim.client });
+    for (const [series, value] of exposedSeries(await res.body.text())) exposed.set(series, value);
+  } finally {
+    await federated.close();
   }
 }, 60_000);
 
@@ -371,5 +452,11 @@ describe('the shipped alerts under promtool (Prometheus rule engine)', () => {
       reload,
     );
     expect(wider.code).not.toBe(0);
+    const federation = CASES.filter((c) => c.alert === 'AuthShimFederationNoValidToken');
+    const early = await runTests(
+      mutate('AuthShimFederationNoValidToken', (r) => (r.expr = r.expr.replace('<= 0', '<= 3600'))),
+      federation,
+    );
+    expect(early.code).not.toBe(0);
   });
 });
