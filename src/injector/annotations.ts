@@ -26,6 +26,7 @@ export const ANNOTATIONS = {
   workspaceId: 'auth-shim.io/workspace-id',
   identityTokenAudience: 'auth-shim.io/identity-token-audience',
   identityTokenExpirationSeconds: 'auth-shim.io/identity-token-expiration-seconds',
+  tokenUrl: 'auth-shim.io/token-url',
   /** Written by the injector; its presence makes injection idempotent (vault-k8s `agent-inject-status`). */
   status: 'auth-shim.io/status',
   /** Written by the injector: containers whose own `ANTHROPIC_BASE_URL` was left in place. */
@@ -124,6 +125,12 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     name: ANNOTATIONS.identityTokenExpirationSeconds,
     default: '`AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS` (`3600`)',
     meaning: '`expirationSeconds` of the projected token, ≥ 600 (the kubelet rewrites the file at 80 % of it).',
+  },
+  {
+    name: ANNOTATIONS.tokenUrl,
+    default: '`AUTH_SHIM_DEFAULT_TOKEN_URL` (unset: the upstream + `/v1/oauth/token`)',
+    meaning:
+      'The sidecar\'s `AUTH_SHIM_TOKEN_URL`: where it exchanges the token, e.g. a LiteLLM pass-through route (LiteLLM\'s `/anthropic` route refuses the exchange). `""` clears a default.',
   },
   {
     name: ANNOTATIONS.status,

@@ -167,6 +167,12 @@ export const INJECTOR_OPTIONS = {
     description: "`expirationSeconds` of that token (≥ 600, the API server's minimum).",
     parse: expirationSeconds,
   }),
+  defaultTokenUrl: option({
+    env: 'AUTH_SHIM_DEFAULT_TOKEN_URL',
+    description:
+      "Token endpoint for federated pods without `auth-shim.io/token-url` (the sidecar's `AUTH_SHIM_TOKEN_URL`), e.g. a LiteLLM pass-through route `http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token`. Unset: the upstream + `/v1/oauth/token`.",
+    parse: httpUrl,
+  }),
   sidecarPort: option({
     env: 'AUTH_SHIM_SIDECAR_PORT',
     default: '8787',

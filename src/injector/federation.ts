@@ -1,5 +1,5 @@
 import type { Parsed } from '../config/options.js';
-import { ok, problem } from '../config/parsers.js';
+import { httpUrl, ok, problem } from '../config/parsers.js';
 import { quoteValue } from '../vocabulary/redaction.js';
 import { ANNOTATIONS } from './annotations.js';
 
@@ -55,6 +55,12 @@ export function identityTokenAudience(raw: string, env: string): Parsed<string> 
     : problem(`${env} must be an https URL such as ${DEFAULT_IDENTITY_TOKEN_AUDIENCE}, got ${quoteValue(raw)}`);
 }
 
+/** Where the sidecar exchanges the token, when not the upstream + `/v1/oauth/token` (e.g. a LiteLLM pass-through route). */
+export function tokenUrl(raw: string, env: string): Parsed<string> {
+  const parsed = httpUrl(raw, env);
+  return 'problem' in parsed ? parsed : ok(parsed.value.href);
+}
+
 export function expirationSeconds(raw: string, env: string): Parsed<number> {
   const n = Number(raw);
   return /^\d+$/.test(raw) && n >= MIN_EXPIRATION_SECONDS && n <= MAX_EXPIRATION_SECONDS
@@ -72,6 +78,8 @@ export interface Federation {
   readonly workspaceId: string | undefined;
   readonly audience: string;
   readonly expirationSeconds: number;
+  /** The proxy's AUTH_SHIM_TOKEN_URL; undefined leaves its default. */
+  readonly tokenUrl: string | undefined;
 }
 
 /** The injector's defaults for the federation annotations (INJECTOR_OPTIONS, `AUTH_SHIM_DEFAULT_…`). */
@@ -82,6 +90,7 @@ export interface FederationDefaults {
   readonly defaultWorkspaceId: string | undefined;
   readonly defaultIdentityTokenAudience: string;
   readonly defaultIdentityTokenExpirationSeconds: number;
+  readonly defaultTokenUrl: URL | undefined;
 }
 
 export const FEDERATION_ANNOTATIONS = [
@@ -91,6 +100,7 @@ export const FEDERATION_ANNOTATIONS = [
   ANNOTATIONS.workspaceId,
   ANNOTATIONS.identityTokenAudience,
   ANNOTATIONS.identityTokenExpirationSeconds,
+  ANNOTATIONS.tokenUrl,
 ] as const;
 
 const INVALID = Symbol('invalid');
@@ -164,6 +174,7 @@ export function resolveFederation(
     false,
   );
   const none = { ruleId: undefined, settings: undefined };
+  const url = pick(annotations, ANNOTATIONS.tokenUrl, defaults.defaultTokenUrl?.href, tokenUrl, problems);
   if (ruleId === INVALID) return none;
   if (ruleId === undefined) {
     // Set on the pod with no rule to use them: the author expected federation and would not get it.
@@ -191,7 +202,8 @@ export function resolveFederation(
     audience === undefined ||
     audience === INVALID ||
     expiration === undefined ||
-    expiration === INVALID
+    expiration === INVALID ||
+    url === INVALID
   )
     return { ruleId, settings: undefined };
   return {
@@ -203,6 +215,7 @@ export function resolveFederation(
       workspaceId: workspace,
       audience,
       expirationSeconds: expiration,
+      tokenUrl: url,
     },
   };
 }

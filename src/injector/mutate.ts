@@ -13,6 +13,7 @@ import {
   BASE_URL_ENV,
   baseUrl,
   CREDENTIAL_ENVS,
+  IDENTITY_TOKEN_FILE,
   PLACEHOLDER_API_KEY,
   SIDECAR_NAME,
   SLOT_DIR,
@@ -407,6 +408,13 @@ function freeName(base: string, taken: Set<unknown>): string {
   return name;
 }
 
+/**
+ * The proxy checks that its identity token file is readable when it starts; the kubelet writes that
+ * file into the pod, so at admission it cannot exist. Only that one check, on the injector's own path,
+ * is left to the pod.
+ */
+const IDENTITY_FILE_UNREADABLE = `AUTH_SHIM_IDENTITY_TOKEN_FILE ${IDENTITY_TOKEN_FILE} cannot be read`;
+
 function proxyProblems(settings: SidecarSettings): string[] {
   const env: Record<string, string> = {};
   for (const e of sidecarEnv(settings)) if (e.value !== undefined) env[e.name] = e.value;
@@ -414,7 +422,7 @@ function proxyProblems(settings: SidecarSettings): string[] {
     loadProxyConfig(env);
     return [];
   } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
+    if (err instanceof ConfigError) return err.problems.filter((p) => !p.startsWith(IDENTITY_FILE_UNREADABLE));
     throw err;
   }
 }

@@ -48,6 +48,7 @@ export const SLOT_DIR: Record<CredentialSlot, string> = {
 /** Where the projected service-account token of a federated sidecar is mounted (a directory, never subPath). */
 export const IDENTITY_TOKEN_DIR = `${SECRET_MOUNT_ROOT}/identity-token`;
 export const IDENTITY_TOKEN_PATH = 'token';
+export const IDENTITY_TOKEN_FILE = `${IDENTITY_TOKEN_DIR}/${IDENTITY_TOKEN_PATH}`;
 
 /** A federated sidecar: the identifiers it exchanges with, and the projected volume's name. */
 export interface FederationMount extends Federation {
@@ -105,12 +106,13 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   const f = s.federation;
   if (f !== undefined) {
     env.push(
-      { name: 'AUTH_SHIM_IDENTITY_TOKEN_FILE', value: `${IDENTITY_TOKEN_DIR}/${IDENTITY_TOKEN_PATH}` },
+      { name: 'AUTH_SHIM_IDENTITY_TOKEN_FILE', value: IDENTITY_TOKEN_FILE },
       { name: 'AUTH_SHIM_FEDERATION_RULE_ID', value: f.ruleId },
       { name: 'AUTH_SHIM_ORGANIZATION_ID', value: f.organizationId },
       { name: 'AUTH_SHIM_SERVICE_ACCOUNT_ID', value: f.serviceAccountId },
     );
     if (f.workspaceId !== undefined) env.push({ name: 'AUTH_SHIM_WORKSPACE_ID', value: f.workspaceId });
+    if (f.tokenUrl !== undefined) env.push({ name: 'AUTH_SHIM_TOKEN_URL', value: f.tokenUrl });
   }
   env.push({ name: 'AUTH_SHIM_LOG_LEVEL', value: s.logLevel });
   env.push({ name: 'NODE_OPTIONS', value: nodeOptions(s.memoryLimit) });

@@ -128,6 +128,7 @@ describe('values → injector configuration', () => {
       defaultWorkspaceId: 'default',
       defaultIdentityTokenAudience: 'https://api.anthropic.com',
       defaultIdentityTokenExpirationSeconds: 7200,
+      defaultTokenUrl: new URL('http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token'),
     });
     const m = mutate({
       pod: {

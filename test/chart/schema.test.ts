@@ -72,8 +72,17 @@ describe('values.schema.json', () => {
       'sidecar.federation.workspaceId=ws',
       'sidecar.federation.audience=http://api.anthropic.com',
       'sidecar.federation.expirationSeconds=599',
+      'sidecar.federation.tokenUrl=litellm:4000/token',
     ]);
-    for (const v of ['ruleId', 'organizationId', 'serviceAccountId', 'workspaceId', 'audience', 'expirationSeconds'])
+    for (const v of [
+      'ruleId',
+      'organizationId',
+      'serviceAccountId',
+      'workspaceId',
+      'audience',
+      'expirationSeconds',
+      'tokenUrl',
+    ])
       expect(err).toContain(`at '/sidecar/federation/${v}'`);
   });
 

@@ -125,6 +125,13 @@ describe('a federated pod', () => {
     });
   });
 
+  it("a token URL annotation becomes the proxy's AUTH_SHIM_TOKEN_URL; without one the proxy keeps its default", () => {
+    const url = 'http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token';
+    const p = injected(run({ ...FEDERATED, 'auth-shim.io/token-url': url }));
+    expect(envOf(sidecarOf(p))['AUTH_SHIM_TOKEN_URL']).toBe(url);
+    expect(envOf(sidecar)).not.toHaveProperty('AUTH_SHIM_TOKEN_URL');
+  });
+
   it('picks a free volume name when the pod already has auth-shim-identity-token', () => {
     const p = injected(run(FEDERATED, config, { volumes: [{ name: 'auth-shim-identity-token', emptyDir: {} }] }));
     expect(sidecarOf(p).volumeMounts?.find((m) => m.mountPath.endsWith('identity-token'))?.name).toBe(
@@ -140,6 +147,7 @@ describe('injector defaults', () => {
     AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID: SVAC,
     AUTH_SHIM_DEFAULT_WORKSPACE_ID: 'wrkspc_01HZX3K9Q7MNOPQR',
     AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS: '1800',
+    AUTH_SHIM_DEFAULT_TOKEN_URL: 'http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token',
   });
 
   it('federate a pod that only asks for injection', () => {
@@ -147,6 +155,7 @@ describe('injector defaults', () => {
     expect(envOf(sidecar)).toMatchObject({
       AUTH_SHIM_FEDERATION_RULE_ID: RULE,
       AUTH_SHIM_WORKSPACE_ID: 'wrkspc_01HZX3K9Q7MNOPQR',
+      AUTH_SHIM_TOKEN_URL: 'http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token',
     });
   });
 
@@ -307,6 +316,16 @@ describe('invalid federation annotations are denied', () => {
     const m = run({ ...FEDERATED, ...all });
     if (m.outcome !== 'invalid') throw new Error(m.outcome);
     expect(m.problems.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a token URL alone (no rule anywhere) is refused rather than ignored', () => {
+    const m = run({ 'auth-shim.io/inject': 'true', 'auth-shim.io/token-url': 'http://litellm:4000/t' });
+    expect(m).toMatchObject({
+      outcome: 'invalid',
+      problems: [
+        "auth-shim.io/token-url is set but no federation rule is: set auth-shim.io/federation-rule-id (or the injector's AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID)",
+      ],
+    });
   });
 
   it('an audience annotation alone (no rule anywhere) is refused rather than ignored', () => {

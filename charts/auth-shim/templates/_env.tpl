@@ -106,6 +106,10 @@ the webhook's real configuration loader.
 - name: AUTH_SHIM_DEFAULT_WORKSPACE_ID
   value: {{ . | quote }}
 {{- end }}
+{{- with $f.tokenUrl }}
+- name: AUTH_SHIM_DEFAULT_TOKEN_URL
+  value: {{ . | quote }}
+{{- end }}
 - name: AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE
   value: {{ $f.audience | quote }}
 - name: AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS
