@@ -101,6 +101,17 @@ describe('a federated pod', () => {
     expect(env['AUTH_SHIM_LITELLM_KEY_FILE']).toBeDefined();
   });
 
+  it("shim-only: the federated token is the sidecar's own credential, no Secret needed", () => {
+    const p = injected(run({ ...FEDERATED, 'auth-shim.io/credential-source': 'shim-only' }));
+    expect(envOf(sidecarOf(p))).toMatchObject({
+      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+      AUTH_SHIM_FEDERATION_RULE_ID: RULE,
+    });
+    expect((p.spec.volumes ?? []).filter((v) => v.secret !== undefined).map((v) => v.secret?.secretName)).toEqual([
+      'litellm-virtual-key',
+    ]);
+  });
+
   it('gives the agent the placeholder key, never a credential', () => {
     expect(envOf(agent)).toEqual({
       ANTHROPIC_BASE_URL: 'http://127.0.0.1:8787',
