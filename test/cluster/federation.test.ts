@@ -185,8 +185,12 @@ describe('an agent pod in federation mode, injected by the chart', () => {
   let pod: Obj;
 
   beforeAll(async () => {
+    const t0 = Date.now();
     await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(agentPod('claude-agent', SA)));
     await kube.kubectlOk(['-n', NS, 'wait', '--for=condition=Ready', 'pod/claude-agent', '--timeout=600s']);
+    process.stderr.write(
+      `[cluster] federation: pod Ready ${Date.now() - t0} ms after kubectl apply (sidecar start + first exchange); ${endpoint.accepted().length} exchange(s) accepted\n`,
+    );
     pod = await podJson(NS, 'claude-agent');
   }, 900_000);
 
