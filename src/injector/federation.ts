@@ -1,5 +1,6 @@
 import type { Parsed } from '../config/options.js';
 import { httpUrl, ok, problem } from '../config/parsers.js';
+import { PROXY_OPTIONS } from '../config/proxy-config.js';
 import { quoteValue } from '../vocabulary/redaction.js';
 import { ANNOTATIONS } from './annotations.js';
 
@@ -19,28 +20,12 @@ export const MIN_EXPIRATION_SECONDS = 600;
 /** The API server's upper bound for `expirationSeconds` (2^32). */
 export const MAX_EXPIRATION_SECONDS = 2 ** 32;
 
-/** Anthropic identifiers: a prefix and one word (`fdrl_01Ab…`), the organization a UUID. */
-const SHAPES = {
-  ruleId: { re: /^fdrl_[A-Za-z0-9]+$/, rule: 'a federation rule id fdrl_…' },
-  organizationId: {
-    re: /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
-    rule: 'an organization UUID',
-  },
-  serviceAccountId: { re: /^svac_[A-Za-z0-9]+$/, rule: 'a service account id svac_…' },
-  workspaceId: { re: /^(wrkspc_[A-Za-z0-9]+|default)$/, rule: 'a workspace id wrkspc_… or default' },
-} as const;
-
-type IdField = keyof typeof SHAPES;
-
-function idParser(field: IdField) {
-  return (raw: string, env: string): Parsed<string> =>
-    SHAPES[field].re.test(raw) ? ok(raw) : problem(`${env} must be ${SHAPES[field].rule}, got ${quoteValue(raw)}`);
-}
-
-export const federationRuleId = idParser('ruleId');
-export const organizationId = idParser('organizationId');
-export const serviceAccountId = idParser('serviceAccountId');
-export const workspaceId = idParser('workspaceId');
+// The identifiers' shapes are the proxy's own (PROXY_OPTIONS), so an annotation the injector accepts
+// is one the sidecar accepts, by construction.
+export const federationRuleId = PROXY_OPTIONS.federationRuleId.parse;
+export const organizationId = PROXY_OPTIONS.organizationId.parse;
+export const serviceAccountId = PROXY_OPTIONS.serviceAccountId.parse;
+export const workspaceId = PROXY_OPTIONS.workspaceId.parse;
 
 /** The JWT's `aud`: what the federation rule expects, an https URL such as Anthropic's own. */
 export function identityTokenAudience(raw: string, env: string): Parsed<string> {

@@ -224,10 +224,10 @@ describe('injector defaults', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems).toEqual([
-      'AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID must be a federation rule id fdrl_…, got "rule-1"',
-      'AUTH_SHIM_DEFAULT_ORGANIZATION_ID must be an organization UUID, got "acme"',
-      'AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID must be a service account id svac_…, got "svac_"',
-      'AUTH_SHIM_DEFAULT_WORKSPACE_ID must be a workspace id wrkspc_… or default, got "wrkspc_a-b"',
+      'AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID must be a federation rule ID (fdrl_…), got "rule-1"',
+      'AUTH_SHIM_DEFAULT_ORGANIZATION_ID must be a UUID, got "acme"',
+      'AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID must be a service account ID (svac_…), got "svac_"',
+      'AUTH_SHIM_DEFAULT_WORKSPACE_ID must be a workspace ID (wrkspc_…) or default, got "wrkspc_a-b"',
       'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE must be an https URL such as https://api.anthropic.com, got "api.anthropic.com"',
       'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS must be a whole number of seconds from 600 (the API server\'s minimum) to 4294967296, got "300"',
     ]);
@@ -252,22 +252,22 @@ const INVALID: [string, Record<string, string>, string][] = [
   [
     'rule id shape',
     { 'auth-shim.io/federation-rule-id': 'fdrl-01' },
-    'federation-rule-id must be a federation rule id fdrl_…, got "fdrl-01"',
+    'federation-rule-id must be a federation rule ID (fdrl_…), got "fdrl-01"',
   ],
   [
     'organization not a UUID',
     { 'auth-shim.io/organization-id': 'org_01' },
-    'organization-id must be an organization UUID, got "org_01"',
+    'organization-id must be a UUID, got "org_01"',
   ],
   [
     'service account shape',
     { 'auth-shim.io/service-account-id': 'user_01' },
-    'service-account-id must be a service account id svac_…, got "user_01"',
+    'service-account-id must be a service account ID (svac_…), got "user_01"',
   ],
   [
     'workspace shape',
     { 'auth-shim.io/workspace-id': 'wrkspc_' },
-    'workspace-id must be a workspace id wrkspc_… or default, got "wrkspc_"',
+    'workspace-id must be a workspace ID (wrkspc_…) or default, got "wrkspc_"',
   ],
   [
     'audience not https',
