@@ -102,7 +102,7 @@ export const PROXY_OPTIONS = {
   tokenUrl: option({
     env: 'AUTH_SHIM_TOKEN_URL',
     description:
-      "Workload Identity Federation: the token endpoint. Default: the upstream URL + `/v1/oauth/token` (through LiteLLM, with the LiteLLM key header); the LiteLLM key is sent only to the upstream's origin.",
+      "Workload Identity Federation: the token endpoint. Default: the upstream URL + `/v1/oauth/token` (through LiteLLM, with the LiteLLM key header; LiteLLM 1.106's `/anthropic` route refuses it, so point this at a LiteLLM pass-through endpoint). The LiteLLM key is sent only to the upstream's origin.",
     parse: httpUrl,
   }),
   secret: option({

@@ -42,6 +42,8 @@ export interface FederationFeed extends CredentialFeed {
 
 /** Refresh margin: half the lifetime, at most five minutes (see `refreshDelay`). */
 const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
+const MIN_REFRESH_DELAY_MS = 100;
+const MAX_REFRESH_DELAY_MS = 24 * 3_600_000;
 
 /**
  * When to exchange again after a token of `lifetimeMs` arrived: when half its lifetime or five minutes are
@@ -50,7 +52,10 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
  * minutes of retries before it lapses; a 3 s test token at 1.5 s; a 24 h token 5 min before its end.
  */
 export function refreshDelay(lifetimeMs: number): number {
-  return lifetimeMs - Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs / 2);
+  const delay = lifetimeMs - Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs / 2);
+  // Anthropic grants 60 s to 24 h. Bounded on both sides: a timer past 2^31 ms fires at once (a loop of
+  // exchanges), and an absurdly short token must not make one either.
+  return Math.min(MAX_REFRESH_DELAY_MS, Math.max(MIN_REFRESH_DELAY_MS, delay));
 }
 
 /**
@@ -84,11 +89,18 @@ export function federationFeed(opts: FederationFeedOptions): FederationFeed {
     timer.unref();
   }
 
-  /** One exchange at a time; callers that arrive meanwhile share it. */
+  /** One exchange at a time; callers that arrive meanwhile share it. Never rejects: a bug is retried, not fatal. */
   function exchange(): Promise<void> {
-    inflight ??= attempt().finally(() => {
-      inflight = undefined;
-    });
+    inflight ??= attempt()
+      .catch((err: unknown) => {
+        failures++;
+        fail(`internal error during the exchange (${(err as Error).name})`);
+        log.error({ event: 'federation_exchange', err }, 'token exchange failed unexpectedly');
+        schedule(backoffDelay(failures, initialMs, maxMs));
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
     return inflight;
   }
 
@@ -138,7 +150,7 @@ export function federationFeed(opts: FederationFeedOptions): FederationFeed {
     store?.apply(new Map([['oauth', { ok: true, value: outcome.accessToken, expiresAt: outcome.expiresAt }]]));
     opts.events?.onToken?.(outcome.expiresAt);
     const lifetimeMs = outcome.expiresAt.getTime() - Date.now();
-    const delay = Math.max(0, refreshDelay(lifetimeMs));
+    const delay = refreshDelay(lifetimeMs);
     log.info(
       {
         event: 'federation_exchange',

@@ -132,8 +132,9 @@ export function parseTokenResponse(
   if (status !== 200) {
     const oauthError = isObject(doc) ? errorOf(doc) : undefined;
     if (oauthError === undefined) return fail('invalid_response', `answered ${status} without an OAuth error`);
+    const code = oauthError.error === '' ? '' : ` ${clean(oauthError.error, 64, jwt)}`;
     const description = oauthError.description === undefined ? '' : `: ${clean(oauthError.description, 300, jwt)}`;
-    return fail('refused', `refused the exchange (${status} ${clean(oauthError.error, 64, jwt)}${description})`);
+    return fail('refused', `refused the exchange (${status}${code}${description})`);
   }
   if (!isObject(doc)) return fail('invalid_response', 'answered 200 without a JSON object');
   const token = typeof doc.access_token === 'string' ? normaliseSecret(doc.access_token) : undefined;
@@ -155,8 +156,8 @@ export function parseTokenResponse(
 }
 
 /**
- * The OAuth error of a refusal: RFC 6749 §5.2 (`error` string, `error_description`), or the object form
- * Anthropic's API errors and LiteLLM's own errors use (`error.type` / `error.message`).
+ * The OAuth error of a refusal: RFC 6749 §5.2 (`error` string, `error_description`), the object form
+ * Anthropic's API errors and LiteLLM's own errors use (`error.type` / `error.message`), or FastAPI's `detail`.
  */
 function errorOf(doc: Record<string, unknown>): { error: string; description: string | undefined } | undefined {
   const { error } = doc;
@@ -169,6 +170,9 @@ function errorOf(doc: Record<string, unknown>): { error: string; description: st
     const type = typeof error.type === 'string' ? error.type : typeof error.code === 'string' ? error.code : 'error';
     return { error: type, description: typeof error.message === 'string' ? error.message : undefined };
   }
+  // FastAPI's `{"detail": …}`: LiteLLM 1.106's /anthropic route refusing an exchange that carries no
+  // Anthropic credential of its own ("No Anthropic credential is configured on this proxy…").
+  if (typeof doc.detail === 'string') return { error: '', description: doc.detail };
   return undefined;
 }
 

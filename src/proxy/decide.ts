@@ -62,8 +62,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST']);
 
 /**
  * The admission rules, in order: method, path, declared size, readiness of the LiteLLM key, then the
- * credential decision (a federated token only while unexpired). Pure: the same head and snapshot always give the same verdict
- * (test/proxy/decide.test.ts walks them row by row).
+ * credential decision (a federated token only while unexpired). Pure: the same head and snapshot always
+ * give the same verdict (test/proxy/decide.test.ts and decide-federation.test.ts walk them row by row).
  */
 export function decide(policy: AdmissionPolicy, head: RequestHead, snap: AdmissionSnapshot): Verdict {
   const verdict = policy.paths.check(head.target);

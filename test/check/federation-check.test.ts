@@ -5,12 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/check/run-checks.js';
 import { render } from '../../src/cli/check.js';
 import { loadProxyConfig } from '../../src/config/proxy-config.js';
-import { type FakeAnthropic, startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import type { FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import {
-  createFakeTokenEndpoint,
   createTestIssuer,
-  FEDERATION_IDS,
   type FakeTokenEndpoint,
+  federationEnv,
+  startFederatedAnthropic,
 } from '../helpers/fake-token-endpoint.js';
 import { LITELLM_KEY } from '../helpers/shim.js';
 
@@ -31,10 +31,8 @@ async function setup(claims: { aud?: string; expiresInSeconds?: number } = {}): 
   endpoint: FakeTokenEndpoint;
 }> {
   const issuer = await createTestIssuer();
-  const fake = await startFakeAnthropic();
+  const { fake, endpoint } = await startFederatedAnthropic({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
   cleanup.push(() => fake.close());
-  const endpoint = createFakeTokenEndpoint({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
-  endpoint.attach(fake);
   const dir = await mkdtemp(join(tmpdir(), 'auth-shim-fed-check-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const jwt = await issuer.sign(claims);
@@ -46,12 +44,8 @@ async function setup(claims: { aud?: string; expiresInSeconds?: number } = {}): 
     endpoint,
     env: {
       AUTH_SHIM_UPSTREAM_URL: fake.url,
-      AUTH_SHIM_IDENTITY_TOKEN_FILE: join(dir, 'token'),
-      AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-      AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-      AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
+      ...federationEnv(join(dir, 'token')),
       AUTH_SHIM_LITELLM_KEY_FILE: join(dir, 'key'),
-      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
     },
   };
 }

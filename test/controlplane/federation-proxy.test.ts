@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeAnthropic, startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import type { FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import { type ChildShim, runCli } from '../helpers/child.js';
 import {
-  createFakeTokenEndpoint,
-  FEDERATION_IDS,
   type FakeTokenEndpoint,
+  federationEnv,
   OAUTH_BETA,
+  startFederatedAnthropic,
   type TokenEndpointOptions,
 } from '../helpers/fake-token-endpoint.js';
 import { eventually, type Shim, startShim } from '../helpers/shim.js';
@@ -39,12 +39,6 @@ import {
 const NS = 'agents';
 const SA = 'agent';
 const SUBJECT = serviceAccountSubject(NS, SA);
-const FEDERATION_ENV = {
-  AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-  AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-  AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
-  AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
-};
 
 let cp: ControlPlane;
 let issuer: string;
@@ -84,10 +78,13 @@ async function federated(opts: Partial<TokenEndpointOptions> = {}): Promise<Fede
     serviceAccount: SA,
     pod,
   });
-  const fake = await startFakeAnthropic();
+  const { fake, endpoint } = await startFederatedAnthropic({
+    keys: await apiserverJwks(cp),
+    issuer,
+    subject: SUBJECT,
+    ...opts,
+  });
   open.push(fake);
-  const endpoint = createFakeTokenEndpoint({ keys: await apiserverJwks(cp), issuer, subject: SUBJECT, ...opts });
-  endpoint.attach(fake);
   return { fake, endpoint, projected };
 }
 
@@ -95,7 +92,7 @@ async function shimFor(f: Federated, env: Record<string, string> = {}): Promise<
   const s = await startShim({
     upstream: f.fake,
     logLevel: 'info',
-    env: { ...FEDERATION_ENV, AUTH_SHIM_IDENTITY_TOKEN_FILE: f.projected.file, ...env },
+    env: { ...federationEnv(f.projected.file), ...env },
   });
   open.push(s);
   return s;
@@ -147,8 +144,7 @@ describe('Workload Identity Federation with the API server as issuer', () => {
       AUTH_SHIM_LISTEN: '127.0.0.1:0',
       AUTH_SHIM_ADMIN_LISTEN: '127.0.0.1:0',
       AUTH_SHIM_LOG_LEVEL: 'debug',
-      AUTH_SHIM_IDENTITY_TOKEN_FILE: f.projected.file,
-      ...FEDERATION_ENV,
+      ...federationEnv(f.projected.file),
     });
     open.push({ close: () => stopChild(child) });
     const { url, admin } = await listening(child, 'auth-shim proxy');
@@ -225,7 +221,9 @@ describe('Workload Identity Federation with the API server as issuer', () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    // 8 concurrent clients share the event loop with the exchange: its refresh margin is 1.5 s (half of
+    // 3 s), and one exchange measured up to 1 s with 16 of them on a loaded machine.
+    await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
     expect(failed).toBe(0);
     expect(f.endpoint.accepted().length).toBeGreaterThanOrEqual(7);

@@ -6,8 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ANTHROPIC_AUDIENCE,
-  FEDERATION_IDS,
-  JWT_BEARER_GRANT,
+  grantBody,
   startFakeTokenEndpoint,
   type TokenServer,
 } from '../helpers/fake-token-endpoint.js';
@@ -38,13 +37,7 @@ async function exchange(assertion: string): Promise<{ status: number; body: Reco
   const r = await request(tokens.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: JWT_BEARER_GRANT,
-      assertion,
-      federation_rule_id: FEDERATION_IDS.federationRuleId,
-      organization_id: FEDERATION_IDS.organizationId,
-      service_account_id: FEDERATION_IDS.serviceAccountId,
-    }),
+    body: JSON.stringify(grantBody(assertion)),
   });
   return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> };
 }
@@ -112,6 +105,19 @@ describe('service-account tokens from the real API server', () => {
     const other = await exchange(await requestToken(cp, { namespace: NS, serviceAccount: 'other' }));
     expect(other.status).toBe(400);
     expect(other.body['error_description']).toMatch(/"sub"/);
+  });
+
+  it('has the endpoint refuse a JWT once its exp has passed', async () => {
+    const jwt = await requestToken(cp, { namespace: NS, serviceAccount: SA });
+    tokens.endpoint.clockAheadSeconds = 601;
+    try {
+      const late = await exchange(jwt);
+      expect(late.status).toBe(400);
+      expect(late.body['error_description']).toMatch(/"exp"/);
+    } finally {
+      tokens.endpoint.clockAheadSeconds = 0;
+    }
+    expect((await exchange(jwt)).status).toBe(200);
   });
 
   it('writes a pod-bound token kubelet-style and swaps it atomically on rotation', async () => {

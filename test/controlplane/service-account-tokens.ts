@@ -110,7 +110,7 @@ export interface ProjectedToken {
 
 /**
  * A projected `serviceAccountToken` volume written kubelet-style: the kubelet's AtomicWriter puts
- * the token in a new `..<timestamp>` directory and renames `..data` over to it (facts §4), so a
+ * the token in a new `..<timestamp>` directory and renames `..data` over to it (pkg/volume/util/atomic_writer.go), so a
  * reader of `token` sees the old JWT or the new one, never a partial file.
  */
 export async function projectedToken(cp: ControlPlane, dir: string, t: TokenFor): Promise<ProjectedToken> {

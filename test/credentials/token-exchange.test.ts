@@ -118,6 +118,13 @@ describe('exchangeToken (RFC 7523 request, RFC 6749 §5.1/§5.2 answer)', () => 
       'refused the exchange (401 auth_error: Authentication Error, Invalid proxy server token passed.)',
     ],
     [
+      "LiteLLM 1.106's /anthropic route (FastAPI detail)",
+      401,
+      { detail: 'No Anthropic credential is configured on this proxy' },
+      'refused',
+      'refused the exchange (401: No Anthropic credential is configured on this proxy)',
+    ],
+    [
       'a 500 without an OAuth error',
       500,
       'Internal Server Error',
@@ -242,6 +249,8 @@ describe('refreshDelay: when the next exchange runs', () => {
     [600_000, 300_000, 'a 10 min token: at half its life'],
     [60_000, 30_000, 'a 60 s token (the shortest Anthropic issues): at half its life'],
     [3_000, 1_500, 'a 3 s test token: at half its life'],
+    [100, 100, 'an absurdly short token: no sooner than 100 ms (no exchange loop)'],
+    [10 ** 13, 86_400_000, 'an absurdly long one: within a day (a timer past 2^31 ms would fire at once)'],
   ])('%i ms → %i ms (%s)', (lifetime, expected) => {
     expect(refreshDelay(lifetime)).toBe(expected);
   });

@@ -1,33 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
+import type { FakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import {
-  createFakeTokenEndpoint,
   createTestIssuer,
   FEDERATION_IDS,
   type FakeTokenEndpoint,
-  JWT_BEARER_GRANT,
+  grantBody,
   OAUTH_BETA,
   startFakeTokenEndpoint,
+  startFederatedAnthropic,
   type TestIssuer,
   TOKEN_PATH,
   type TokenServer,
+  WORKSPACE_ID,
 } from '../helpers/fake-token-endpoint.js';
 
 /** The fake token endpoint itself: what it accepts and refuses is what the federation tests rely on. */
 
 const SUB = 'system:serviceaccount:agents:agent';
-
-function grant(assertion: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    grant_type: JWT_BEARER_GRANT,
-    assertion,
-    federation_rule_id: FEDERATION_IDS.federationRuleId,
-    organization_id: FEDERATION_IDS.organizationId,
-    service_account_id: FEDERATION_IDS.serviceAccountId,
-    ...extra,
-  };
-}
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await request(url, {
@@ -49,7 +39,7 @@ describe('fake token endpoint (standalone, local issuer)', () => {
 
   it('answers a valid jwt-bearer grant as RFC 6749 §5.1 and records the exchange without the JWT', async () => {
     const jwt = await issuer.sign({ sub: SUB });
-    const r = await post(server.url, grant(jwt));
+    const r = await post(server.url, grantBody(jwt));
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       access_token: expect.stringMatching(/^sk-ant-oat01-[A-Za-z0-9_-]+$/),
@@ -69,7 +59,7 @@ describe('fake token endpoint (standalone, local issuer)', () => {
     ['another subject', { sub: 'system:serviceaccount:agents:other' }, /"sub"/],
     ['an expired JWT', { expiresInSeconds: -120 }, /"exp"/],
   ])('refuses %s with 400 invalid_grant naming the claim', async (_what, claims, claim) => {
-    const r = await post(server.url, grant(await issuer.sign({ sub: SUB, ...claims })));
+    const r = await post(server.url, grantBody(await issuer.sign({ sub: SUB, ...claims })));
     expect(r.status).toBe(400);
     expect(r.body['error']).toBe('invalid_grant');
     expect(r.body['error_description']).toMatch(claim);
@@ -78,37 +68,37 @@ describe('fake token endpoint (standalone, local issuer)', () => {
 
   it('refuses a JWT signed by another key', async () => {
     const other = await createTestIssuer(issuer.issuer);
-    const r = await post(server.url, grant(await other.sign({ sub: SUB })));
+    const r = await post(server.url, grantBody(await other.sign({ sub: SUB })));
     expect(r.status).toBe(400);
     expect(r.body['error']).toBe('invalid_grant');
   });
 
   it('refuses a wrong grant type, a missing field and a wrong ID', async () => {
     const jwt = await issuer.sign({ sub: SUB });
-    expect((await post(server.url, grant(jwt, { grant_type: 'client_credentials' }))).body['error']).toBe(
+    expect((await post(server.url, grantBody(jwt, { grant_type: 'client_credentials' }))).body['error']).toBe(
       'unsupported_grant_type',
     );
-    expect((await post(server.url, grant(jwt, { organization_id: undefined }))).body).toEqual({
+    expect((await post(server.url, grantBody(jwt, { organization_id: undefined }))).body).toEqual({
       error: 'invalid_request',
       error_description: 'organization_id is required',
     });
-    const wrong = await post(server.url, grant(jwt, { federation_rule_id: 'fdrl_other' }));
+    const wrong = await post(server.url, grantBody(jwt, { federation_rule_id: 'fdrl_other' }));
     expect(wrong.status).toBe(401);
     expect(wrong.body['error']).toBe('invalid_client');
-    const ws = await post(server.url, grant(jwt, { workspace_id: 'default' }));
+    const ws = await post(server.url, grantBody(jwt, { workspace_id: 'default' }));
     expect(ws.status).toBe(401);
   });
 
   it('refuses a reused JWT when single use is on, and everything when told to', async () => {
     server.endpoint.singleUse = true;
     const jwt = await issuer.sign({ sub: SUB });
-    expect((await post(server.url, grant(jwt))).status).toBe(200);
-    const again = await post(server.url, grant(jwt));
+    expect((await post(server.url, grantBody(jwt))).status).toBe(200);
+    const again = await post(server.url, grantBody(jwt));
     expect(again.status).toBe(400);
     expect(again.body['error_description']).toMatch(/already used/);
-    expect((await post(server.url, grant(await issuer.sign({ sub: SUB })))).status).toBe(200);
+    expect((await post(server.url, grantBody(await issuer.sign({ sub: SUB })))).status).toBe(200);
     server.endpoint.refuse = { status: 401, error: 'invalid_client', description: 'federation rule disabled' };
-    expect(await post(server.url, grant(await issuer.sign({ sub: SUB })))).toEqual({
+    expect(await post(server.url, grantBody(await issuer.sign({ sub: SUB })))).toEqual({
       status: 401,
       body: { error: 'invalid_client', error_description: 'federation rule disabled' },
     });
@@ -123,14 +113,12 @@ describe('fake token endpoint inside the fake Anthropic', () => {
   let endpoint: FakeTokenEndpoint;
   beforeAll(async () => {
     issuer = await createTestIssuer();
-    fake = await startFakeAnthropic();
-    endpoint = createFakeTokenEndpoint({
+    ({ fake, endpoint } = await startFederatedAnthropic({
       keys: { jwks: issuer.jwks },
       issuer: issuer.issuer,
-      ids: { ...FEDERATION_IDS },
+      ids: { ...FEDERATION_IDS, workspaceId: WORKSPACE_ID },
       ttlSeconds: 60,
-    });
-    endpoint.attach(fake);
+    }));
   });
   afterAll(() => fake.close());
 
@@ -144,8 +132,10 @@ describe('fake token endpoint inside the fake Anthropic', () => {
   }
 
   it('accepts only issued, unexpired, unrevoked bearer tokens with the oauth beta', async () => {
-    const r = await post(`${fake.url}${TOKEN_PATH}`, grant(await issuer.sign()));
+    expect((await post(`${fake.url}${TOKEN_PATH}`, grantBody(await issuer.sign()))).status).toBe(401);
+    const r = await post(`${fake.url}${TOKEN_PATH}`, grantBody(await issuer.sign(), { workspace_id: WORKSPACE_ID }));
     expect(r.status).toBe(200);
+    expect(endpoint.exchanges.map((e) => e.workspaceId)).toEqual([undefined, WORKSPACE_ID]);
     const token = r.body['access_token'] as string;
     expect((await messages({ authorization: `Bearer ${token}`, 'anthropic-beta': OAUTH_BETA })).status).toBe(200);
 
@@ -172,7 +162,7 @@ describe('fake token endpoint inside the fake Anthropic', () => {
 
   it('refuses a token whose lifetime has passed', async () => {
     endpoint.ttlSeconds = 0;
-    const r = await post(`${fake.url}${TOKEN_PATH}`, grant(await issuer.sign()));
+    const r = await post(`${fake.url}${TOKEN_PATH}`, grantBody(await issuer.sign(), { workspace_id: WORKSPACE_ID }));
     expect(r.body['expires_in']).toBe(0);
     const late = await messages({
       authorization: `Bearer ${r.body['access_token'] as string}`,

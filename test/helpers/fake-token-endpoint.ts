@@ -23,7 +23,7 @@ import {
 } from '../../src/demo/fake-anthropic.js';
 
 /**
- * A fake of Anthropic's Workload Identity Federation token endpoint (issue 17, facts §6):
+ * A fake of Anthropic's Workload Identity Federation token endpoint (issue 17; Anthropic's wif-reference docs):
  * `POST /v1/oauth/token` with the RFC 7523 jwt-bearer grant as JSON, answered as RFC 6749 §5.1
  * (`access_token`, `token_type`, `expires_in`, `scope`) or §5.2 (`error`, `error_description`).
  * The assertion is verified for real — signature against a JWKS (the API server's own
@@ -131,6 +131,11 @@ export interface FakeTokenEndpoint {
   singleUse: boolean;
   refuse: TokenError | undefined;
   subject: string | undefined;
+  /**
+   * Seconds the endpoint's clock runs ahead when it checks `exp` (0 by default): how a test presents a
+   * real API-server JWT, which lives at least 10 minutes, as an expired one.
+   */
+  clockAheadSeconds: number;
   /** The token is refused from now on, as a revoked one would be. */
   revoke(token: string): void;
   /** Installs the route and the bearer check on a fake Anthropic. */
@@ -233,6 +238,9 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
         issuer: opts.issuer,
         audience,
         ...(endpoint.subject !== undefined ? { subject: endpoint.subject } : {}),
+        ...(endpoint.clockAheadSeconds !== 0
+          ? { currentDate: new Date(Date.now() + endpoint.clockAheadSeconds * 1000) }
+          : {}),
         requiredClaims: ['exp', 'sub'],
       });
       sub = payload.sub as string;
@@ -317,6 +325,7 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
     singleUse: opts.singleUse ?? false,
     refuse: opts.refuse,
     subject: opts.subject,
+    clockAheadSeconds: 0,
     revoke(token) {
       revoked.add(token);
     },
@@ -329,6 +338,39 @@ export function createFakeTokenEndpoint(opts: TokenEndpointOptions): FakeTokenEn
     },
   };
   return endpoint;
+}
+
+/** A recording fake Anthropic whose Messages API accepts only the tokens its own token endpoint issued. */
+export async function startFederatedAnthropic(
+  opts: TokenEndpointOptions,
+): Promise<{ fake: FakeAnthropic; endpoint: FakeTokenEndpoint }> {
+  const fake = await startFakeAnthropic();
+  const endpoint = createFakeTokenEndpoint(opts);
+  endpoint.attach(fake);
+  return { fake, endpoint };
+}
+
+/** The JSON body of a jwt-bearer exchange with the made-up IDs, as Anthropic documents it. */
+export function grantBody(assertion: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    grant_type: JWT_BEARER_GRANT,
+    assertion,
+    federation_rule_id: FEDERATION_IDS.federationRuleId,
+    organization_id: FEDERATION_IDS.organizationId,
+    service_account_id: FEDERATION_IDS.serviceAccountId,
+    ...extra,
+  };
+}
+
+/** The proxy options that turn federation on with the made-up IDs; the agent holds no credential. */
+export function federationEnv(identityTokenFile: string): Record<string, string> {
+  return {
+    AUTH_SHIM_IDENTITY_TOKEN_FILE: identityTokenFile,
+    AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
+    AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
+    AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
+    AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
+  };
 }
 
 export interface TokenServer {

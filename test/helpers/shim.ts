@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
+import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
 import { loadProxyConfig } from '../../src/config/proxy-config.js';
 import { KnownSecrets } from '../../src/credentials/known-secrets.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../../src/demo/fake-anthropic.js';
@@ -99,4 +100,19 @@ export async function eventually(check: () => boolean | Promise<boolean>, boundM
     if (Date.now() > until) throw new Error(`condition not met within ${boundMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A Claude-Code-shaped streaming request through the shim, the client's key being `clientKey`. */
+export async function sendClaudeCode(
+  shim: Shim,
+  clientKey = 'auth-shim-placeholder',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const { headers, body } = claudeCodeRequest(clientKey);
+  const res = await request(`${shim.proxy.url}/v1/messages?beta=true`, {
+    method: 'POST',
+    headers,
+    body,
+    dispatcher: shim.client,
+  });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }

@@ -1,31 +1,24 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { claudeCodeRequest } from '../../src/demo/claude-code-request.js';
-import { startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
 import {
-  createFakeTokenEndpoint,
+  federationEnv,
+  startFederatedAnthropic,
   createTestIssuer,
   FEDERATION_IDS,
   type FakeTokenEndpoint,
   type TestIssuer,
 } from '../helpers/fake-token-endpoint.js';
-import { eventually, LITELLM_KEY, logLines, type Shim, startShim } from '../helpers/shim.js';
+import { startFakeKubeApi } from '../helpers/fake-kube-api.js';
+import { eventually, LITELLM_KEY, logLines, type Shim, sendClaudeCode, startShim } from '../helpers/shim.js';
 
 /*
  * Workload Identity Federation on the proxy (issue 17, items 1 and 3): a real shim exchanges a real signed
  * JWT at a fake token endpoint that verifies it with jose, then forwards requests with the federated token,
  * which the fake Anthropic accepts only while the endpoint's own record says it is unexpired.
  */
-
-/** The federation options for a shim whose temp directory holds the JWT as `token`. */
-const FEDERATION_ENV = {
-  AUTH_SHIM_IDENTITY_TOKEN_FILE: '{dir}/token',
-  AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-  AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-  AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
-};
 
 let shim: Shim | undefined;
 afterEach(async () => {
@@ -41,11 +34,10 @@ interface Started {
 }
 
 async function startFederated(
-  opts: { ttlSeconds?: number; env?: Record<string, string>; litellm?: boolean; refuse?: boolean } = {},
+  opts: { ttlSeconds?: number; refuse?: boolean; logLevel?: string } = {},
 ): Promise<Started> {
   const issuer = await createTestIssuer();
-  const fake = await startFakeAnthropic();
-  const endpoint = createFakeTokenEndpoint({
+  const { fake, endpoint } = await startFederatedAnthropic({
     keys: { jwks: issuer.jwks },
     issuer: issuer.issuer,
     ttlSeconds: opts.ttlSeconds ?? 3600,
@@ -53,18 +45,12 @@ async function startFederated(
       ? { refuse: { status: 400, error: 'invalid_grant', description: 'no federation rule matches the subject' } }
       : {}),
   });
-  endpoint.attach(fake);
   const jwt = await issuer.sign();
-  const litellm = opts.litellm ?? true;
   const s = await startShim({
     upstream: fake,
-    files: { token: jwt, ...(litellm ? { litellm: `${LITELLM_KEY}\n` } : {}) },
-    env: {
-      ...FEDERATION_ENV,
-      AUTH_SHIM_CREDENTIAL_SOURCE: 'shim-only',
-      ...(litellm ? { AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' } : {}),
-      ...opts.env,
-    },
+    ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
+    files: { token: jwt, litellm: `${LITELLM_KEY}\n` },
+    env: { ...federationEnv('{dir}/token'), AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/litellm' },
   });
   shim = s;
   const closeFake = s.close;
@@ -75,16 +61,7 @@ async function startFederated(
   return { shim: s, endpoint, issuer, jwt };
 }
 
-async function send(s: Shim): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { headers, body } = claudeCodeRequest('placeholder-not-a-key');
-  const res = await request(`${s.proxy.url}/v1/messages?beta=true`, {
-    method: 'POST',
-    headers,
-    body,
-    dispatcher: s.client,
-  });
-  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-}
+const send = (s: Shim) => sendClaudeCode(s);
 
 async function readyz(s: Shim): Promise<{ status: number; body: string }> {
   const res = await request(`${s.proxy.adminUrl}/readyz`, { dispatcher: s.client });
@@ -135,18 +112,16 @@ describe('Workload Identity Federation in the proxy', () => {
 
   it('sends workspace_id when configured', async () => {
     const issuer = await createTestIssuer();
-    const fake = await startFakeAnthropic();
-    const endpoint = createFakeTokenEndpoint({
+    const { fake, endpoint } = await startFederatedAnthropic({
       keys: { jwks: issuer.jwks },
       issuer: issuer.issuer,
       ids: { ...FEDERATION_IDS, workspaceId: 'wrkspc_01TESTWRKSPC0123456789ab' },
     });
-    endpoint.attach(fake);
     shim = await startShim({
       upstream: fake,
       files: { token: await issuer.sign() },
       env: {
-        ...FEDERATION_ENV,
+        ...federationEnv('{dir}/token'),
         AUTH_SHIM_WORKSPACE_ID: 'wrkspc_01TESTWRKSPC0123456789ab',
       },
     });
@@ -187,13 +162,13 @@ describe('Workload Identity Federation in the proxy', () => {
   });
 
   it('tokens that expire in seconds are refreshed ahead of expiry: every request carries an unexpired one', async () => {
-    const { shim: s, endpoint, issuer } = await startFederated({ ttlSeconds: 2 });
+    const { shim: s, endpoint, issuer } = await startFederated({ ttlSeconds: 3 });
     // Every exchange re-reads the file: a new JWT on disk is the one the next exchange presents.
     const rotated = await issuer.sign({ sub: 'system:serviceaccount:agents:rotated' });
     await writeFile(join(s.dir, 'token'), rotated);
     let failed = 0;
     // Bounded by count: these requests span several refreshes whatever the machine's speed.
-    while (endpoint.accepted().length < 4) {
+    while (endpoint.accepted().length < 3) {
       const res = await send(s);
       if (res.status !== 200) failed++;
     }
@@ -229,20 +204,16 @@ describe('Workload Identity Federation in the proxy', () => {
   });
 
   it('waits for the LiteLLM key before exchanging through LiteLLM', async () => {
-    const { shim: s, endpoint } = await startFederated({ litellm: false, env: {} });
-    expect(endpoint.accepted()).toHaveLength(1); // no key configured: nothing to wait for
-    await s.close();
-    shim = undefined;
-
     const issuer = await createTestIssuer();
-    const fake = await startFakeAnthropic();
-    const ep = createFakeTokenEndpoint({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
-    ep.attach(fake);
+    const { fake, endpoint: ep } = await startFederatedAnthropic({
+      keys: { jwks: issuer.jwks },
+      issuer: issuer.issuer,
+    });
     shim = await startShim({
       upstream: fake,
       files: { token: await issuer.sign() },
       env: {
-        ...FEDERATION_ENV,
+        ...federationEnv('{dir}/token'),
         AUTH_SHIM_LITELLM_KEY_FILE: '{dir}/keys/litellm',
       },
     });
@@ -251,7 +222,6 @@ describe('Workload Identity Federation in the proxy', () => {
       const ready = await readyz(shim);
       expect(ready.status).toBe(503);
       expect(ready.body).toContain('waiting for the LiteLLM key');
-      const { mkdir } = await import('node:fs/promises');
       await mkdir(join(shim.dir, 'keys'));
       await writeFile(join(shim.dir, 'keys', 'litellm'), LITELLM_KEY);
       await shim.proxy.credentials.reloadAll();
@@ -298,5 +268,64 @@ describe('Workload Identity Federation in the proxy', () => {
     expect(warnings.length).toBeGreaterThan(0);
     for (const line of s.logs) expect(line).not.toContain(jwt);
     for (const t of endpoint.issued) for (const line of s.logs) expect(line).not.toContain(t.token);
+  });
+  it('neither the JWT nor a federated token reaches a log line (trace), a response or /metrics — not even echoed by the upstream', async () => {
+    const { shim: s, endpoint, jwt } = await startFederated({ logLevel: 'trace' });
+    const token = endpoint.issued[0]?.token as string;
+    const seen: string[] = [];
+    const record = (r: { headers: Record<string, unknown>; body: string }) =>
+      seen.push(JSON.stringify(r.headers), r.body);
+    record(await send(s));
+    // An upstream that quotes the credential it got back in its error body.
+    s.fake.respond = (req, res) => {
+      const auth = req.headers['authorization']?.[0] ?? '';
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `bad: ${auth}` } }));
+    };
+    const echoed = await send(s);
+    expect(echoed.status).toBe(400);
+    expect(echoed.body).toContain('bad: Bearer sk-ant-oat01-***');
+    record(echoed);
+    endpoint.refuse = { status: 400, error: 'invalid_grant', description: `replayed ${jwt}` };
+    await s.proxy.credentials.reloadAll();
+    seen.push((await readyz(s)).body, await metricsText(s), ...s.logs);
+    const tokens = [jwt, jwt.split('.')[1] as string, jwt.split('.')[2] as string, token, LITELLM_KEY];
+    for (const text of seen) for (const secret of tokens) expect(text).not.toContain(secret);
+    expect(s.logs.some((l) => l.includes('replayed <identity token>'))).toBe(true);
+  });
+  it('the LiteLLM key from a Secret through the Kubernetes API: the exchange waits for it, then goes with it', async () => {
+    const api = await startFakeKubeApi('agents', 'litellm');
+    const issuer = await createTestIssuer();
+    const { fake, endpoint } = await startFederatedAnthropic({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
+    const dir = await mkdtemp(join(tmpdir(), 'auth-shim-fed-kube-'));
+    await api.writeKubeconfig(join(dir, 'kubeconfig'));
+    process.env['KUBECONFIG'] = join(dir, 'kubeconfig');
+    try {
+      shim = await startShim({
+        upstream: fake,
+        files: { token: await issuer.sign() },
+        env: {
+          ...federationEnv('{dir}/token'),
+          AUTH_SHIM_SECRET: 'agents/litellm',
+          AUTH_SHIM_SECRET_LITELLM_KEY_KEY: 'key',
+        },
+      });
+      expect(endpoint.exchanges).toHaveLength(0);
+      expect((await readyz(shim)).body).toContain('waiting for the LiteLLM key');
+      api.setSecret({ key: LITELLM_KEY });
+      await eventually(() => endpoint.accepted().length === 1, 10_000);
+      expect(endpoint.exchanges[0]?.headers['x-litellm-api-key']).toEqual([LITELLM_KEY]);
+      await eventually(async () => (await readyz(shim as Shim)).status === 200, 10_000);
+      const res = await send(shim);
+      expect(res.status).toBe(200);
+      expect(shim.fake.requests.at(-1)?.headers['x-litellm-api-key']).toEqual([LITELLM_KEY]);
+    } finally {
+      await shim?.close();
+      shim = undefined;
+      await fake.close();
+      await api.close();
+      delete process.env['KUBECONFIG'];
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,4 @@
-import { startFakeAnthropic } from '../../src/demo/fake-anthropic.js';
-import { createFakeTokenEndpoint, createTestIssuer, FEDERATION_IDS } from '../helpers/fake-token-endpoint.js';
+import { createTestIssuer, federationEnv, startFederatedAnthropic } from '../helpers/fake-token-endpoint.js';
 import { type Shim, startShim } from '../helpers/shim.js';
 
 /**
@@ -8,18 +7,11 @@ import { type Shim, startShim } from '../helpers/shim.js';
  */
 export async function runFederatedScript(): Promise<{ shim: Shim; close(): Promise<void> }> {
   const issuer = await createTestIssuer();
-  const fake = await startFakeAnthropic();
-  const endpoint = createFakeTokenEndpoint({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
-  endpoint.attach(fake);
+  const { fake, endpoint } = await startFederatedAnthropic({ keys: { jwks: issuer.jwks }, issuer: issuer.issuer });
   const shim = await startShim({
     upstream: fake,
     files: { token: await issuer.sign() },
-    env: {
-      AUTH_SHIM_IDENTITY_TOKEN_FILE: '{dir}/token',
-      AUTH_SHIM_FEDERATION_RULE_ID: FEDERATION_IDS.federationRuleId,
-      AUTH_SHIM_ORGANIZATION_ID: FEDERATION_IDS.organizationId,
-      AUTH_SHIM_SERVICE_ACCOUNT_ID: FEDERATION_IDS.serviceAccountId,
-    },
+    env: federationEnv('{dir}/token'),
   });
   endpoint.refuse = { status: 400, error: 'invalid_grant', description: 'refused for the script' };
   await shim.proxy.credentials.reloadAll();
