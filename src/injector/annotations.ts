@@ -19,6 +19,14 @@ export const ANNOTATIONS = {
    * agent can reach the sidecar's process (signals, /proc/<pid>/root) and so its credentials (issue 15).
    */
   acceptSharedProcessNamespace: 'auth-shim.io/accept-shared-process-namespace',
+  /** Workload Identity Federation (issue 17): a rule id puts the pod in federation mode. */
+  federationRuleId: 'auth-shim.io/federation-rule-id',
+  organizationId: 'auth-shim.io/organization-id',
+  serviceAccountId: 'auth-shim.io/service-account-id',
+  workspaceId: 'auth-shim.io/workspace-id',
+  identityTokenAudience: 'auth-shim.io/identity-token-audience',
+  identityTokenExpirationSeconds: 'auth-shim.io/identity-token-expiration-seconds',
+  tokenUrl: 'auth-shim.io/token-url',
   /** Written by the injector; its presence makes injection idempotent (vault-k8s `agent-inject-status`). */
   status: 'auth-shim.io/status',
   /** Written by the injector: containers whose own `ANTHROPIC_BASE_URL` was left in place. */
@@ -86,6 +94,43 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     default: '`"false"`',
     meaning:
       '`"true"` injects a `shim-only` pod that has `shareProcessNamespace: true` (refused otherwise): its containers can signal the sidecar and read its files through `/proc`, so the agent can reach the credentials. Other modes are injected with a warning.',
+  },
+  {
+    name: ANNOTATIONS.federationRuleId,
+    default: '`AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID`',
+    meaning:
+      'Workload Identity Federation rule (`fdrl_…`). Set (here or by default): the sidecar exchanges the pod\'s projected service-account token for Anthropic tokens; no OAuth token Secret is mounted; agents get a placeholder `ANTHROPIC_API_KEY`. `""` turns a default rule off.',
+  },
+  {
+    name: ANNOTATIONS.organizationId,
+    default: '`AUTH_SHIM_DEFAULT_ORGANIZATION_ID`',
+    meaning: 'Anthropic organization (UUID) of the federation rule; required with a rule.',
+  },
+  {
+    name: ANNOTATIONS.serviceAccountId,
+    default: '`AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID`',
+    meaning: 'Anthropic service account (`svac_…`) the rule issues tokens for; required with a rule.',
+  },
+  {
+    name: ANNOTATIONS.workspaceId,
+    default: '`AUTH_SHIM_DEFAULT_WORKSPACE_ID`',
+    meaning: 'Workspace (`wrkspc_…` or `default`); needed only when the rule allows several. `""` clears a default.',
+  },
+  {
+    name: ANNOTATIONS.identityTokenAudience,
+    default: '`AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE` (`https://api.anthropic.com`)',
+    meaning: "`audience` of the projected service-account token (the JWT's `aud`); an https URL.",
+  },
+  {
+    name: ANNOTATIONS.identityTokenExpirationSeconds,
+    default: '`AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS` (`3600`)',
+    meaning: '`expirationSeconds` of the projected token, ≥ 600 (the kubelet rewrites the file at 80 % of it).',
+  },
+  {
+    name: ANNOTATIONS.tokenUrl,
+    default: '`AUTH_SHIM_DEFAULT_TOKEN_URL` (unset: the upstream + `/v1/oauth/token`)',
+    meaning:
+      'The sidecar\'s `AUTH_SHIM_TOKEN_URL`: where it exchanges the token, e.g. a LiteLLM pass-through route (LiteLLM\'s `/anthropic` route refuses the exchange). `""` clears a default.',
   },
   {
     name: ANNOTATIONS.status,

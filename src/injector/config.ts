@@ -14,6 +14,16 @@ import {
 } from '../config/parsers.js';
 import { CREDENTIAL_SOURCE_POLICIES, type CredentialSourcePolicy } from '../vocabulary/credentials.js';
 import { dnsLabel, secretKey, secretName } from '../config/kube-names.js';
+import {
+  DEFAULT_IDENTITY_TOKEN_AUDIENCE,
+  DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS,
+  expirationSeconds,
+  federationRuleId,
+  identityTokenAudience,
+  organizationId,
+  serviceAccountId,
+  workspaceId,
+} from './federation.js';
 
 /** Kubernetes resource quantity (`10m`, `64Mi`, `1.5`), greater than zero. */
 export function quantity(raw: string, env: string): Parsed<string> {
@@ -123,6 +133,45 @@ export const INJECTOR_OPTIONS = {
     default: 'litellm-key',
     description: 'Key of the LiteLLM virtual key in its Secret.',
     parse: secretKey,
+  }),
+  defaultFederationRuleId: option({
+    env: 'AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID',
+    description:
+      'Workload Identity Federation rule (`fdrl_…`) for pods without `auth-shim.io/federation-rule-id`: every injected pod exchanges its projected service-account token unless it says `""`. Unset: only annotated pods.',
+    parse: federationRuleId,
+  }),
+  defaultOrganizationId: option({
+    env: 'AUTH_SHIM_DEFAULT_ORGANIZATION_ID',
+    description: 'Anthropic organization (UUID) for federated pods without `auth-shim.io/organization-id`.',
+    parse: organizationId,
+  }),
+  defaultServiceAccountId: option({
+    env: 'AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID',
+    description: 'Anthropic service account (`svac_…`) for federated pods without `auth-shim.io/service-account-id`.',
+    parse: serviceAccountId,
+  }),
+  defaultWorkspaceId: option({
+    env: 'AUTH_SHIM_DEFAULT_WORKSPACE_ID',
+    description: 'Workspace (`wrkspc_…` or `default`) for federated pods without `auth-shim.io/workspace-id`.',
+    parse: workspaceId,
+  }),
+  defaultIdentityTokenAudience: option({
+    env: 'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE',
+    default: DEFAULT_IDENTITY_TOKEN_AUDIENCE,
+    description: 'Audience of the projected service-account token a federated sidecar exchanges.',
+    parse: identityTokenAudience,
+  }),
+  defaultIdentityTokenExpirationSeconds: option({
+    env: 'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS',
+    default: String(DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS),
+    description: "`expirationSeconds` of that token (≥ 600, the API server's minimum).",
+    parse: expirationSeconds,
+  }),
+  defaultTokenUrl: option({
+    env: 'AUTH_SHIM_DEFAULT_TOKEN_URL',
+    description:
+      "Token endpoint for federated pods without `auth-shim.io/token-url` (the sidecar's `AUTH_SHIM_TOKEN_URL`), e.g. a LiteLLM pass-through route `http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token`. Unset: the upstream + `/v1/oauth/token`.",
+    parse: httpUrl,
   }),
   sidecarPort: option({
     env: 'AUTH_SHIM_SIDECAR_PORT',
@@ -266,6 +315,12 @@ function injectorProblems(v: Partial<InjectorConfig>): string[] {
   const problems: string[] = [];
   if (v.sidecarPort !== undefined && v.sidecarPort === v.sidecarAdminPort) {
     problems.push(`AUTH_SHIM_SIDECAR_PORT and AUTH_SHIM_SIDECAR_ADMIN_PORT must differ, both are ${v.sidecarPort}`);
+  }
+  if (v.defaultFederationRuleId !== undefined && v.defaultCredentialSource === 'client-only') {
+    // Every pod without annotations would be refused: federation is the shim's own credential.
+    problems.push(
+      "AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID is set but AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE=client-only never uses the shim's credential: choose client-first or shim-only",
+    );
   }
   return problems;
 }

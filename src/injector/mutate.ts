@@ -5,6 +5,7 @@ import { httpUrl } from '../config/parsers.js';
 import { loadProxyConfig } from '../config/proxy-config.js';
 import { ANNOTATIONS, STATUS_INJECTED } from './annotations.js';
 import { deeperThan, MAX_POD_DEPTH } from './depth.js';
+import { resolveFederation } from './federation.js';
 import { isSecretKey, isSecretName } from '../config/kube-names.js';
 import type { InjectorConfig } from './config.js';
 import { appendAll, pointer, prependAll, setKeys, type PatchOperation } from './patch.js';
@@ -12,6 +13,7 @@ import {
   BASE_URL_ENV,
   baseUrl,
   CREDENTIAL_ENVS,
+  IDENTITY_TOKEN_FILE,
   PLACEHOLDER_API_KEY,
   SIDECAR_NAME,
   SLOT_DIR,
@@ -204,7 +206,10 @@ export function mutate(input: MutationInput): Mutation {
     const add: { name: string; value: string }[] = [];
     if (names.has(BASE_URL_ENV)) kept.push(c['name'] as string);
     else add.push({ name: BASE_URL_ENV, value: baseUrl(settings) });
-    if (settings.credentialSource === 'shim-only' && !CREDENTIAL_ENVS.some((n) => names.has(n))) {
+    // A federated pod holds no credential either: the placeholder keeps clients that insist on a key
+    // (Claude Code, the SDKs) starting, and the proxy never forwards it.
+    const placeholder = settings.credentialSource === 'shim-only' || settings.federation !== undefined;
+    if (placeholder && !CREDENTIAL_ENVS.some((n) => names.has(n))) {
       add.push({ name: 'ANTHROPIC_API_KEY', value: PLACEHOLDER_API_KEY });
     }
     const env = Array.isArray(c['env']) ? c['env'] : undefined;
@@ -301,12 +306,29 @@ function resolveSettings(
       );
   }
 
+  const { ruleId, settings: federation } = resolveFederation(annotations, config, problems);
+  if (ruleId !== undefined) {
+    if (credentialSource === 'client-only') {
+      problems.push(
+        `${ANNOTATIONS.federationRuleId} with credential source client-only: federation is the sidecar's own credential, which client-only never uses; choose client-first or shim-only, or set ${ANNOTATIONS.federationRuleId}: ""`,
+      );
+    }
+    const oauthAnnotation = annotations[ANNOTATIONS.oauthTokenSecret];
+    if (oauthAnnotation !== undefined && oauthAnnotation !== '') {
+      problems.push(
+        `${ANNOTATIONS.oauthTokenSecret} with federation rule ${ruleId}: the federated token takes the sidecar's OAuth slot; remove one (${ANNOTATIONS.federationRuleId}: "" leaves federation)`,
+      );
+    }
+  }
+
   const taken = new Set((Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isObject).map((v) => v['name']));
   const secrets: SecretMount[] = [];
   for (const slot of ['oauth', 'apiKey', 'litellmKey'] as const) {
     const { annotation, name, key } = SECRET_ANNOTATIONS[slot];
     // Client-only never uses the shim's Anthropic credential: mounting it would only widen exposure.
     if (credentialSource === 'client-only' && slot !== 'litellmKey') continue;
+    // Federation fills the OAuth slot: the injector's default OAuth Secret is not mounted next to it.
+    if (ruleId !== undefined && slot === 'oauth') continue;
     let secretName = config[name] as string | undefined;
     let secretKey = config[key] as string;
     const raw = annotations[annotation];
@@ -340,9 +362,9 @@ function resolveSettings(
       `shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the sidecar's credentials through the shared process namespace; set ${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`,
     );
   }
-  if (credentialSource === 'shim-only' && !secrets.some((s) => s.slot !== 'litellmKey')) {
+  if (credentialSource === 'shim-only' && ruleId === undefined && !secrets.some((s) => s.slot !== 'litellmKey')) {
     problems.push(
-      `credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET)`,
+      `credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET) or a federation rule (${ANNOTATIONS.federationRuleId})`,
     );
   }
   if (problems.length > 0) return { problems };
@@ -366,6 +388,10 @@ function resolveSettings(
     // The injected sidecar always reads its credentials from files (never AUTH_SHIM_SECRET), so it
     // has no use for the pod's API token; a volume name the pod does not use yet.
     serviceAccountMask: freeName(`${SIDECAR_NAME}-no-api-token`, taken),
+    federation:
+      federation === undefined
+        ? undefined
+        : { ...federation, volumeName: freeName(`${SIDECAR_NAME}-identity-token`, taken) },
   };
   // The sidecar must start: its environment goes through the proxy's own loader, so a setting
   // the proxy would reject is refused here, at admission, where the author sees it.
@@ -382,6 +408,13 @@ function freeName(base: string, taken: Set<unknown>): string {
   return name;
 }
 
+/**
+ * The proxy checks that its identity token file is readable when it starts; the kubelet writes that
+ * file into the pod, so at admission it cannot exist. Only that one check, on the injector's own path,
+ * is left to the pod.
+ */
+const IDENTITY_FILE_UNREADABLE = `AUTH_SHIM_IDENTITY_TOKEN_FILE ${IDENTITY_TOKEN_FILE} cannot be read`;
+
 function proxyProblems(settings: SidecarSettings): string[] {
   const env: Record<string, string> = {};
   for (const e of sidecarEnv(settings)) if (e.value !== undefined) env[e.name] = e.value;
@@ -389,7 +422,7 @@ function proxyProblems(settings: SidecarSettings): string[] {
     loadProxyConfig(env);
     return [];
   } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
+    if (err instanceof ConfigError) return err.problems.filter((p) => !p.startsWith(IDENTITY_FILE_UNREADABLE));
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
 import type { CredentialSlot, CredentialSourcePolicy } from '../vocabulary/credentials.js';
+import type { Federation } from './federation.js';
 
 /**
  * The one definition of what auth-shim injects: the sidecar container, its Secret volumes and the
@@ -44,6 +45,17 @@ export const SLOT_DIR: Record<CredentialSlot, string> = {
   litellmKey: 'litellm-key',
 };
 
+/** Where the projected service-account token of a federated sidecar is mounted (a directory, never subPath). */
+export const IDENTITY_TOKEN_DIR = `${SECRET_MOUNT_ROOT}/identity-token`;
+export const IDENTITY_TOKEN_PATH = 'token';
+export const IDENTITY_TOKEN_FILE = `${IDENTITY_TOKEN_DIR}/${IDENTITY_TOKEN_PATH}`;
+
+/** A federated sidecar: the identifiers it exchanges with, and the projected volume's name. */
+export interface FederationMount extends Federation {
+  /** Chosen by the mutation so it never collides with the pod's own volumes. */
+  readonly volumeName: string;
+}
+
 export interface SecretMount {
   readonly slot: CredentialSlot;
   readonly secretName: string;
@@ -73,6 +85,8 @@ export interface SidecarSettings {
    * credentials from files and never calls the Kubernetes API, so it gets no token (issue 15).
    */
   readonly serviceAccountMask: string | undefined;
+  /** Workload Identity Federation (issue 17): the sidecar's own OAuth credential, exchanged, never stored. */
+  readonly federation: FederationMount | undefined;
 }
 
 export function secretFile(m: Pick<SecretMount, 'slot' | 'key'>): string {
@@ -89,6 +103,17 @@ export function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
     { name: 'AUTH_SHIM_CREDENTIAL_SOURCE', value: s.credentialSource },
   ];
   for (const m of s.secrets) env.push({ name: SLOT_FILE_ENV[m.slot], value: secretFile(m) });
+  const f = s.federation;
+  if (f !== undefined) {
+    env.push(
+      { name: 'AUTH_SHIM_IDENTITY_TOKEN_FILE', value: IDENTITY_TOKEN_FILE },
+      { name: 'AUTH_SHIM_FEDERATION_RULE_ID', value: f.ruleId },
+      { name: 'AUTH_SHIM_ORGANIZATION_ID', value: f.organizationId },
+      { name: 'AUTH_SHIM_SERVICE_ACCOUNT_ID', value: f.serviceAccountId },
+    );
+    if (f.workspaceId !== undefined) env.push({ name: 'AUTH_SHIM_WORKSPACE_ID', value: f.workspaceId });
+    if (f.tokenUrl !== undefined) env.push({ name: 'AUTH_SHIM_TOKEN_URL', value: f.tokenUrl });
+  }
   env.push({ name: 'AUTH_SHIM_LOG_LEVEL', value: s.logLevel });
   env.push({ name: 'NODE_OPTIONS', value: nodeOptions(s.memoryLimit) });
   return env;
@@ -184,6 +209,9 @@ export function sidecarContainer(s: SidecarSettings): V1Container {
         mountPath: `${SECRET_MOUNT_ROOT}/${SLOT_DIR[m.slot]}`,
         readOnly: true,
       })),
+      ...(s.federation === undefined
+        ? []
+        : [{ name: s.federation.volumeName, mountPath: IDENTITY_TOKEN_DIR, readOnly: true }]),
       // A container that already mounts something here is skipped by the ServiceAccount admission
       // plugin (also when it runs again after this webhook): the sidecar gets no API token.
       ...(s.serviceAccountMask === undefined
@@ -211,6 +239,24 @@ export function sidecarVolumes(s: SidecarSettings): V1Volume[] {
   // every injected pod about a minute after it started (found by test/cluster). It is mounted read-only
   // in the sidecar only, so nothing can write to it.
   if (s.serviceAccountMask !== undefined) volumes.push({ name: s.serviceAccountMask, emptyDir: {} });
+  // Its own audience, so the token is useless against the Kubernetes API; mounted in the sidecar only,
+  // so no agent container holds it. The kubelet rewrites the file before it expires.
+  if (s.federation !== undefined) {
+    volumes.push({
+      name: s.federation.volumeName,
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: s.federation.audience,
+              expirationSeconds: s.federation.expirationSeconds,
+              path: IDENTITY_TOKEN_PATH,
+            },
+          },
+        ],
+      },
+    });
+  }
   return volumes;
 }
 

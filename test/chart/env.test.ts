@@ -116,6 +116,53 @@ describe('values → injector configuration', () => {
     });
   });
 
+  it('the federation values reach theirs, and a pod that only asks for injection is federated (ci/federation-values.yaml)', async () => {
+    const { injector } = loadWebhookConfig(
+      resolvedEnv(webhookContainer(await renderChart(['-f', ciValuesPath('federation-values.yaml')])).env),
+      [],
+    );
+    expect(injector).toMatchObject({
+      defaultFederationRuleId: 'fdrl_01HZX3K9Q7ABCDEF',
+      defaultOrganizationId: '4c2d9e1a-7b3f-4e5a-9c1d-2f6b8a0e3d57',
+      defaultServiceAccountId: 'svac_01HZX3K9Q7GHIJKL',
+      defaultWorkspaceId: 'default',
+      defaultIdentityTokenAudience: 'https://api.anthropic.com',
+      defaultIdentityTokenExpirationSeconds: 7200,
+      defaultTokenUrl: new URL('http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token'),
+    });
+    const m = mutate({
+      pod: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'agent', annotations: { 'auth-shim.io/inject': 'true' } },
+        spec: { containers: [{ name: 'agent', image: 'agent:1' }] },
+      },
+      namespace: 'ai',
+      namespaceOptedIn: false,
+      config: injector,
+    });
+    if (m.outcome !== 'injected') throw new Error(JSON.stringify(m));
+    validatePod(m.pod);
+    expect(JSON.stringify(m.pod)).toContain(
+      '"serviceAccountToken":{"audience":"https://api.anthropic.com","expirationSeconds":7200',
+    );
+  });
+
+  it('a custom audience and lifetime reach the injector', async () => {
+    const objects = await renderChart([
+      '--set',
+      'sidecar.federation.audience=https://federation.example.com',
+      '--set',
+      'sidecar.federation.expirationSeconds=600',
+    ]);
+    const { injector } = loadWebhookConfig(resolvedEnv(webhookContainer(objects).env), []);
+    expect(injector).toMatchObject({
+      defaultFederationRuleId: undefined,
+      defaultIdentityTokenAudience: 'https://federation.example.com',
+      defaultIdentityTokenExpirationSeconds: 600,
+    });
+  });
+
   it.each(['cert-manager-values.yaml', 'classic-sidecar-values.yaml'])(
     'the injector configured by ci/%s injects a schema-valid pod',
     async (file) => {

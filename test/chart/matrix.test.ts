@@ -71,6 +71,18 @@ const EXPECTED_KINDS: Record<string, string[]> = {
     'ServiceAccount',
     'ServiceMonitor',
   ],
+  'federation-values.yaml': [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Deployment',
+    'MutatingWebhookConfiguration',
+    'Pod',
+    'PodDisruptionBudget',
+    'Role',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+  ],
   'classic-sidecar-values.yaml': [
     'ClusterRole',
     'ClusterRoleBinding',
@@ -94,6 +106,7 @@ const GOLDEN = [
   'cert-manager-values.yaml',
   'provided-values.yaml',
   'classic-sidecar-values.yaml',
+  'federation-values.yaml',
 ];
 
 describe.each(CI_VALUES)('charts/auth-shim with ci/%s', (file) => {

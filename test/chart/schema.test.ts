@@ -64,6 +64,28 @@ describe('values.schema.json', () => {
     expect(await reject(['sidecar.upstreamUrl=litellm:4000'])).toContain("at '/sidecar/upstreamUrl'");
   });
 
+  it('rejects federation identifiers of the wrong shape and a lifetime below the API server minimum, naming each', async () => {
+    const err = await reject([
+      'sidecar.federation.ruleId=rule-1',
+      'sidecar.federation.organizationId=acme',
+      'sidecar.federation.serviceAccountId=sa',
+      'sidecar.federation.workspaceId=ws',
+      'sidecar.federation.audience=http://api.anthropic.com',
+      'sidecar.federation.expirationSeconds=599',
+      'sidecar.federation.tokenUrl=litellm:4000/token',
+    ]);
+    for (const v of [
+      'ruleId',
+      'organizationId',
+      'serviceAccountId',
+      'workspaceId',
+      'audience',
+      'expirationSeconds',
+      'tokenUrl',
+    ])
+      expect(err).toContain(`at '/sidecar/federation/${v}'`);
+  });
+
   it('rejects a failurePolicy other than Fail or Ignore', async () => {
     expect(await reject(['webhook.namespaceEnabled.failurePolicy=Retry'])).toContain(
       "at '/webhook/namespaceEnabled/failurePolicy': value must be one of 'Fail', 'Ignore'",

@@ -250,6 +250,49 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
     await expectGoldenYaml(join(GOLDEN, 'pod-annotated-restricted.yaml'), normalise(stored));
   });
 
+  it('a federated pod (issue 17): the projected identity token only in the sidecar, no API token there, restricted Pod Security passed', async () => {
+    const stored = await createOk(
+      cp,
+      agentPod('federated', 'restricted', {
+        'auth-shim.io/inject': 'true',
+        'auth-shim.io/federation-rule-id': 'fdrl_01HZX3K9Q7ABCDEF',
+        'auth-shim.io/organization-id': '4c2d9e1a-7b3f-4e5a-9c1d-2f6b8a0e3d57',
+        'auth-shim.io/service-account-id': 'svac_01HZX3K9Q7GHIJKL',
+      }),
+    );
+    const volumes = (stored.spec?.['volumes'] ?? []) as Array<{ name: string; projected?: { sources: Obj[] } }>;
+    const identity = volumes.filter((v) => v.projected?.sources.some((s) => 'serviceAccountToken' in s) === true);
+    // The API server's own kube-api-access-* volume is projected too; ours is the one with our audience.
+    const ours = identity.filter((v) => !TOKEN_VOLUME(v.name));
+    expect(ours).toEqual([
+      {
+        name: 'auth-shim-identity-token',
+        projected: {
+          defaultMode: 420,
+          sources: [
+            {
+              serviceAccountToken: {
+                audience: 'https://api.anthropic.com',
+                expirationSeconds: 3600,
+                path: 'token',
+              },
+            },
+          ],
+        },
+      },
+    ]);
+    const mounting = [...initContainers(stored), ...containers(stored)]
+      .filter((c) => (c.volumeMounts ?? []).some((m) => m.name === 'auth-shim-identity-token'))
+      .map((c) => c.name);
+    expect(mounting).toEqual([SIDECAR]);
+    const sidecarMounts = initContainers(stored)[0]?.volumeMounts ?? [];
+    expect(sidecarMounts.filter((m) => TOKEN_VOLUME(m.name))).toEqual([]);
+    expect(sidecarMounts.find((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount')?.name).toBe(
+      'auth-shim-no-api-token',
+    );
+    await expectGoldenYaml(join(GOLDEN, 'pod-federation-restricted.yaml'), normalise(stored));
+  });
+
   it('an unannotated pod is stored as sent (plus defaults)', async () => {
     const stored = await createOk(cp, agentPod('plain', 'restricted'));
     expect(sidecars(stored)).toEqual([]);

@@ -20,6 +20,7 @@ export function sidecarSettings(overrides: Partial<SidecarSettings> = {}): Sidec
     memoryLimit: '256Mi',
     logLevel: 'info',
     serviceAccountMask: undefined,
+    federation: undefined,
     ...overrides,
   };
 }

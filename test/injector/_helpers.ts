@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { expect } from 'vitest';
@@ -21,6 +22,20 @@ export const GOLDEN_ENV = {
   AUTH_SHIM_OAUTH_TOKEN_SECRET: 'claude-oauth',
   AUTH_SHIM_LITELLM_KEY_SECRET: 'litellm-virtual-key',
 };
+
+/** In-memory stdin/stdout/stderr for `runInject`, with the golden environment. */
+export function cliIo(stdin = '') {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => (stdout += c.toString()));
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const input = new PassThrough();
+  input.end(stdin);
+  const env: NodeJS.ProcessEnv = { ...GOLDEN_ENV };
+  return { io: { stdin: input, stdout: out, stderr: err, env }, result: () => ({ stdout, stderr }) };
+}
 
 export function goldenConfig(extra: Record<string, string> = {}): InjectorConfig {
   return loadInjectorConfig({ ...GOLDEN_ENV, ...extra }, []).config;

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { parse, stringify } from 'yaml';
@@ -9,7 +10,7 @@ import { injectManifests } from '../../src/injector/manifests.js';
 import { mutate } from '../../src/injector/mutate.js';
 import { SIDECAR_NAME } from '../../src/injector/sidecar.js';
 import type { RunningWebhook } from '../../src/injector/webhook-server.js';
-import { expectGolden, goldenConfig, httpsCall, startTlsWebhook, validatePod } from './_helpers.js';
+import { expectGolden, goldenConfig, httpsCall, removeDir, startTlsWebhook, validatePod } from './_helpers.js';
 
 /**
  * One golden pair per edge case: `<case>.in.json` (the AdmissionReview the API server sends) and
@@ -25,13 +26,20 @@ let webhook: Awaited<ReturnType<typeof startTlsWebhook>>;
 let server: RunningWebhook;
 let ca: string;
 
+let identityTokenDir: string | undefined;
+let identityTokenFile: string;
+
 beforeAll(async () => {
+  identityTokenDir = await mkdtemp(join(tmpdir(), 'auth-shim-golden-'));
+  identityTokenFile = join(identityTokenDir, 'token');
+  await writeFile(identityTokenFile, 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln');
   webhook = await startTlsWebhook(config);
   ({ server, ca } = webhook);
 });
 
 afterAll(async () => {
   await webhook?.close();
+  if (identityTokenDir !== undefined) await removeDir(identityTokenDir);
 });
 
 const cases = (await readdir(DIR))
@@ -90,7 +98,10 @@ describe('golden AdmissionReviews', () => {
     ).spec;
     const sidecar = [...(spec.initContainers ?? []), ...spec.containers].find((c) => c.name === SIDECAR_NAME);
     if (sidecar === undefined) throw new Error('no sidecar');
-    const proxy = loadProxyConfig(Object.fromEntries(sidecar.env.map((e) => [e.name, e.value])));
+    const env: Record<string, string> = Object.fromEntries(sidecar.env.map((e) => [e.name, e.value]));
+    // A federated sidecar's token file is the kubelet's to write: stand in for it as the pod would have it.
+    if (env['AUTH_SHIM_IDENTITY_TOKEN_FILE'] !== undefined) env['AUTH_SHIM_IDENTITY_TOKEN_FILE'] = identityTokenFile;
+    const proxy = loadProxyConfig(env);
     expect(proxy.listen.host).toBe('127.0.0.1');
 
     // Idempotent: the injected pod is never injected twice.

@@ -2,13 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runInject } from '../../src/cli/inject.js';
 import { injectManifests } from '../../src/injector/manifests.js';
 import { podSites } from '../../src/injector/workloads.js';
-import { GOLDEN_ENV, goldenConfig, removeDir, validatePod } from './_helpers.js';
+import { cliIo as io, GOLDEN_ENV, goldenConfig, removeDir, validatePod } from './_helpers.js';
 
 const config = goldenConfig();
 const ANNOTATED = `      annotations:\n        auth-shim.io/inject: "true"\n`;
@@ -177,19 +176,6 @@ describe('injectManifests', () => {
     }
   });
 });
-
-function io(stdin = '') {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const input = new PassThrough();
-  input.end(stdin);
-  const env: NodeJS.ProcessEnv = { ...GOLDEN_ENV };
-  return { io: { stdin: input, stdout: out, stderr: err, env }, result: () => ({ stdout, stderr }) };
-}
 
 describe('auth-shim inject', () => {
   it('reads several files, and stdin for -', async () => {

@@ -47,6 +47,7 @@ const settings: SidecarSettings = {
   memoryLimit: '256Mi',
   logLevel: 'info',
   serviceAccountMask: 'auth-shim-no-api-token',
+  federation: undefined,
 };
 
 describe('the sidecar definition', () => {

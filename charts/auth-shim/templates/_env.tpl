@@ -89,4 +89,29 @@ the webhook's real configuration loader.
 {{- end }}
 - name: AUTH_SHIM_LITELLM_KEY_SECRET_KEY
   value: {{ $s.secrets.litellmKey.key | quote }}
+{{- $f := $s.federation }}
+{{- with $f.ruleId }}
+- name: AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $f.organizationId }}
+- name: AUTH_SHIM_DEFAULT_ORGANIZATION_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $f.serviceAccountId }}
+- name: AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $f.workspaceId }}
+- name: AUTH_SHIM_DEFAULT_WORKSPACE_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $f.tokenUrl }}
+- name: AUTH_SHIM_DEFAULT_TOKEN_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE
+  value: {{ $f.audience | quote }}
+- name: AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS
+  value: {{ $f.expirationSeconds | int64 | quote }}
 {{- end }}
