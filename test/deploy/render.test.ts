@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { docBlock } from '../cluster/_cluster.js';
 import { litellmVerdict } from '../../src/check/litellm-version.js';
 import { parse, stringify } from 'yaml';
 import { loadWebhookConfig } from '../../src/injector/config.js';
@@ -169,6 +170,14 @@ describe('deploy/litellm', () => {
     };
     expect(JSON.stringify(config)).not.toMatch(/use_in_pass_through|anthropic\/|ANTHROPIC_API_KEY/);
     expect(config.general_settings?.['litellm_key_header_name']).toBeUndefined();
+    // The token-exchange route for Workload Identity Federation is the one docs/KUBERNETES.md documents
+    // (and test/cluster/federation.test.ts runs through real LiteLLM).
+    const documented = parse(docBlock('docs/KUBERNETES.md', 'pass_through_endpoints')) as {
+      general_settings: Record<string, unknown>;
+    };
+    expect(config.general_settings?.['pass_through_endpoints']).toEqual(
+      documented.general_settings['pass_through_endpoints'],
+    );
     const cm = find(objects, 'ConfigMap');
     expect((cm['data'] as Record<string, string>)['config.yaml']).toBe(
       await readFile(join(DEPLOY, 'litellm', 'config.yaml'), 'utf8'),
