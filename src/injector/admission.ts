@@ -39,7 +39,10 @@ export function parseAdmissionReview(body: unknown): { request: AdmissionRequest
   if (!isObject(body)) return { problem: 'body must be a JSON object (an AdmissionReview)' };
   if (body['apiVersion'] !== 'admission.k8s.io/v1' || body['kind'] !== 'AdmissionReview') {
     return {
-      problem: `expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body['apiVersion'])}, ${JSON.stringify(body['kind'])} (register the webhook with admissionReviewVersions: ["v1"])`,
+      problem:
+        'expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ' +
+        `${JSON.stringify(body['apiVersion'])}, ${JSON.stringify(body['kind'])} ` +
+        '(register the webhook with admissionReviewVersions: ["v1"])',
     };
   }
   const r = body['request'];

@@ -55,7 +55,8 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     name: ANNOTATIONS.oauthTokenSecret,
     default: '`AUTH_SHIM_OAUTH_TOKEN_SECRET`',
     meaning:
-      'Secret holding the subscription OAuth token: `name` (key `AUTH_SHIM_OAUTH_TOKEN_SECRET_KEY`) or `name/key`. `""` mounts none.',
+      'Secret holding the subscription OAuth token: `name` (key `AUTH_SHIM_OAUTH_TOKEN_SECRET_KEY`) or `name/key`. ' +
+      '`""` mounts none.',
   },
   {
     name: ANNOTATIONS.apiKeySecret,
@@ -76,7 +77,8 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     name: ANNOTATIONS.credentialSource,
     default: '`AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE`',
     meaning:
-      '`client-first`, `shim-only` (agents get a placeholder `ANTHROPIC_API_KEY`) or `client-only` (no Anthropic credential Secret is mounted).',
+      '`client-first`, `shim-only` (agents get a placeholder `ANTHROPIC_API_KEY`) or `client-only` (no Anthropic ' +
+      'credential Secret is mounted).',
   },
   {
     name: ANNOTATIONS.containers,
@@ -87,19 +89,24 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     name: ANNOTATIONS.nativeSidecar,
     default: '`AUTH_SHIM_DEFAULT_NATIVE_SIDECAR` (`true`)',
     meaning:
-      '`"true"`: an init container with `restartPolicy: Always` (Kubernetes ≥ 1.29). `"false"`: a classic container (never completes a Job).',
+      '`"true"`: an init container with `restartPolicy: Always` (Kubernetes ≥ 1.29). `"false"`: a classic ' +
+      'container (never completes a Job).',
   },
   {
     name: ANNOTATIONS.acceptSharedProcessNamespace,
     default: '`"false"`',
     meaning:
-      '`"true"` injects a `shim-only` pod that has `shareProcessNamespace: true` (refused otherwise): its containers can signal the sidecar and read its files through `/proc`, so the agent can reach the credentials. Other modes are injected with a warning.',
+      '`"true"` injects a `shim-only` pod that has `shareProcessNamespace: true` (refused otherwise): its ' +
+      'containers can signal the sidecar and read its files through `/proc`, so the agent can reach the ' +
+      'credentials. Other modes are injected with a warning.',
   },
   {
     name: ANNOTATIONS.federationRuleId,
     default: '`AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID`',
     meaning:
-      'Workload Identity Federation rule (`fdrl_…`). Set (here or by default): the sidecar exchanges the pod\'s projected service-account token for Anthropic tokens; no OAuth token Secret is mounted; agents get a placeholder `ANTHROPIC_API_KEY`. `""` turns a default rule off.',
+      "Workload Identity Federation rule (`fdrl_…`). Set (here or by default): the sidecar exchanges the pod's " +
+      'projected service-account token for Anthropic tokens; no OAuth token Secret is mounted; agents get a ' +
+      'placeholder `ANTHROPIC_API_KEY`. `""` turns a default rule off.',
   },
   {
     name: ANNOTATIONS.organizationId,
@@ -130,13 +137,15 @@ export const ANNOTATION_DOCS: readonly AnnotationDoc[] = [
     name: ANNOTATIONS.tokenUrl,
     default: '`AUTH_SHIM_DEFAULT_TOKEN_URL` (unset: the upstream + `/v1/oauth/token`)',
     meaning:
-      'The sidecar\'s `AUTH_SHIM_TOKEN_URL`: where it exchanges the token, e.g. a LiteLLM pass-through route (LiteLLM\'s `/anthropic` route refuses the exchange). `""` clears a default.',
+      "The sidecar's `AUTH_SHIM_TOKEN_URL`: where it exchanges the token, e.g. a LiteLLM pass-through route " +
+      '(LiteLLM\'s `/anthropic` route refuses the exchange). `""` clears a default.',
   },
   {
     name: ANNOTATIONS.status,
     default: '—',
     meaning:
-      'Written by the injector (`injected`); a pod that has it and the `auth-shim` container is never injected again. Any other value, or `injected` without the container, is refused when injection is requested.',
+      'Written by the injector (`injected`); a pod that has it and the `auth-shim` container is never injected ' +
+      'again. Any other value, or `injected` without the container, is refused when injection is requested.',
   },
   {
     name: ANNOTATIONS.baseUrlKept,

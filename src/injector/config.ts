@@ -78,27 +78,31 @@ export const INJECTOR_OPTIONS = {
   namespace: option({
     env: 'AUTH_SHIM_NAMESPACE',
     description:
-      "The injector's own namespace (set it from the downward API): its pods are never injected; auto TLS keeps its Secret there.",
+      "The injector's own namespace (set it from the downward API): its pods are never injected; auto TLS keeps " +
+      'its Secret there.',
     parse: dnsLabel,
   }),
   defaultUpstreamUrl: option({
     env: 'AUTH_SHIM_DEFAULT_UPSTREAM_URL',
     description:
-      'Upstream for pods without `auth-shim.io/upstream`, e.g. `http://litellm.ai.svc:4000/anthropic`. Unset: such pods are not injected (warning).',
+      'Upstream for pods without `auth-shim.io/upstream`, e.g. `http://litellm.ai.svc:4000/anthropic`. Unset: such ' +
+      'pods are not injected (warning).',
     parse: httpUrl,
   }),
   defaultCredentialSource: option({
     env: 'AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE',
     default: 'client-first',
     description:
-      'Credential source for pods without `auth-shim.io/credential-source`: `client-first`, `shim-only` or `client-only`.',
+      'Credential source for pods without `auth-shim.io/credential-source`: `client-first`, `shim-only` or ' +
+      '`client-only`.',
     parse: oneOf<CredentialSourcePolicy>(CREDENTIAL_SOURCE_POLICIES),
   }),
   defaultNativeSidecar: option({
     env: 'AUTH_SHIM_DEFAULT_NATIVE_SIDECAR',
     default: 'true',
     description:
-      'Inject a native sidecar (init container, `restartPolicy: Always`) unless a pod says `auth-shim.io/native-sidecar: "false"`.',
+      'Inject a native sidecar (init container, `restartPolicy: Always`) unless a pod says ' +
+      '`auth-shim.io/native-sidecar: "false"`.',
     parse: boolean,
   }),
   oauthTokenSecret: option({
@@ -137,7 +141,9 @@ export const INJECTOR_OPTIONS = {
   defaultFederationRuleId: option({
     env: 'AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID',
     description:
-      'Workload Identity Federation rule (`fdrl_…`) for pods without `auth-shim.io/federation-rule-id`: every injected pod exchanges its projected service-account token unless it says `""`. Unset: only annotated pods.',
+      'Workload Identity Federation rule (`fdrl_…`) for pods without `auth-shim.io/federation-rule-id`: every ' +
+      'injected pod exchanges its projected service-account token unless it says `""`. Unset: only annotated ' +
+      'pods.',
     parse: federationRuleId,
   }),
   defaultOrganizationId: option({
@@ -170,7 +176,9 @@ export const INJECTOR_OPTIONS = {
   defaultTokenUrl: option({
     env: 'AUTH_SHIM_DEFAULT_TOKEN_URL',
     description:
-      "Token endpoint for federated pods without `auth-shim.io/token-url` (the sidecar's `AUTH_SHIM_TOKEN_URL`), e.g. a LiteLLM pass-through route `http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token`. Unset: the upstream + `/v1/oauth/token`.",
+      "Token endpoint for federated pods without `auth-shim.io/token-url` (the sidecar's `AUTH_SHIM_TOKEN_URL`), " +
+      'e.g. a LiteLLM pass-through route `http://litellm.ai.svc:4000/anthropic-federation/v1/oauth/token`. Unset: ' +
+      'the upstream + `/v1/oauth/token`.',
     parse: httpUrl,
   }),
   sidecarPort: option({
@@ -237,7 +245,8 @@ export const WEBHOOK_OPTIONS = {
     env: 'AUTH_SHIM_WEBHOOK_TLS_MODE',
     default: 'files',
     description:
-      "`files`: certificate files (cert-manager), reloaded on rotation. `auto`: generate a CA and certificate, keep them in a Secret, patch the webhook configuration's `caBundle`.",
+      '`files`: certificate files (cert-manager), reloaded on rotation. `auto`: generate a CA and certificate, ' +
+      "keep them in a Secret, patch the webhook configuration's `caBundle`.",
     parse: oneOf(['files', 'auto'] as const),
   }),
   tlsCertFile: option({
@@ -260,7 +269,8 @@ export const WEBHOOK_OPTIONS = {
     env: 'AUTH_SHIM_WEBHOOK_TLS_SECRET',
     default: 'auth-shim-webhook-tls',
     description:
-      '`auto` mode: Secret in `AUTH_SHIM_NAMESPACE` that holds the generated CA and certificate (shared by all replicas).',
+      '`auto` mode: Secret in `AUTH_SHIM_NAMESPACE` that holds the generated CA and certificate (shared by all ' +
+      'replicas).',
     parse: secretName,
   }),
   webhookConfiguration: option({
@@ -279,14 +289,16 @@ export const WEBHOOK_OPTIONS = {
     env: 'AUTH_SHIM_WEBHOOK_CERT_CHECK_INTERVAL_MS',
     default: '3600000',
     description:
-      '`auto` mode: how often the Secret is re-read (another replica may have renewed it) and a certificate near expiry renewed.',
+      '`auto` mode: how often the Secret is re-read (another replica may have renewed it) and a certificate near ' +
+      'expiry renewed.',
     parse: positiveMs,
   }),
   maxBodyBytes: option({
     env: 'AUTH_SHIM_WEBHOOK_MAX_BODY_BYTES',
     default: String(6 * 1024 * 1024),
     description:
-      'Largest AdmissionReview accepted (→ 413); a review carries the object and, on UPDATE, the old one (≤ 1.5 MiB each in etcd).',
+      'Largest AdmissionReview accepted (→ 413); a review carries the object and, on UPDATE, the old one (≤ 1.5 ' +
+      'MiB each in etcd).',
     parse: positiveInt('bytes'),
   }),
   requestTimeoutMs: option({
@@ -319,7 +331,8 @@ function injectorProblems(v: Partial<InjectorConfig>): string[] {
   if (v.defaultFederationRuleId !== undefined && v.defaultCredentialSource === 'client-only') {
     // Every pod without annotations would be refused: federation is the shim's own credential.
     problems.push(
-      "AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID is set but AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE=client-only never uses the shim's credential: choose client-first or shim-only",
+      'AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID is set but AUTH_SHIM_DEFAULT_CREDENTIAL_SOURCE=client-only never uses ' +
+        "the shim's credential: choose client-first or shim-only",
     );
   }
   return problems;
@@ -354,7 +367,8 @@ export function loadWebhookConfig(
   }
   if (v.tlsMode === 'auto' && v.namespace === undefined) {
     problems.push(
-      "AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate's DNS names live there)",
+      "AUTH_SHIM_NAMESPACE is required when AUTH_SHIM_WEBHOOK_TLS_MODE=auto (the Secret and the certificate's DNS " +
+        'names live there)',
     );
   }
   if (

@@ -40,7 +40,10 @@ export function identityTokenAudience(raw: string, env: string): Parsed<string> 
     : problem(`${env} must be an https URL such as ${DEFAULT_IDENTITY_TOKEN_AUDIENCE}, got ${quoteValue(raw)}`);
 }
 
-/** Where the sidecar exchanges the token, when not the upstream + `/v1/oauth/token` (e.g. a LiteLLM pass-through route). */
+/**
+ * Where the sidecar exchanges the token, when not the upstream + `/v1/oauth/token`
+ * (e.g. a LiteLLM pass-through route).
+ */
 export function tokenUrl(raw: string, env: string): Parsed<string> {
   const parsed = httpUrl(raw, env);
   return 'problem' in parsed ? parsed : ok(parsed.value.href);
@@ -51,7 +54,8 @@ export function expirationSeconds(raw: string, env: string): Parsed<number> {
   return /^\d+$/.test(raw) && n >= MIN_EXPIRATION_SECONDS && n <= MAX_EXPIRATION_SECONDS
     ? ok(n)
     : problem(
-        `${env} must be a whole number of seconds from ${MIN_EXPIRATION_SECONDS} (the API server's minimum) to ${MAX_EXPIRATION_SECONDS}, got ${quoteValue(raw)}`,
+        `${env} must be a whole number of seconds from ${MIN_EXPIRATION_SECONDS} (the API server's minimum) to ` +
+          `${MAX_EXPIRATION_SECONDS}, got ${quoteValue(raw)}`,
       );
 }
 
@@ -168,7 +172,8 @@ export function resolveFederation(
     );
     if (stray.length > 0) {
       problems.push(
-        `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but no federation rule is: set ${ANNOTATIONS.federationRuleId} (or the injector's AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID)`,
+        `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but no federation rule is: set ` +
+          `${ANNOTATIONS.federationRuleId} (or the injector's AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID)`,
       );
     }
     return none;

@@ -145,7 +145,8 @@ export function injectManifestBytes(
         if (m.warn) notes.push(`${label}: not injected: ${m.reason}`);
       } else if (badByte !== undefined) {
         problems.push(
-          `${label}: invalid UTF-8 at byte ${badByte}: a document to inject must be UTF-8 (documents left alone are copied as they are)`,
+          `${label}: invalid UTF-8 at byte ${badByte}: a document to inject must be UTF-8 (documents left alone ` +
+            'are copied as they are)',
         );
       } else {
         injected.push({ path: site.path, pod: m.pod, patch: m.patch });

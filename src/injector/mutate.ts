@@ -167,7 +167,8 @@ export function mutate(input: MutationInput): Mutation {
   if (spec['hostNetwork'] === true) {
     return skip(
       'host_network',
-      `hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the node and clash between pods`,
+      `hostNetwork: the sidecar's ports ${config.sidecarPort} and ${config.sidecarAdminPort} would be bound on the ` +
+        'node and clash between pods',
     );
   }
   if (hasSidecar) return skip('sidecar_name_taken', `a container named ${SIDECAR_NAME} already exists`);
@@ -177,7 +178,8 @@ export function mutate(input: MutationInput): Mutation {
   if (clash !== undefined) {
     return skip(
       'port_clash',
-      `container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which the sidecar uses`,
+      `container ${String(clash['name'])} declares port ${config.sidecarPort} or ${config.sidecarAdminPort}, which ` +
+        'the sidecar uses',
     );
   }
 
@@ -189,12 +191,14 @@ export function mutate(input: MutationInput): Mutation {
   const warnings: string[] = [];
   if (spec['shareProcessNamespace'] === true) {
     warnings.push(
-      `shareProcessNamespace: true lets every container of the pod signal the sidecar and read its credential files through /proc; the agent can reach the credentials`,
+      'shareProcessNamespace: true lets every container of the pod signal the sidecar and read its credential ' +
+        'files through /proc; the agent can reach the credentials',
     );
   }
   if (!settings.native && (spec['restartPolicy'] === 'Never' || spec['restartPolicy'] === 'OnFailure')) {
     warnings.push(
-      `classic sidecar in a pod with restartPolicy ${String(spec['restartPolicy'])}: the pod never completes while the sidecar runs; use ${ANNOTATIONS.nativeSidecar}: "true"`,
+      `classic sidecar in a pod with restartPolicy ${String(spec['restartPolicy'])}: the pod never completes while ` +
+        `the sidecar runs; use ${ANNOTATIONS.nativeSidecar}: "true"`,
     );
   }
 
@@ -217,7 +221,8 @@ export function mutate(input: MutationInput): Mutation {
   });
   if (kept.length > 0) {
     warnings.push(
-      `${BASE_URL_ENV} already set in ${kept.join(', ')}: left unchanged, so ${kept.length === 1 ? 'that container does' : 'those containers do'} not use the sidecar`,
+      `${BASE_URL_ENV} already set in ${kept.join(', ')}: left unchanged, so ` +
+        `${kept.length === 1 ? 'that container does' : 'those containers do'} not use the sidecar`,
     );
   }
 
@@ -279,7 +284,8 @@ function resolveSettings(
       credentialSource = sourceAnnotation as CredentialSourcePolicy;
     else
       problems.push(
-        `${ANNOTATIONS.credentialSource} must be one of ${CREDENTIAL_SOURCE_POLICIES.join(', ')}, got ${quoteValue(sourceAnnotation)}`,
+        `${ANNOTATIONS.credentialSource} must be one of ${CREDENTIAL_SOURCE_POLICIES.join(', ')}, got ` +
+          `${quoteValue(sourceAnnotation)}`,
       );
   }
 
@@ -302,7 +308,8 @@ function resolveSettings(
     if (targets.length === 0) problems.push(`${ANNOTATIONS.containers} must name at least one container`);
     if (unknown.length > 0)
       problems.push(
-        `${ANNOTATIONS.containers} names ${unknown.join(', ')}, not among the pod's containers (${appNames.join(', ')})`,
+        `${ANNOTATIONS.containers} names ${unknown.join(', ')}, not among the pod's containers ` +
+          `(${appNames.join(', ')})`,
       );
   }
 
@@ -310,13 +317,16 @@ function resolveSettings(
   if (ruleId !== undefined) {
     if (credentialSource === 'client-only') {
       problems.push(
-        `${ANNOTATIONS.federationRuleId} with credential source client-only: federation is the sidecar's own credential, which client-only never uses; choose client-first or shim-only, or set ${ANNOTATIONS.federationRuleId}: ""`,
+        `${ANNOTATIONS.federationRuleId} with credential source client-only: federation is the sidecar's own ` +
+          'credential, which client-only never uses; choose client-first or shim-only, or set ' +
+          `${ANNOTATIONS.federationRuleId}: ""`,
       );
     }
     const oauthAnnotation = annotations[ANNOTATIONS.oauthTokenSecret];
     if (oauthAnnotation !== undefined && oauthAnnotation !== '') {
       problems.push(
-        `${ANNOTATIONS.oauthTokenSecret} with federation rule ${ruleId}: the federated token takes the sidecar's OAuth slot; remove one (${ANNOTATIONS.federationRuleId}: "" leaves federation)`,
+        `${ANNOTATIONS.oauthTokenSecret} with federation rule ${ruleId}: the federated token takes the sidecar's ` +
+          `OAuth slot; remove one (${ANNOTATIONS.federationRuleId}: "" leaves federation)`,
       );
     }
   }
@@ -359,12 +369,16 @@ function resolveSettings(
     // shim-only promises that the agent never holds the credentials; a shared process namespace
     // breaks that promise, so it takes an explicit, reviewable opt-in (issue 15).
     problems.push(
-      `shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the sidecar's credentials through the shared process namespace; set ${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`,
+      "shareProcessNamespace: true with credential source shim-only: the agent's containers could reach the " +
+        "sidecar's credentials through the shared process namespace; set " +
+        `${ANNOTATIONS.acceptSharedProcessNamespace}: "true" to accept that, or drop shareProcessNamespace`,
     );
   }
   if (credentialSource === 'shim-only' && ruleId === undefined && !secrets.some((s) => s.slot !== 'litellmKey')) {
     problems.push(
-      `credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET) or a federation rule (${ANNOTATIONS.federationRuleId})`,
+      `credential source shim-only needs an OAuth token or API key Secret (${ANNOTATIONS.oauthTokenSecret}, ` +
+        `${ANNOTATIONS.apiKeySecret}, or the injector's AUTH_SHIM_OAUTH_TOKEN_SECRET / AUTH_SHIM_API_KEY_SECRET) or ` +
+        `a federation rule (${ANNOTATIONS.federationRuleId})`,
     );
   }
   if (problems.length > 0) return { problems };

@@ -99,7 +99,10 @@ export function sharesNodes(doc: Document): boolean {
 
 const plainMeaning = new Map<string, boolean>();
 
-/** A string that, written plain, a YAML 1.1 or 1.2 reader would take for something else (`no`, `0o17`, `1_000`, `~`). */
+/**
+ * A string that, written plain, a YAML 1.1 or 1.2 reader would take for something else
+ * (`no`, `0o17`, `1_000`, `~`).
+ */
 function ambiguous(s: string): boolean {
   // Only these can start a non-string plain scalar in either version; anything else cannot.
   if (s.length > 64 || !/^(?:[-+.~0-9<=]|(?:y|yes|n|no|true|false|on|off|null)$)/i.test(s)) return false;

@@ -116,7 +116,7 @@ describe('values → injector configuration', () => {
     });
   });
 
-  it('the federation values reach theirs, and a pod that only asks for injection is federated (ci/federation-values.yaml)', async () => {
+  it('federation values reach theirs; an injection-only pod is federated (ci/federation-values.yaml)', async () => {
     const { injector } = loadWebhookConfig(
       resolvedEnv(webhookContainer(await renderChart(['-f', ciValuesPath('federation-values.yaml')])).env),
       [],

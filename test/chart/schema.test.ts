@@ -64,7 +64,7 @@ describe('values.schema.json', () => {
     expect(await reject(['sidecar.upstreamUrl=litellm:4000'])).toContain("at '/sidecar/upstreamUrl'");
   });
 
-  it('rejects federation identifiers of the wrong shape and a lifetime below the API server minimum, naming each', async () => {
+  it('rejects misshapen federation identifiers and a lifetime below the API server minimum, naming each', async () => {
     const err = await reject([
       'sidecar.federation.ruleId=rule-1',
       'sidecar.federation.organizationId=acme',

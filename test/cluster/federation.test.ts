@@ -189,7 +189,8 @@ describe('an agent pod in federation mode, injected by the chart', () => {
     await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(agentPod('claude-agent', SA)));
     await kube.kubectlOk(['-n', NS, 'wait', '--for=condition=Ready', 'pod/claude-agent', '--timeout=600s']);
     process.stderr.write(
-      `[cluster] federation: pod Ready ${Date.now() - t0} ms after kubectl apply (sidecar start + first exchange); ${endpoint.accepted().length} exchange(s) accepted\n`,
+      `[cluster] federation: pod Ready ${Date.now() - t0} ms after kubectl apply (sidecar start + first exchange); ` +
+        `${endpoint.accepted().length} exchange(s) accepted\n`,
     );
     pod = await podJson(NS, 'claude-agent');
   }, 900_000);
@@ -213,7 +214,7 @@ describe('an agent pod in federation mode, injected by the chart', () => {
     ]);
   });
 
-  it("the real Claude Code CLI gets its answer; the exchange carried the kubelet's JWT for this pod's ServiceAccount, verified against the API server's keys", async () => {
+  it("the real Claude Code CLI gets its answer; the exchange carried the kubelet's JWT for this pod's SA", async () => {
     const result = await waitFor(
       'Claude Code finishing in the agent container',
       async () => {
@@ -227,6 +228,7 @@ describe('an agent pod in federation mode, injected by the chart', () => {
     expect(result.code, `claude -p: ${result.err}`).toBe(0);
     expect(String((JSON.parse(result.out) as { result?: unknown }).result)).toContain(HELLO);
 
+    // Accepted means verified against the API server's keys (the JWKS registered above).
     const accepted = endpoint.accepted();
     expect(accepted.length).toBeGreaterThan(0);
     for (const x of accepted) {
@@ -247,7 +249,7 @@ describe('an agent pod in federation mode, injected by the chart', () => {
     expect(endpoint.checks.filter((c) => c.refused !== undefined)).toEqual([]);
   }, 900_000);
 
-  it('the JWT is the kubelet-written file, bound to this pod; neither it nor an access token reaches the sidecar log or /metrics', async () => {
+  it('the JWT is the kubelet-written file bound to this pod; no token reaches the sidecar log, /metrics', async () => {
     const jwt = (
       await kube.kubectlOk([
         '-n',
@@ -308,7 +310,7 @@ describe('an agent pod in federation mode, injected by the chart', () => {
 });
 
 describe('a pod whose ServiceAccount the rule does not name', () => {
-  it('is refused at the token endpoint: the sidecar stays unready, the agent never starts, the log names the error', async () => {
+  it('is refused at the token endpoint: sidecar stays unready, agent never starts, log names the error', async () => {
     const before = endpoint.exchanges.length;
     await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(agentPod('other-agent', OTHER_SA)));
     const refused = await waitFor(

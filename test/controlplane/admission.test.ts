@@ -250,7 +250,7 @@ describe('stored pods (golden files in test/controlplane/golden)', () => {
     await expectGoldenYaml(join(GOLDEN, 'pod-annotated-restricted.yaml'), normalise(stored));
   });
 
-  it('a federated pod (issue 17): the projected identity token only in the sidecar, no API token there, restricted Pod Security passed', async () => {
+  it('a federated pod (issue 17): identity token only in the sidecar, no API token, restricted PSS ok', async () => {
     const stored = await createOk(
       cp,
       agentPod('federated', 'restricted', {

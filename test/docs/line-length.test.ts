@@ -17,17 +17,6 @@ const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclud
   .filter(source)
   .filter((f) => existsSync(new URL(f, root)));
 
-// Files still to be rewrapped (issue 16, item 7), kept while other work edits them. Delete an entry
-// once its file is rewrapped; the second test fails when an entry no longer has a long line.
-const NOT_YET_REWRAPPED = [
-  'src/injector/admission.ts',
-  'src/injector/annotations.ts',
-  'src/injector/config.ts',
-  'src/injector/manifests.ts',
-  'src/injector/mutate.ts',
-  'src/injector/yaml-text.ts',
-];
-
 /** `file:line (length)` for every line of `file` longer than MAX characters (code points). */
 const longLines = (file: string): string[] =>
   readFileSync(new URL(file, root), 'utf8')
@@ -40,10 +29,6 @@ const longLines = (file: string): string[] =>
 describe(`no line over ${MAX} characters`, () => {
   it('in the source, tests, benchmarks, scripts and top-level configs', () => {
     expect(files.length).toBeGreaterThan(100);
-    expect(files.filter((f) => !NOT_YET_REWRAPPED.includes(f)).flatMap(longLines)).toEqual([]);
-  });
-
-  it('the not-yet-rewrapped list names only files that still have a long line', () => {
-    expect(NOT_YET_REWRAPPED.filter((f) => !files.includes(f) || longLines(f).length === 0)).toEqual([]);
+    expect(files.flatMap(longLines)).toEqual([]);
   });
 });

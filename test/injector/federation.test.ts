@@ -87,7 +87,7 @@ describe('a federated pod', () => {
     expect(pod.spec.volumes?.find((v) => v.name === mask?.name)).toEqual({ name: mask?.name, emptyDir: {} });
   });
 
-  it("sets the proxy's federation variables and mounts no OAuth token Secret (the injector default is claude-oauth)", () => {
+  it("sets the proxy's federation variables, mounts no OAuth token Secret (injector default: claude-oauth)", () => {
     const env = envOf(sidecar);
     expect(env).toMatchObject({
       AUTH_SHIM_IDENTITY_TOKEN_FILE: '/var/run/secrets/auth-shim/identity-token/token',
@@ -228,8 +228,10 @@ describe('injector defaults', () => {
       'AUTH_SHIM_DEFAULT_ORGANIZATION_ID must be a UUID, got "acme"',
       'AUTH_SHIM_DEFAULT_SERVICE_ACCOUNT_ID must be a service account ID (svac_…), got "svac_"',
       'AUTH_SHIM_DEFAULT_WORKSPACE_ID must be a workspace ID (wrkspc_…) or default, got "wrkspc_a-b"',
-      'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE must be an https URL such as https://api.anthropic.com, got "api.anthropic.com"',
-      'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS must be a whole number of seconds from 600 (the API server\'s minimum) to 4294967296, got "300"',
+      'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_AUDIENCE must be an https URL such as https://api.anthropic.com, got ' +
+        '"api.anthropic.com"',
+      'AUTH_SHIM_DEFAULT_IDENTITY_TOKEN_EXPIRATION_SECONDS must be a whole number of seconds from 600 (the API ' +
+        'server\'s minimum) to 4294967296, got "300"',
     ]);
   });
 
@@ -334,7 +336,8 @@ describe('invalid federation annotations are denied', () => {
     expect(m).toMatchObject({
       outcome: 'invalid',
       problems: [
-        "auth-shim.io/token-url is set but no federation rule is: set auth-shim.io/federation-rule-id (or the injector's AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID)",
+        'auth-shim.io/token-url is set but no federation rule is: set auth-shim.io/federation-rule-id (or the ' +
+          "injector's AUTH_SHIM_DEFAULT_FEDERATION_RULE_ID)",
       ],
     });
   });
