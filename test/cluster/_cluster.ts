@@ -241,10 +241,12 @@ export function docCommand(file: string, prefix: string): string {
   return hit;
 }
 
+const FENCE = '```';
+
 /** The first fenced block (of `lang`) of a doc that contains `marker`. */
 export function docBlock(file: string, marker: string, lang = 'yaml'): string {
   const text = readFileSync(join(REPO_ROOT, file), 'utf8');
-  const block = [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))]
+  const block = [...text.matchAll(new RegExp(`${FENCE}${lang}\\n([\\s\\S]*?)${FENCE}`, 'g'))]
     .map((m) => m[1] ?? '')
     .find((b) => b.includes(marker));
   if (block === undefined) throw new Error(`${file}: no ${lang} block containing ${JSON.stringify(marker)}`);
