@@ -1,6 +1,7 @@
 import { runChecks, type CheckReport } from '../check/run-checks.js';
 import { ConfigError, optionsHelp } from '../config/options.js';
-import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
+import { loadProxyConfig } from '../config/proxy-config.js';
+import { PROXY_OPTIONS } from '../config/proxy-options.js';
 import { EXIT_CONFIG, wantsHelp } from './load-config.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;

@@ -1,5 +1,6 @@
 import { optionsHelp } from '../config/options.js';
-import { loadProxyConfig, PROXY_OPTIONS } from '../config/proxy-config.js';
+import { loadProxyConfig } from '../config/proxy-config.js';
+import { PROXY_OPTIONS } from '../config/proxy-options.js';
 import { KnownSecrets } from '../credentials/known-secrets.js';
 import { startProxy } from '../app/sidecar.js';
 import { createLogger } from '../telemetry/logger.js';

@@ -1,5 +1,5 @@
 import { optionsMarkdown } from '../config/options.js';
-import { PROXY_OPTIONS } from '../config/proxy-config.js';
+import { PROXY_OPTIONS } from '../config/proxy-options.js';
 import { Registry } from 'prom-client';
 import { annotationsMarkdown } from '../injector/annotations.js';
 import { skipReasonsMarkdown } from '../injector/skip-reasons.js';

@@ -1,6 +1,6 @@
 import type { Parsed } from '../config/options.js';
 import { httpUrl, ok, problem } from '../config/parsers.js';
-import { PROXY_OPTIONS } from '../config/proxy-config.js';
+import { PROXY_OPTIONS } from '../config/proxy-options.js';
 import { quoteValue } from '../vocabulary/redaction.js';
 import { ANNOTATIONS } from './annotations.js';
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { flagFor, optionsMarkdown } from '../../src/config/options.js';
-import { loadProxyConfig, PROXY_OPTIONS } from '../../src/config/proxy-config.js';
+import { loadProxyConfig } from '../../src/config/proxy-config.js';
+import { PROXY_OPTIONS } from '../../src/config/proxy-options.js';
 import { GENERATED_SECTIONS, renderSections } from '../../src/docs/sections.js';
 import { proxyConfigProblems } from '../helpers/config-problems.js';
 
