@@ -1,15 +1,8 @@
 import type { ResponseHead } from '../vocabulary/response.js';
+import { HOP_BY_HOP } from './hop-by-hop.js';
 
-/** Response hop-by-hop headers (RFC 9110 §7.6.1): they describe the upstream hop, not ours. */
-const RESPONSE_HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-connection',
-]);
+/** Response hop-by-hop headers: they describe the upstream hop, not ours. */
+const RESPONSE_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'proxy-connection']);
 
 /**
  * Copies the upstream's response headers minus hop-by-hop ones, in one pass. Every other header —

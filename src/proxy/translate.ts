@@ -6,6 +6,7 @@ import {
   type ShimCredentials,
 } from '../vocabulary/credentials.js';
 import { ERRORS, type ErrorKind } from './errors.js';
+import { HOP_BY_HOP } from './hop-by-hop.js';
 
 export interface TranslatePolicy {
   readonly source: CredentialSourcePolicy;
@@ -32,17 +33,7 @@ export const OAUTH_BETA = 'oauth-2025-04-20';
  * Hop-by-hop headers (RFC 9110 §7.6.1) plus those undici refuses or sets itself. `host` becomes
  * the upstream's; `expect` is answered by Node's server, never forwarded.
  */
-const REQUEST_HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'host',
-  'http2-settings',
-]);
+const REQUEST_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'expect', 'host', 'http2-settings']);
 
 /**
  * Headers LiteLLM treats as *its* key (`x-litellm-api-key`, `api-key`; `authorization` and
