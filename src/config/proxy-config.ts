@@ -29,8 +29,20 @@ export type ProxyConfig = Readonly<
   readonly federation: boolean;
 };
 
+export interface LoadOptions {
+  /**
+   * Check that the files the configuration names can be read (default). The injector validates a sidecar's
+   * environment at admission, before the pod and the files the kubelet mounts into it exist: `false`.
+   */
+  readonly checkFiles?: boolean;
+}
+
 /** Parses and validates the proxy configuration; throws one ConfigError listing every problem. */
-export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): ProxyConfig {
+export function loadProxyConfig(
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[] = [],
+  { checkFiles = true }: LoadOptions = {},
+): ProxyConfig {
   const { values: v, problems } = parseOptions(PROXY_OPTIONS, env, argv);
   const given = (key: keyof typeof PROXY_OPTIONS): boolean => {
     const spec = PROXY_OPTIONS[key];
@@ -43,7 +55,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv, argv: readonly string[] 
   problems.push(
     ...listenerProblems(v),
     ...credentialProblems(v),
-    ...federationProblems(v, given),
+    ...federationProblems(v, given, checkFiles),
     ...upstreamProblems(v),
     ...timeoutProblems(v),
   );

@@ -112,12 +112,13 @@ function federationOn(v: ProxyOptionValues): boolean {
 
 /**
  * Workload Identity Federation (issue 17): the four required options together, the optional ones only with
- * them, the identity token file readable now (the kubelet writes a projected token before any container
- * starts).
+ * them, the identity token file readable now when `checkFiles` (the kubelet writes a projected token before
+ * any container starts).
  */
 export function federationProblems(
   v: ProxyOptionValues,
   given: (key: keyof typeof PROXY_OPTIONS) => boolean,
+  checkFiles: boolean,
 ): string[] {
   const problems: string[] = [];
   const set = FEDERATION_REQUIRED.filter(([key]) => given(key));
@@ -137,7 +138,7 @@ export function federationProblems(
         problems.push(`${env} is set but Workload Identity Federation is not (AUTH_SHIM_IDENTITY_TOKEN_FILE)`);
     return problems;
   }
-  if (v.identityTokenFile !== undefined) {
+  if (checkFiles && v.identityTokenFile !== undefined) {
     try {
       accessSync(v.identityTokenFile, constants.R_OK);
     } catch (err) {

@@ -6,14 +6,7 @@ import { ANNOTATIONS } from './annotations.js';
 import { resolveFederation } from './federation.js';
 import { isSecretKey, isSecretName } from '../config/kube-names.js';
 import type { InjectorConfig } from './config.js';
-import {
-  IDENTITY_TOKEN_FILE,
-  SIDECAR_NAME,
-  SLOT_DIR,
-  sidecarEnv,
-  type SecretMount,
-  type SidecarSettings,
-} from './sidecar.js';
+import { SIDECAR_NAME, SLOT_DIR, sidecarEnv, type SecretMount, type SidecarSettings } from './sidecar.js';
 import {
   CREDENTIAL_SOURCE_POLICIES,
   type CredentialSlot,
@@ -201,21 +194,15 @@ function freeName(base: string, taken: Set<unknown>): string {
   return name;
 }
 
-/**
- * The proxy checks that its identity token file is readable when it starts; the kubelet writes that
- * file into the pod, so at admission it cannot exist. Only that one check, on the injector's own path,
- * is left to the pod.
- */
-const IDENTITY_FILE_UNREADABLE = `AUTH_SHIM_IDENTITY_TOKEN_FILE ${IDENTITY_TOKEN_FILE} cannot be read`;
-
 function proxyProblems(settings: SidecarSettings): string[] {
   const env: Record<string, string> = {};
   for (const e of sidecarEnv(settings)) if (e.value !== undefined) env[e.name] = e.value;
   try {
-    loadProxyConfig(env);
+    // The files it names (the projected identity token) are mounted by the kubelet later, into the pod.
+    loadProxyConfig(env, [], { checkFiles: false });
     return [];
   } catch (err) {
-    if (err instanceof ConfigError) return err.problems.filter((p) => !p.startsWith(IDENTITY_FILE_UNREADABLE));
+    if (err instanceof ConfigError) return [...err.problems];
     throw err;
   }
 }
